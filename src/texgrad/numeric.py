@@ -1,0 +1,292 @@
+"""Numeric check: compile the IR to NumPy and compare against central differences.
+
+Sizes are drawn distinct per dimension (so a transposition slip cannot hide behind a square
+shape) and values honour assumptions (symmetric, spd, positive, orthogonal, diagonal,
+invertible) and domains (if f is not finite at a draw — a log of a negative number, a log det
+of an indefinite matrix — the draw is repeated with positive entries and spd square
+matrices).  The check compares the directional derivative <G, V> with a Richardson-extrapolated
+central difference of f along random directions V, over several draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+
+import numpy as np
+
+from .ir import (SCALAR, Add, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
+                 walk)
+
+TOLERANCE = 1e-6
+
+
+def _sigma(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _powsum(e, v):
+    a, g, b = v
+    k = e.k
+    total = np.zeros_like(g, dtype=np.result_type(a, g, b))
+    for r in range(k):
+        total = total + np.linalg.matrix_power(a, r) @ g @ np.linalg.matrix_power(b, k - 1 - r)
+    return total
+
+
+def _elementwise_pow(x, p):
+    if p.denominator == 1:
+        return np.power(x, int(p)) if p >= 0 else 1.0 / np.power(x, -int(p))
+    return np.power(x, float(p))
+
+
+def _scalar(x):
+    return x.reshape(1, 1)
+
+
+# one NumPy evaluation per IR node: (node, child values, sizes) -> 2-D array
+EVAL = {
+    Const: lambda e, v, n: np.array([[float(e.value)]]),
+    Identity: lambda e, v, n: np.eye(n(e.n)),
+    Ones: lambda e, v, n: np.ones((n(e.shape[0]), n(e.shape[1]))),
+    Zero: lambda e, v, n: np.zeros((n(e.shape[0]), n(e.shape[1]))),
+    Add: lambda e, v, n: sum(v[1:], v[0]),
+    Mul: lambda e, v, n: _mul(v),
+    MatMul: lambda e, v, n: _matmul(v),
+    Hadamard: lambda e, v, n: _hadamard(v),
+    Kron: lambda e, v, n: np.kron(v[0], v[1]),
+    Transpose: lambda e, v, n: v[0].T,
+    MatPow: lambda e, v, n: np.linalg.matrix_power(v[0], e.k),
+    PowSum: lambda e, v, n: _powsum(e, v),
+    Pow: lambda e, v, n: _elementwise_pow(v[0], e.p),
+    Func: lambda e, v, n: FUNCS[e.name](v[0]),
+    Trace: lambda e, v, n: _scalar(np.trace(v[0])),
+    Det: lambda e, v, n: _scalar(np.linalg.det(v[0])),
+    Norm: lambda e, v, n: _scalar(np.linalg.norm(v[0])),
+    Diag: lambda e, v, n: (np.diag(v[0][:, 0]) if e.arg.shape[1] == 1
+                           else np.diag(v[0]).reshape(-1, 1).copy()),
+    Softmax: lambda e, v, n: _softmax(v[0]),
+}
+
+FUNCS = {
+    "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+    "tanh": np.tanh, "sigma": _sigma, "abs": np.abs, "sign": np.sign, "sinh": np.sinh,
+    "cosh": np.cosh, "arctan": np.arctan,
+}
+
+
+def _mul(vals):
+    out = vals[0]
+    for x in vals[1:]:
+        out = out * x   # scalars are 1x1 and broadcast
+    return out
+
+
+def _matmul(vals):
+    out = vals[0]
+    for x in vals[1:]:
+        out = out @ x
+    return out
+
+
+def _hadamard(vals):
+    out = vals[0]
+    for x in vals[1:]:
+        out = out * x
+    return out
+
+
+def _softmax(x):
+    z = np.exp(x - x.max())
+    return z / z.sum()
+
+
+def evaluate(expr: Expr, env: dict, sizes) -> np.ndarray:
+    """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D)."""
+    memo = {}
+    size = sizes if callable(sizes) else (lambda d: dim_size(d, sizes))
+    for e in walk(expr):
+        if isinstance(e, Sym):
+            memo[e] = env[e.name]
+        else:
+            memo[e] = EVAL[type(e)](e, [memo[c] for c in e.children], size)
+    return memo[expr]
+
+
+def dim_size(d, sizes: dict) -> int:
+    if d == 1:
+        return 1
+    if isinstance(d, tuple):
+        return prod(dim_size(x, sizes) for x in d)
+    return sizes[d]
+
+
+# ------------------------------------------------------------------------- drawing
+
+def assign_sizes(syms: dict, rng=None) -> dict:
+    """Distinct sizes per dimension name: 2, 3, 4, ... (declared numeric sizes kept)."""
+    names = []
+    for s in syms.values():
+        for d in s.dims:
+            for x in (d if isinstance(d, tuple) else (d,)):
+                if x != 1 and x not in names:
+                    names.append(x)
+    sizes = {}
+    nxt = 3
+    for x in names:
+        if isinstance(x, str) and x.startswith("#"):
+            sizes[x] = int(x[1:])
+        else:
+            sizes[x] = nxt
+            nxt += 1
+    return sizes
+
+
+def draw_value(sym: Sym, sizes: dict, rng, profile: int) -> np.ndarray:
+    r, c = (dim_size(d, sizes) for d in sym.dims)
+    a = sym.assume
+    square = r == c and r > 1
+    positive = "positive" in a or (profile >= 1 and (c == 1 or r == 1 or profile >= 3))
+    if "spd" in a or (profile >= 2 and square and not a & {"orthogonal", "diagonal"}):
+        m = rng.standard_normal((r, r))
+        return m @ m.T / r + np.eye(r) * 0.5
+    if "orthogonal" in a:
+        q, rr = np.linalg.qr(rng.standard_normal((r, r)))
+        return q * np.sign(np.diag(rr))
+    if "diagonal" in a:
+        d = rng.uniform(0.5, 1.5, r) if positive or "invertible" in a else rng.standard_normal(r)
+        return np.diag(d)
+    if positive:
+        m = rng.uniform(0.5, 1.5, (r, c))
+    else:
+        m = rng.standard_normal((r, c))
+    if "symmetric" in a:
+        m = (m + m.T) / 2
+    if "invertible" in a and square:
+        m = m + np.eye(r) * np.sqrt(r)
+    return m
+
+
+def draw_env(syms: dict, sizes: dict, rng, profile: int) -> dict:
+    return {name: draw_value(s, sizes, rng, profile) for name, s in syms.items()}
+
+
+@dataclass
+class Check:
+    passed: bool
+    max_rel_error: float
+    trials: int
+    directions: int = 0
+    sizes: dict = field(default_factory=dict)
+    convention: str = ""
+    reason: str = ""
+    worst: tuple = ()          # (finite difference, analytic) at the worst comparison
+    tolerance: float = TOLERANCE
+
+    def stamp(self) -> str:
+        size_txt = ", ".join(f"{k.lstrip('#')}={v}" for k, v in self.sizes.items()
+                             if not str(k).startswith("#"))
+        where = f" ({size_txt})" if size_txt else ""
+        if self.passed:
+            return (f"% verified numerically: max rel. error {self.max_rel_error:.1e} over "
+                    f"{self.trials} random draws x {self.directions // max(self.trials, 1)} "
+                    f"directions{where}; {self.convention}")
+        if self.reason:
+            return f"% NOT VERIFIED: {self.reason}"
+        fd, an = self.worst if self.worst else (float("nan"), float("nan"))
+        return (f"% CHECK FAILED: max rel. error {self.max_rel_error:.1e} > {self.tolerance:.0e}"
+                f"{where}: finite differences give {fd:.6g}, the formula gives {an:.6g}; "
+                f"{self.convention}")
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "max_rel_error": self.max_rel_error,
+                "trials": self.trials, "directions": self.directions,
+                "sizes": {k.lstrip("#"): v for k, v in self.sizes.items()},
+                "convention": self.convention, "reason": self.reason}
+
+
+def _finite(x) -> bool:
+    return bool(np.all(np.isfinite(x)))
+
+
+def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
+                   directions: int = 2, seed: int = 0, convention: str = "") -> Check:
+    """Compare <grad, V> with central differences of f along V at random points."""
+    rng = np.random.default_rng(seed)
+    sizes = assign_sizes(syms)
+    worst = 0.0
+    worst_pair = ()
+    done = 0
+    dirs = 0
+    with np.errstate(all="ignore"):
+        for t in range(trials):
+            env = None
+            for profile in range(4):
+                for _attempt in range(3):
+                    cand = draw_env(syms, sizes, rng, profile)
+                    fv = evaluate(f, cand, sizes)
+                    if _finite(fv) and _finite(evaluate(grad, cand, sizes)) and \
+                            _well_conditioned(f, cand, sizes):
+                        env = cand
+                        break
+                if env is not None:
+                    break
+            if env is None:
+                return Check(False, float("nan"), done, dirs, sizes, convention,
+                             reason="f or its derivative is not finite at any random draw "
+                                    "(declare assumptions such as positive or spd)")
+            g = evaluate(grad, env, sizes)
+            x0 = env[x.name]
+            for _ in range(directions):
+                v = rng.standard_normal(x0.shape)
+
+                def phi(h):
+                    e2 = dict(env)
+                    e2[x.name] = x0 + h * v
+                    return float(evaluate(f, e2, sizes)[0, 0])
+
+                h = 1e-3 * max(1.0, float(np.max(np.abs(x0))))
+                d1 = (phi(h) - phi(-h)) / (2 * h)
+                d2 = (phi(h / 2) - phi(-h / 2)) / h
+                fd = (4 * d2 - d1) / 3
+                an = float(np.sum(g * v))
+                scale = max(abs(fd), abs(an), float(np.sum(np.abs(g * v))), 1e-300)
+                err = abs(fd - an) / scale
+                if not np.isfinite(err):
+                    err = float("inf")
+                if err >= worst:
+                    worst, worst_pair = err, (fd, an)
+                dirs += 1
+            done += 1
+    return Check(worst <= TOLERANCE, worst, done, dirs, sizes, convention, worst=worst_pair)
+
+
+def _well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:
+    """Inverses and determinants in f are evaluated at matrices that are not near-singular."""
+    for e in walk(f):
+        if isinstance(e, MatPow) and e.k < 0 or isinstance(e, Det):
+            m = evaluate(e.arg, env, sizes)
+            if m.shape[0] > 1 and np.linalg.cond(m) > 1e4:
+                return False
+    return True
+
+
+def to_user(x: np.ndarray, shape) -> np.ndarray | float:
+    """Internal 2-D arrays to the API's convention: a vector 1-D, a scalar a float."""
+    if shape == SCALAR:
+        return float(x[0, 0]) if np.isrealobj(x) else complex(x[0, 0])
+    if shape[1] == 1:
+        return x[:, 0].copy()
+    return x
+
+
+def from_user(name: str, value, sym: Sym) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    if sym.shape == SCALAR:
+        return a.reshape(1, 1)
+    if sym.shape[1] == 1:
+        return a.reshape(-1, 1)
+    if a.ndim != 2:
+        raise ValueError(f"{name} should be a matrix (2-D), got shape {a.shape}")
+    return a

@@ -1,0 +1,769 @@
+"""Parse stage: LaTeX text to an untyped syntax tree (:class:`N`), with positions.
+
+The grammar lives in ``grammar/texgrad.lark`` (shipped inside the package as
+``texgrad/grammar``).  Lark builds the tree through the internal transformer :class:`Build`,
+so there is no intermediate parse tree and no recursion on long sums.  Lark's errors are
+mapped to what the user typed, with a caret under the spot.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import LimitError, ParseError, TexgradError, position
+
+MAX_LENGTH = 100_000        # characters of one formula
+MAX_DEPTH = 200             # nesting of brackets and braces
+MAX_POSTFIX = 50            # superscripts and subscripts on one factor
+MAX_HEADS = 200             # functions applied without parentheses (\\log\\log ... x)
+
+
+class N:
+    """A node of the untyped syntax tree: an operation, its arguments and its source span."""
+
+    __slots__ = ("op", "args", "start", "end")
+
+    def __init__(self, op: str, args: tuple, start: int, end: int):
+        self.op, self.args, self.start, self.end = op, args, start, end
+
+    def __repr__(self):
+        return f"N({self.op!r}, {self.args!r})"
+
+
+# ----------------------------------------------------------------------- name tables
+
+GREEK_UPPER = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
+               "Psi", "Omega"}
+
+# function heads: how they are written -> canonical name
+FUNCTIONS = {
+    "det": "det", "log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos",
+    "tan": "tan", "tanh": "tanh", "tr": "tr", "Tr": "tr", "trace": "tr", "Trace": "tr",
+    "diag": "diag", "Diag": "diag", "logdet": "logdet", "vec": "vec", "sgn": "sign",
+    "sign": "sign", "softmax": "softmax", "conj": "conj", "sigmoid": "sigma", "sinh": "sinh",
+    "cosh": "cosh", "arctan": "arctan", "max": "max", "min": "min", "Re": "Re", "Im": "Im",
+    "etr": "etr", "rank": "rank",
+}
+# heads that take the rest of the product when written without parentheses (\det X^{-1} A)
+CHAIN_HEADS = {"tr", "det", "logdet", "vec", "etr"}
+
+BOLD_STYLES = {"mathbf", "boldsymbol", "bm", "pmb", "bold", "vec"}
+ACCENTS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde",
+           "bar": "bar", "check": "check", "breve": "breve", "dot": "dot", "ddot": "ddot",
+           "underline": "ul", "uline": "ul", "mathring": "ring", "acute": "acute",
+           "grave": "grave"}
+
+_STYLE_RE = re.compile(r"\\([a-zA-Z]+)\s*(?:\{(.*)\}|(\\[a-zA-Z]+)|\s*([A-Za-z0-9]))\s*$", re.S)
+
+
+def styled_name(text: str):
+    """(name, hint) of a styled symbol token such as ``\\hat{\\mathbf{y}}``.
+
+    The name is the letter (or Greek name) with accents appended: ``\\mathbf{x}`` is ``x``,
+    ``\\boldsymbol{\\beta}`` is ``beta``, ``\\hat{y}`` is ``y_hat``.  The hint says what the
+    notation suggests: ``bold`` (a vector, or a matrix when upper case), ``plain``,
+    ``ones``, ``zero``, ``identity``, ``set`` (\\mathbb{R}).
+    """
+    bold = False
+    accents = []
+    style = None
+    while True:
+        m = _STYLE_RE.match(text.strip())
+        if not m:
+            break
+        cmd = m.group(1)
+        inner = m.group(2) if m.group(2) is not None else (m.group(3) or m.group(4))
+        if cmd in ACCENTS:
+            accents.append(ACCENTS[cmd])
+        elif cmd in BOLD_STYLES:
+            bold = True
+        else:
+            style = cmd
+        text = inner.strip()
+        if not text.startswith("\\") or text[1:] in _GREEK_NAMES:
+            break
+    base = text[1:] if text.startswith("\\") else text
+    if style == "mathbb" and base in ("R", "C", "N", "Z"):
+        return base, "set"
+    if base == "1" and (bold or style in ("mathbb", "mathds")):
+        return "1", "ones"
+    if base == "0" and bold:
+        return "0", "zero"
+    if base == "I" and (bold or style == "mathbb"):
+        return "I", "identity"
+    name = base + "".join("_" + a for a in reversed(accents))
+    return name, ("bold" if bold else "plain")
+
+
+_GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta",
+                "theta", "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi",
+                "varpi", "rho", "varrho", "sigma", "varsigma", "tau", "upsilon", "phi",
+                "varphi", "chi", "psi", "omega", "ell"} | GREEK_UPPER
+
+
+# -------------------------------------------------------------------- the transformer
+
+def _span(*parts):
+    starts = [p.start if isinstance(p, N) else p.start_pos for p in parts if p is not None]
+    ends = [p.end if isinstance(p, N) else p.end_pos for p in parts if p is not None]
+    return min(starts), max(ends)
+
+
+def _tok(op, tok, *args):
+    return N(op, args, tok.start_pos, tok.end_pos)
+
+
+def _make_build():
+    from lark import Transformer
+
+    class Build(Transformer):
+        """Builds :class:`N` nodes; the method names are the grammar's ``-> alias`` names."""
+
+        # ---- sums and products
+        def chain(self, c):
+            parts = [x for x in c if isinstance(x, N)]
+            return N("chain", tuple(parts), *_span(*parts)) if len(parts) > 1 else parts[0]
+
+        def neg(self, c):
+            return N("neg", (c[1],), *_span(c[0], c[1]))
+
+        def pos(self, c):
+            return c[1]
+
+        def add(self, c):
+            a, b = c[0], c[2]
+            terms = a.args if a.op == "add" else (a,)
+            return N("add", terms + (b,), *_span(a, b))
+
+        def sub(self, c):
+            a, b = c[0], c[2]
+            terms = a.args if a.op == "add" else (a,)
+            nb = N("neg", (b,), c[1].start_pos, b.end)
+            return N("add", terms + (nb,), *_span(a, b))
+
+        def pm(self, c):
+            raise ParseError(r"\pm / \mp give two expressions, not one",
+                             hint="differentiate the + and the - version separately"
+                             ).at(self.source, c[1].start_pos, len(c[1]))
+
+        def hadamard(self, c):
+            return N("hadamard", (c[0], c[2]), *_span(c[0], c[2]))
+
+        def kron(self, c):
+            return N("kron", (c[0], c[2]), *_span(c[0], c[2]))
+
+        def product(self, c):
+            return resolve_product(list(c), self.source)
+
+        def op_item(self, c):
+            t = c[0]
+            kind = {"CDOT": "cdot", "TIMES": "times", "SLASH": "slash"}[t.type]
+            return _tok("op", t, kind)
+
+        # ---- factors and postfixes
+        def factor(self, c):
+            node = c[0]
+            if len(c) > MAX_POSTFIX:
+                raise LimitError(f"more than {MAX_POSTFIX} superscripts and subscripts on "
+                                 "one factor").at(self.source, node.start)
+            for post in c[1:]:
+                kind, payload, start, end = post
+                node = N(kind, (node, payload), node.start, end)
+            return node
+
+        def sup(self, c):
+            return ("sup", c[1], c[0].start_pos, c[1].end)
+
+        def subpost(self, c):
+            return ("subscript", c[1], c[0].start_pos, c[1].end)
+
+        def prime(self, c):
+            return ("sup", N("tmark", ("'",), c[0].start_pos, c[0].end_pos),
+                    c[0].start_pos, c[0].end_pos)
+
+        def suparg(self, c):
+            if len(c) == 3:
+                return c[1]
+            return self._leaf(c[0])
+
+        def star(self, c):
+            return _tok("star", c[0])
+
+        def dagger(self, c):
+            return _tok("dagger", c[0])
+
+        def prime_mark(self, c):
+            return _tok("tmark", c[0], "'")
+
+        def hadamard_power(self, c):
+            return N("hpow", (c[1],), c[0].start_pos, c[1].end)
+
+        def subarg(self, c):
+            if len(c) == 3:
+                inner = c[1]
+                return N(inner.op, inner.args, c[0].start_pos, c[2].end_pos)
+            return self._leaf(c[0])
+
+        def subinner(self, c):
+            parts = tuple(x for x in c if isinstance(x, N))
+            return N("sublist", parts, *_span(*parts))
+
+        def sub_range(self, c):
+            return N("subrange", (c[0], c[2]), *_span(c[0], c[2]))
+
+        def _leaf(self, t):
+            return getattr(self, {"LETTER": "letter", "NUMBER": "number", "GREEK": "greek",
+                                  "TMARK": "tmark", "STAR": "star", "DAGGER": "dagger",
+                                  "PRIME": "prime_mark", "STYLED": "styled",
+                                  "WORD": "word"}[t.type])([t])
+
+        # ---- primaries
+        def letter(self, c):
+            t = c[0]
+            return _tok("sym", t, str(t), str(t), "upper" if str(t).isupper() else "plain")
+
+        def greek(self, c):
+            t = c[0]
+            name = str(t)[1:]
+            return _tok("sym", t, name, "\\" + name,
+                        "upper" if name in GREEK_UPPER else "plain")
+
+        def styled(self, c):
+            t = c[0]
+            name, hint = styled_name(str(t))
+            latex = re.sub(r"\s+", " ", str(t)).strip()
+            if hint in ("ones", "zero", "identity", "set"):
+                return _tok(hint, t, latex, name)
+            if hint == "bold" and name[:1].isupper() or (hint == "plain" and
+                                                          name[:1].isupper()):
+                hint = "boldupper" if hint == "bold" else "upper"
+            if name in GREEK_UPPER:
+                hint = "upper" if hint == "plain" else "boldupper"
+            return _tok("sym", t, name, latex, hint)
+
+        def word(self, c):
+            t = c[0]
+            m = re.match(r"\\([a-zA-Z]+\*?)\s*\{\s*(.*?)\s*\}$", str(t), re.S)
+            cmd, w = m.group(1), m.group(2)
+            w = w.lstrip("\\")
+            if w in FUNCTIONS and cmd not in ("text", "textit") or (
+                    cmd == "text" and w in ("tr", "Tr", "det", "diag", "vec", "logdet")):
+                return _tok("head", t, FUNCTIONS[w], str(t))
+            if w == "d":
+                return _tok("dmark", t, str(t))
+            if w == "T":
+                return _tok("tmark", t, "T")
+            return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), "word")
+
+        def func_cmd(self, c):
+            t = c[0]
+            return _tok("head", t, FUNCTIONS[str(t)[1:]], str(t))
+
+        def number(self, c):
+            t = c[0]
+            return _tok("num", t, Fraction(str(t)), str(t))
+
+        def tmark(self, c):
+            return _tok("tmark", c[0], str(c[0]))
+
+        def partial(self, c):
+            return _tok("partial", c[0])
+
+        def nabla(self, c):
+            return _tok("nabla", c[0])
+
+        def sum_op(self, c):
+            return _tok("sumop", c[0])
+
+        def frac(self, c):
+            node = N("frac", (c[1], c[2]), c[0].start_pos, c[2].end)
+            return derivative_frac(node, self.source) or node
+
+        def fracarg(self, c):
+            if len(c) == 3:
+                inner = c[1]
+                return N(inner.op, inner.args, c[0].start_pos, c[2].end_pos)
+            return self._leaf(c[0])
+
+        def sqrt(self, c):
+            return N("sqrt", (c[2],), c[0].start_pos, c[3].end_pos)
+
+        def root(self, c):
+            return N("root", (c[2], c[5]), c[0].start_pos, c[6].end_pos)
+
+        def overline(self, c):
+            return N("conj", (c[2],), c[0].start_pos, c[3].end_pos)
+
+        def paren(self, c):
+            return N("paren", (c[1], str(c[0])), c[0].start_pos, c[2].end_pos)
+
+        def brace(self, c):
+            return N("brace", (c[1],), c[0].start_pos, c[2].end_pos)
+
+        def bars(self, c):
+            return N("bars", (c[1],), c[0].start_pos, c[2].end_pos)
+
+        def norm(self, c):
+            return N("norm", (c[1],), c[0].start_pos, c[2].end_pos)
+
+    return Build
+
+
+# ------------------------------------------------------------------ the post-lexer
+
+_OPERAND_END = {"LETTER", "GREEK", "STYLED", "WORD", "NUMBER", "RPAR", "RBRACK", "RBRACE",
+                "RBRACE_ESC", "RABS", "RNORM", "PRIME", "TMARK", "DAGGER"}
+
+
+class Bars:
+    """Post-lexer: decides which ``|`` and ``\\|`` open and which close, and splits the
+    digits of ``x^12`` and ``\\frac12`` the way TeX reads them (one digit each)."""
+
+    always_accept = ("BAR", "DBAR")
+
+    def process(self, stream):
+        from lark import Token
+
+        stack = []
+        prev = None
+        split_next = False
+        for tok in stream:
+            typ = tok.type
+            if split_next and typ == "NUMBER" and len(tok) > 1 and "." not in tok:
+                yield Token.new_borrow_pos("NUMBER", tok[0], tok)
+                rest = Token("NUMBER", str(tok)[1:], tok.start_pos + 1, tok.line,
+                             tok.column + 1, tok.end_line, tok.end_column, tok.end_pos)
+                if prev_type == "FRAC":
+                    yield rest
+                    prev = rest
+                    split_next = False
+                    continue
+                tok = rest
+                typ = "NUMBER"
+            prev_type = typ
+            split_next = typ in ("CARET", "UNDERSCORE", "FRAC")
+            operand = prev is not None and prev.type in _OPERAND_END
+            text = str(tok)
+            if typ == "BAR":
+                if text == "\\lvert":
+                    typ = "LABS"
+                elif text == "\\rvert":
+                    typ = "RABS"
+                else:
+                    typ = "RABS" if stack and stack[-1] == "abs" and operand else "LABS"
+            elif typ == "DBAR":
+                if text == "||" and stack and stack[-1] == "abs" and operand:
+                    # |A||B|: a closing bar, then an opening one
+                    close = Token("RABS", "|", tok.start_pos, tok.line, tok.column,
+                                  tok.line, tok.column + 1, tok.start_pos + 1)
+                    stack.pop()
+                    yield close
+                    stack.append("abs")
+                    prev = Token("LABS", "|", tok.start_pos + 1, tok.line, tok.column + 1,
+                                 tok.line, tok.column + 2, tok.end_pos)
+                    yield prev
+                    continue
+                if text == "\\lVert":
+                    typ = "LNORM"
+                elif text == "\\rVert":
+                    typ = "RNORM"
+                else:
+                    typ = "RNORM" if stack and stack[-1] == "norm" and operand else "LNORM"
+            if typ in ("LABS", "LNORM"):
+                stack.append("abs" if typ == "LABS" else "norm")
+            elif typ in ("RABS", "RNORM") and stack:
+                stack.pop()
+            if typ != tok.type:
+                tok = Token.new_borrow_pos(typ, text, tok)
+            prev = tok
+            yield tok
+
+
+# ------------------------------------------------------------------------ the parser
+
+_PARSER = None
+
+
+def grammar_path() -> Path:
+    here = Path(__file__).resolve().parent
+    for p in (here / "grammar" / "texgrad.lark",
+              here.parent.parent / "grammar" / "texgrad.lark"):
+        if p.is_file():
+            return p
+    raise FileNotFoundError("texgrad.lark not found: the package is incompletely installed")
+
+
+def _cache_file(path: Path) -> str | None:
+    import hashlib
+
+    try:
+        import lark
+        digest = hashlib.sha256(path.read_bytes() + lark.__version__.encode()).hexdigest()[:16]
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        d = os.path.join(base, "texgrad")
+        os.makedirs(d, exist_ok=True)
+        return os.path.join(d, f"grammar-{digest}.lark.cache")
+    except OSError:
+        return None
+
+
+def parser():
+    """The LALR parser, built once per process (its tables cached on disk between runs)."""
+    global _PARSER
+    if _PARSER is None:
+        from lark import Lark
+
+        path = grammar_path()
+        build = _make_build()()
+        kwargs = dict(parser="lalr", lexer="contextual", transformer=build, postlex=Bars(),
+                      maybe_placeholders=False)
+        cache = _cache_file(path)
+        try:
+            p = Lark(path.read_text(encoding="utf-8"), cache=cache or False, **kwargs)
+        except Exception:  # an unreadable or stale cache: build without it
+            p = Lark(path.read_text(encoding="utf-8"), **kwargs)
+        _PARSER = (p, build)
+    return _PARSER
+
+
+# --------------------------------------------------------------------------- errors
+
+TERMINAL_TEXT = {
+    "RPAR": "')'", "LPAR": "'('", "RBRACK": "']'", "LBRACK": "'['", "RBRACE": "'}'",
+    "LBRACE": "'{'", "RBRACE_ESC": r"'\}'", "LBRACE_ESC": r"'\{'", "RABS": "a closing '|'",
+    "LABS": "'|'", "RNORM": r"a closing '\|'", "LNORM": r"'\|'", "EQUALS": "'='",
+    "PLUS": "'+'", "MINUS": "'-'", "CARET": "'^'", "UNDERSCORE": "'_'", "COMMA": "','",
+    "LETTER": "a letter", "NUMBER": "a number", "GREEK": "a Greek letter",
+    "STYLED": r"a symbol like \mathbf{x}", "WORD": r"\operatorname{...}",
+    "FUNC": r"a function like \log", "FRAC": r"\frac", "SQRT": r"\sqrt",
+    "CDOT": r"\cdot", "TIMES": r"\times", "ODOT": r"\odot", "OTIMES": r"\otimes",
+    "SLASH": "'/'", "PRIME": "'", "TMARK": r"\top", "STAR": "'*'", "DAGGER": r"\dagger",
+    "PARTIAL": r"\partial", "NABLA": r"\nabla", "SUM": r"\sum", "CIRC": r"\circ",
+    "OVERLINE": r"\overline", "PM": r"\pm", "$END": "the end of the input",
+}
+_CLOSERS = {"LPAR": ("RPAR", ")"), "LBRACK": ("RBRACK", "]"), "LBRACE": ("RBRACE", "}"),
+            "LBRACE_ESC": ("RBRACE_ESC", r"\}"), "LABS": ("RABS", "|"),
+            "LNORM": ("RNORM", r"\|")}
+
+
+def _describe(tok) -> str:
+    if tok.type == "$END":
+        return "end of input"
+    return f"'{tok}'"
+
+
+def _expected_text(expected) -> str:
+    names = sorted({TERMINAL_TEXT.get(e, e) for e in expected if not e.startswith("__")})
+    if len(names) > 6:
+        return ""
+    return ", ".join(names)
+
+
+def _unclosed(text: str, upto: int):
+    """The innermost bracket opened before ``upto`` and not closed: (offset, opener, closer)."""
+    pairs = {"(": ")", "[": "]", "{": "}"}
+    stack = []
+    i = 0
+    while i < upto:
+        ch = text[i]
+        if ch == "\\":
+            m = re.match(r"\\([a-zA-Z]+|.)", text[i:])
+            cmd = m.group(0) if m else "\\"
+            if cmd in ("\\{", "\\}"):
+                if cmd == "\\{":
+                    stack.append((i, cmd, "\\}"))
+                elif stack and stack[-1][2] == cmd:
+                    stack.pop()
+            i += len(cmd)
+            continue
+        if ch in pairs:
+            stack.append((i, ch, pairs[ch]))
+        elif ch in ")]}" and stack and stack[-1][2] == ch:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
+
+
+def _map_lark_error(err, text: str) -> TexgradError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+    if isinstance(err, UnexpectedCharacters):
+        off = err.pos_in_stream
+        m = re.match(r"\\[a-zA-Z]+", text[off:])
+        if m:
+            cmd = m.group(0)
+            return ParseError(f"unknown command {cmd}",
+                              hint=_command_hint(cmd)).at(text, off, len(cmd))
+        ch = text[off]
+        if ch == "\\":
+            return ParseError("a lone backslash", hint="write a command such as \\alpha"
+                              ).at(text, off)
+        return ParseError(f"unexpected character {ch!r}",
+                          hint="texgrad reads LaTeX math: letters, digits, + - ^ _ { } ( ) "
+                               "and commands").at(text, off)
+    if isinstance(err, (UnexpectedToken, UnexpectedEOF)):
+        tok = getattr(err, "token", None)
+        expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
+        at_end = tok is None or tok.type == "$END"
+        if at_end:
+            off = len(text.rstrip())
+            un = _unclosed(text, len(text))
+            if un:
+                line, col = position(text, un[0])
+                return ParseError(f"unexpected end of input: '{un[1]}' opened at line {line}, "
+                                  f"column {col} is never closed",
+                                  hint=f"add '{un[2]}'").at(text, off)
+            exp = _expected_text(expected)
+            return ParseError("unexpected end of input",
+                              hint=(f"expected {exp}" if exp else
+                                    "the formula stops in the middle")).at(text, off)
+        off = tok.start_pos
+        width = max(1, (tok.end_pos or off + 1) - off)
+        exp = _expected_text(expected)
+        if tok.type in ("RPAR", "RBRACK", "RBRACE", "RBRACE_ESC", "RABS", "RNORM"):
+            msg = f"unexpected {_describe(tok)}"
+            un = _unclosed(text, off)
+            hint = ("it closes nothing, or something before it is incomplete"
+                    if not un else f"something is missing before it")
+            if exp:
+                hint += f" (expected {exp})"
+            return ParseError(msg, hint=hint).at(text, off, width)
+        if tok.type == "RBRACE" or (str(tok) == "}" and "RBRACE" not in expected):
+            pass
+        msg = f"unexpected {_describe(tok)}"
+        hint = f"expected {exp}" if exp else None
+        if tok.type == "CARET":
+            hint = "a superscript needs a base: write x^2, not ^2"
+        return ParseError(msg, hint=hint).at(text, off, width)
+    return ParseError(str(err))
+
+
+def _command_hint(cmd: str) -> str:
+    known = ("\\mathbf \\boldsymbol \\bm \\hat \\tilde \\bar \\frac \\sqrt \\operatorname "
+             "\\det \\log \\exp \\sin \\cos \\tanh \\sigma \\odot \\otimes \\top \\|")
+    if cmd in ("\\begin", "\\end", "\\label", "\\tag"):
+        return "pass one formula, without its environment (\\begin, \\label, \\tag)"
+    return ("texgrad does not know this command; if it is a macro of your paper, "
+            "expand it first (known: " + known + ", ...)")
+
+
+# ------------------------------------------------------------------------- the entry
+
+_DELIMS = [(r"$$", r"$$"), (r"\[", r"\]"), (r"\(", r"\)"), ("$", "$")]
+
+
+def strip_delimiters(text: str) -> tuple[str, int]:
+    """Remove math delimiters and trailing punctuation around a pasted formula; returns the
+    inner text padded with spaces so that offsets stay those of the original."""
+    s = text
+    for lo, hi in _DELIMS:
+        st = s.strip()
+        if st.startswith(lo) and st.endswith(hi) and len(st) >= len(lo) + len(hi):
+            i = s.index(lo)
+            j = s.rindex(hi)
+            s = " " * (i + len(lo)) + s[i + len(lo):j] + " " * (len(s) - j)
+            break
+    m = re.search(r"[,.;]\s*$", s)
+    if m:
+        s = s[:m.start()] + " " * (len(s) - m.start())
+    return s, 0
+
+
+def check_limits(text: str) -> None:
+    if len(text) > MAX_LENGTH:
+        raise LimitError(f"the formula is {len(text):,} characters long; the limit is "
+                         f"{MAX_LENGTH:,}", hint="split it, or differentiate a part at a time",
+                         line=1, column=1)
+    for i, ch in enumerate(text):
+        if (ord(ch) < 32 and ch not in "\n\t\r") or ch == "\x7f" or ch == "\ufffd":
+            raise ParseError(f"a control or binary character (U+{ord(ch):04X}) in the input",
+                             hint="texgrad reads LaTeX text; is this a binary file?"
+                             ).at(text, i)
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise LimitError(f"brackets are nested more than {MAX_DEPTH} deep",
+                                 hint="texgrad limits nesting depth to keep every stage "
+                                      "fast and bounded").at(text, i)
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+
+
+def parse(text: str) -> N:
+    """Parse a LaTeX formula into an untyped tree.  Raises :class:`ParseError`."""
+    check_limits(text)
+    inner, _ = strip_delimiters(text)
+    if not inner.strip():
+        raise ParseError("empty input", hint="give a formula, e.g. '\\mathbf{x}^\\top A\\mathbf{x}'",
+                         line=1, column=1, source=text)
+    from lark.exceptions import LarkError, UnexpectedInput
+
+    p, build = parser()
+    build.source = text
+    try:
+        return p.parse(inner)
+    except TexgradError as e:
+        if e.source is None:
+            e.source = text
+        raise
+    except UnexpectedInput as e:
+        raise _map_lark_error(e, text) from None
+    except LarkError as e:  # pragma: no cover - defensive
+        raise ParseError(f"could not parse: {e}").at(text, 0) from None
+
+
+# ------------------------------------------------------- products: heads and operators
+
+def _unwrap_postfix(n: N):
+    """(base, [postfix ops outermost last]) of a factor: \\sin^2 -> (\\sin, [sup 2])."""
+    posts = []
+    while n.op in ("sup", "subscript"):
+        posts.append((n.op, n.args[1], n.end))
+        n = n.args[0]
+    posts.reverse()
+    return n, posts
+
+
+def _rewrap(node: N, posts) -> N:
+    for op, payload, end in posts:
+        node = N(op, (node, payload), node.start, max(end, node.end))
+    return node
+
+
+def _is_dop(n: N) -> bool:
+    base, _ = _unwrap_postfix(n)
+    return base.op in ("dop", "nabla")
+
+
+def _make_call(head: N, hposts, arg: N, end: int) -> N:
+    name, latex = head.args
+    node = N("call", (name, latex, arg), head.start, end)
+    # \sin^2 x is (\sin x)^2; \log_2 x is not supported (a subscript on a function)
+    for op, payload, pend in hposts:
+        if op == "subscript":
+            raise ParseError(f"a subscript on {latex} is not supported",
+                             hint="write \\log for the natural logarithm")
+        node = N("sup", (node, payload), node.start, node.end)
+    return node
+
+
+def resolve_product(items: list, source: str) -> N:
+    """Give functions written without parentheses and derivative operators their arguments.
+
+    Right to left: a function followed by a parenthesised group takes that group (and a
+    postfix after the group applies to the result: tr(X)^2); otherwise tr, det and logdet take
+    the rest of the product (\\operatorname{tr} X^T A X), other functions the next factor
+    (\\sin t).  A derivative operator takes the rest of the product.  ``a / b`` divides by the
+    next factor only.
+    """
+    out: list = []          # resolved factors, rightmost first
+    heads = 0
+    for it in reversed(items):
+        base, posts = _unwrap_postfix(it)
+        is_sigma = (base.op == "sym" and base.args[0] == "sigma" and base.args[1] == "\\sigma"
+                    and not posts and out and _paren_led(out[-1]))
+        if base.op == "head" or is_sigma:
+            heads += 1
+            if heads > MAX_HEADS:
+                raise LimitError(f"more than {MAX_HEADS} functions without parentheses in "
+                                 "one product").at(source, it.start)
+            head = base if base.op == "head" else N("head", ("sigma", "\\sigma"), base.start,
+                                                    base.end)
+            name = head.args[0]
+            if not out:
+                raise ParseError(f"{head.args[1]} needs an argument",
+                                 hint=f"write {head.args[1]}(X)").at(source, it.end)
+            nxt = out[-1]
+            if _paren_led(nxt):
+                inner, nposts = _unwrap_postfix(nxt)
+                call = _make_call(head, posts, inner.args[0], inner.end)
+                out[-1] = _rewrap(call, nposts)
+            elif name in CHAIN_HEADS:
+                arg = _product_node(list(reversed(out)))
+                out = [_make_call(head, posts, arg, arg.end)]
+            else:
+                out[-1] = _make_call(head, posts, nxt, nxt.end)
+        elif base.op in ("dop", "nabla") and not (base.op == "dop" and base.args[2] is not None):
+            if not out:
+                raise ParseError("a derivative operator needs something to differentiate",
+                                 hint="write it in front of the function, e.g. "
+                                      "\\frac{\\partial}{\\partial X} f").at(source, it.end)
+            arg = _product_node(list(reversed(out)))
+            out = [N("request", (it, arg), it.start, arg.end)]
+        elif base.op == "sumop":
+            if not out:
+                raise ParseError("\\sum needs a summand").at(source, it.end)
+            arg = _product_node(list(reversed(out)))
+            out = [N("isum", (it, arg), it.start, arg.end)]
+        elif it.op == "op":
+            if it.args[0] == "slash":
+                if not out:
+                    raise ParseError("'/' needs a denominator after it").at(source, it.end)
+                out[-1] = N("recip", (out[-1],), it.start, out[-1].end)
+            # \cdot and \times multiply, as juxtaposition does
+        else:
+            out.append(it)
+    if not out:
+        raise ParseError("nothing to multiply").at(source, items[0].start)
+    return _product_node(list(reversed(out)))
+
+
+def _product_node(factors: list) -> N:
+    if len(factors) == 1:
+        return factors[0]
+    return N("product", tuple(factors), factors[0].start, factors[-1].end)
+
+
+def _paren_led(n: N) -> bool:
+    base, posts = _unwrap_postfix(n)
+    return base.op in ("paren", "brace") and all(op == "sup" for op, _, _ in posts)
+
+
+def _dmark(n: N):
+    """The derivative mark leading ``n``: ('partial'|'d', order) or None."""
+    base, posts = _unwrap_postfix(n)
+    if base.op == "partial" or base.op == "dmark" or (base.op == "sym" and
+                                                       base.args[0] == "d" and
+                                                       base.args[1] == "d"):
+        order = 1
+        for op, payload, _ in posts:
+            if op == "sup" and payload.op == "num":
+                order = int(payload.args[0])
+        return ("partial" if base.op == "partial" else "d"), order
+    return None
+
+
+def derivative_frac(node: N, source: str):
+    """\\frac{\\partial f}{\\partial X}, \\frac{\\partial}{\\partial X}, \\frac{d}{dx},
+    \\frac{\\partial^2 f}{\\partial x \\partial x^T}: a derivative operator ``dop``
+    (order, variables, inline function or None)."""
+    num, den = node.args
+    nitems = list(num.args) if num.op == "product" else [num]
+    ditems = list(den.args) if den.op == "product" else [den]
+    mark = _dmark(nitems[0])
+    if mark is None or _dmark(ditems[0]) is None:
+        return None
+    kind, order = mark
+    # the denominator: a mark before each variable, \partial x \partial x^T, or \partial x^2
+    wrt = []
+    cur: list = []
+    for it in ditems:
+        m = _dmark(it)
+        if m is not None and m[0] == kind:
+            if cur:
+                wrt.append(_product_node(cur))
+            cur = []
+            continue
+        cur.append(it)
+    if cur:
+        wrt.append(_product_node(cur))
+    if not wrt:
+        raise ParseError("the derivative names no variable",
+                         hint="write \\partial X in the denominator").at(source, den.start)
+    f = _product_node(nitems[1:]) if len(nitems) > 1 else None
+    return N("dop", (order, tuple(wrt), f, kind), node.start, node.end)

@@ -1,0 +1,265 @@
+"""Print stage: IR to LaTeX.
+
+One ``_print_<Node>`` method per IR node, and one precedence table.  A missing method is an
+error, never a fallback to ``str()``; parentheses are chosen by precedence, never by looking at
+the text.  The output mirrors the input's notation through :class:`Style` (``\\top`` or ``T``,
+``\\operatorname{tr}`` or ``\\mathrm{tr}``, ``\\odot`` or ``\\circ``); symbols print as they were
+written (bold stays bold).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .ir import (SCALAR, Add, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero)
+
+# precedence: how tightly a printed form binds; a child binding looser than its context is
+# parenthesised
+PREC = {
+    "sum": 10,        # a + b
+    "neg": 12,        # -a (a product with a negative coefficient)
+    "elementwise": 15,  # a \odot b, a \otimes b
+    "product": 20,    # juxtaposition, scalar coefficients, \frac
+    "postfix": 30,    # x^T, X^{-1}, x^2 (the base must bind tighter than this)
+    "atom": 40,       # symbols, function calls, norms, brackets
+}
+
+
+@dataclass
+class Style:
+    transpose: str = "T"
+    trace: str = "\\operatorname{tr}"
+    hadamard: str = "\\odot"
+    log: str = "\\log"
+    identity: str = "I"
+    ones: str = "\\mathbf{1}"
+    left: str = "\\left("
+    right: str = "\\right)"
+
+
+_CMD_END = re.compile(r"\\[a-zA-Z]+$")
+
+
+def _join(parts: list[str]) -> str:
+    """Juxtapose printed factors, with a space only where TeX needs one."""
+    out = ""
+    for p in parts:
+        if out and (_CMD_END.search(out) and p[:1].isalpha()
+                    or out[-1:].isdigit() and p[:1].isdigit()):
+            out += " "
+        out += p
+    return out
+
+
+class LatexPrinter:
+    def __init__(self, style: Style | None = None):
+        self.style = style or Style()
+
+    def doprint(self, e: Expr) -> str:
+        return self._print(e)[0]
+
+    def _print(self, e: Expr) -> tuple[str, int]:
+        meth = getattr(self, "_print_" + type(e).__name__, None)
+        if meth is None:
+            raise TypeError(f"no LaTeX printer for {type(e).__name__}")
+        return meth(e)
+
+    def paren(self, s: str) -> str:
+        return f"{self.style.left}{s}{self.style.right}"
+
+    def at_least(self, e: Expr, prec: int) -> str:
+        s, p = self._print(e)
+        return s if p >= prec else self.paren(s)
+
+    def sup(self, base: str, sup: str) -> str:
+        return f"{base}^{{{sup}}}"
+
+    # --------------------------------------------------------------------- leaves
+    def _print_Sym(self, e: Sym):
+        s = e.latex or e.name
+        return s, PREC["atom"]
+
+    def _print_Const(self, e: Const):
+        v = e.value
+        if v.denominator == 1:
+            s = str(abs(v.numerator))
+        else:
+            s = f"\\frac{{{abs(v.numerator)}}}{{{v.denominator}}}"
+        if v < 0:
+            return "-" + s, PREC["neg"]
+        return s, PREC["atom"] if v.denominator == 1 else PREC["product"]
+
+    def _print_Identity(self, e: Identity):
+        return self.style.identity, PREC["atom"]
+
+    def _print_Ones(self, e: Ones):
+        return self.style.ones, PREC["atom"]
+
+    def _print_Zero(self, e: Zero):
+        return ("0" if e.shape == SCALAR else "\\mathbf{0}"), PREC["atom"]
+
+    # ------------------------------------------------------------------ operators
+    def _print_Add(self, e: Add):
+        out = []
+        for i, t in enumerate(e.terms):
+            s, p = self._print(t)
+            if p < PREC["neg"]:
+                s = self.paren(s)
+            if i == 0:
+                out.append(s)
+            elif s.startswith("-"):
+                out.append(" - " + s[1:])
+            else:
+                out.append(" + " + s)
+        return "".join(out), PREC["sum"]
+
+    def _print_Mul(self, e: Mul):
+        coef = Fraction(1)
+        num, den = [], []
+        for f in e.factors:
+            if isinstance(f, Const):
+                coef *= f.value
+            elif isinstance(f, Pow) and f.shape == SCALAR and f.p < 0:
+                den.append(f.arg if f.p == -1 else Pow(f.arg, -f.p))
+            else:
+                num.append(f)
+        sign = "-" if coef < 0 else ""
+        coef = abs(coef)
+        if den:
+            top = self._product(num, coef.numerator if coef.numerator != 1 or not num else None)
+            bottom = self._product(den, coef.denominator if coef.denominator != 1 else None)
+            s = f"\\frac{{{top or '1'}}}{{{bottom}}}"
+        else:
+            parts = []
+            if coef.denominator != 1:
+                parts.append(f"\\frac{{{coef.numerator}}}{{{coef.denominator}}}")
+            elif coef != 1 or not num:
+                parts.append(str(coef.numerator))
+            s = _join(parts + [self._factor(f, i + len(parts), len(num))
+                               for i, f in enumerate(num)])
+        return sign + s, (PREC["neg"] if sign else PREC["product"])
+
+    def _product(self, factors, coef) -> str:
+        parts = [str(coef)] if coef is not None else []
+        return _join(parts + [self._factor(f, i + len(parts), len(factors))
+                              for i, f in enumerate(factors)])
+
+    def _factor(self, f: Expr, i: int, n: int) -> str:
+        s, p = self._print(f)
+        if isinstance(f, MatMul) and f.shape == SCALAR and n > 1:
+            return self.paren(s)     # (a^T x) b
+        if p < PREC["product"] or (p == PREC["product"] and isinstance(f, (Mul,))):
+            return self.paren(s)
+        if isinstance(f, (Hadamard, Kron)):
+            return self.paren(s)
+        return s
+
+    def _print_MatMul(self, e: MatMul):
+        parts = []
+        for f in e.factors:
+            s, p = self._print(f)
+            if p < PREC["product"] or isinstance(f, (Hadamard, Kron)):
+                s = self.paren(s)
+            parts.append(s)
+        return _join(parts), PREC["product"]
+
+    def _print_Hadamard(self, e: Hadamard):
+        num = [f for f in e.factors if not (isinstance(f, Pow) and f.p < 0)]
+        den = [f for f in e.factors if isinstance(f, Pow) and f.p < 0]
+        op = f" {self.style.hadamard} "
+        if den:
+            top = op.join(self.at_least(f, PREC["elementwise"] + 1) for f in num) or \
+                self.style.ones
+            bottom = op.join(self.at_least(f.arg if f.p == -1 else Pow(f.arg, -f.p),
+                                           PREC["elementwise"] + 1) for f in den)
+            return f"\\frac{{{top}}}{{{bottom}}}", PREC["product"]
+        return op.join(self.at_least(f, PREC["elementwise"] + 1) for f in e.factors), \
+            PREC["elementwise"]
+
+    def _print_Kron(self, e: Kron):
+        return (f"{self.at_least(e.left, PREC['elementwise'] + 1)} \\otimes "
+                f"{self.at_least(e.right, PREC['elementwise'] + 1)}"), PREC["elementwise"]
+
+    def _print_Transpose(self, e: Transpose):
+        a = e.arg
+        t = self.style.transpose
+        if isinstance(a, MatPow) and a.k == -1:
+            base = self.at_least(a.arg, PREC["atom"])
+            return self.sup(base, "-" + t), PREC["postfix"]
+        if isinstance(a, MatPow):
+            return self.sup(self.paren(self._print(a)[0]), t), PREC["postfix"]
+        base = self.at_least(a, PREC["atom"])
+        return self.sup(base, t), PREC["postfix"]
+
+    def _print_MatPow(self, e: MatPow):
+        return self.sup(self.at_least(e.arg, PREC["atom"]), str(e.k)), PREC["postfix"]
+
+    def _print_PowSum(self, e: PowSum):
+        r = e.index
+        k = e.k
+
+        def pw(m: Expr, exp: str) -> str:
+            if isinstance(m, Transpose):
+                return self.sup(self.paren(self.sup(self.at_least(m.arg, PREC["atom"]), exp))
+                                if False else
+                                "(" + self.sup(self.at_least(m.arg, PREC["atom"]), exp) + ")",
+                                self.style.transpose)
+            return self.sup(self.at_least(m, PREC["atom"]), exp)
+
+        body = _join([pw(e.a, r), self.at_least(e.g, PREC["product"]), pw(e.b, f"{k - 1}-{r}")])
+        return f"\\sum_{{{r}=0}}^{{{k - 1}}} {body}", PREC["sum"]
+
+    def _print_Pow(self, e: Pow):
+        p = e.p
+        if p == Fraction(1, 2):
+            return f"\\sqrt{{{self._print(e.arg)[0]}}}", PREC["atom"]
+        if p < 0 and e.shape == SCALAR:
+            inner = self._print(Pow(e.arg, -p) if p != -1 else e.arg)[0]
+            return f"\\frac{{1}}{{{inner}}}", PREC["product"]
+        exp = str(p) if p.denominator == 1 else f"{p.numerator}/{p.denominator}"
+        if e.shape != SCALAR:
+            exp = "\\circ " + exp     # Hadamard power
+        return self.sup(self.at_least(e.arg, PREC["atom"]), exp), PREC["postfix"]
+
+    FUNC_LATEX = {"exp": "\\exp", "sin": "\\sin", "cos": "\\cos", "tan": "\\tan",
+                  "tanh": "\\tanh", "sigma": "\\sigma", "sign": "\\operatorname{sign}",
+                  "sinh": "\\sinh", "cosh": "\\cosh", "arctan": "\\arctan"}
+
+    def _print_Func(self, e: Func):
+        arg = self._print(e.arg)[0]
+        if e.name == "abs":
+            return f"\\left|{arg}\\right|", PREC["atom"]
+        if e.name == "log":
+            if isinstance(e.arg, Det):
+                return f"{self.style.log}{self._print(e.arg)[0]}", PREC["atom"]
+            return f"{self.style.log}{self.paren(arg)}", PREC["atom"]
+        if e.name == "exp" and isinstance(e.arg, Trace):
+            return f"\\operatorname{{etr}}{self.paren(self._print(e.arg.arg)[0])}", PREC["atom"]
+        return f"{self.FUNC_LATEX[e.name]}{self.paren(arg)}", PREC["atom"]
+
+    def _print_Trace(self, e: Trace):
+        return f"{self.style.trace}{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+
+    def _print_Det(self, e: Det):
+        return f"\\det{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+
+    def _print_Norm(self, e: Norm):
+        return f"\\left\\|{self._print(e.arg)[0]}\\right\\|_{{{e.p}}}", PREC["atom"]
+
+    def _print_Diag(self, e: Diag):
+        return f"\\operatorname{{diag}}{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+
+    def _print_Softmax(self, e: Softmax):
+        return f"\\operatorname{{softmax}}{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+
+
+def latex(e: Expr, style: Style | None = None) -> str:
+    return LatexPrinter(style).doprint(e)
+
+
+def count_terms(e: Expr) -> int:
+    """Top-level additive terms, as printed."""
+    return len(e.terms) if isinstance(e, Add) else 1

@@ -1,0 +1,622 @@
+"""Names and shapes: the untyped tree to typed IR, by unification over dimension variables.
+
+Naming rule: a symbol's name is its letter (or Greek name), with its subscript and accents:
+``\\mathbf{x}`` is ``x``, ``\\boldsymbol{\\beta}`` is ``beta``, ``W_{12}`` is ``W_12``,
+``x_{\\text{in}}`` is ``x_in``, ``\\hat{y}`` is ``y_hat``.  Fonts and accents are kept for
+printing.  Shapes default from notation: a bold lower-case letter is a column vector, an
+upper-case letter (bold or not, Latin or Greek) a matrix, a plain lower-case or Greek letter a
+scalar unless it is transposed or put in a norm (then a vector).  ``shapes=`` and ``assume=``
+override.  Dimensions are variables unified through every operation; a conflict names both
+operands and points at the second.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from . import simplify as S
+from .errors import LimitError, ShapeError, TexgradError, Unsupported
+from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero, walk
+from .parse import N
+
+ASSUMPTIONS = ("symmetric", "spd", "invertible", "positive", "orthogonal", "diagonal",
+               "real", "complex", "integer")
+MAX_POWER = 1000
+
+
+class DimVar:
+    """An unknown dimension.  ``unit_ok``: may turn out to be 1 (ones, zeros, identity)."""
+
+    __slots__ = ("label", "unit_ok", "__weakref__")
+    _count = 0
+
+    def __init__(self, label: str = "", unit_ok: bool = False):
+        self.label = label
+        self.unit_ok = unit_ok
+
+    def __repr__(self):
+        return f"?{self.label or id(self) % 1000}"
+
+
+class Dims:
+    """Union-find over dimension variables; rigid names (declared by the user) and 1."""
+
+    def __init__(self, text: str):
+        self.parent: dict = {}
+        self.text = text
+
+    def find(self, d):
+        while isinstance(d, DimVar) and d in self.parent:
+            nxt = self.parent[d]
+            if isinstance(nxt, DimVar) and nxt in self.parent:
+                self.parent[d] = self.parent[nxt]
+            d = nxt
+        return d
+
+    def unify(self, a, b, why, na: N | None = None, nb: N | None = None):
+        a, b = self.find(a), self.find(b)
+        if a is b or (not isinstance(a, DimVar) and not isinstance(b, DimVar) and a == b):
+            return
+        if isinstance(b, DimVar) and not isinstance(a, DimVar):
+            a, b = b, a
+            na, nb = nb, na
+        if isinstance(a, DimVar):
+            if b == 1 and not a.unit_ok:
+                self.fail(why, na, nb, "a vector or matrix cannot have a dimension of size 1 "
+                                       "here")
+            if isinstance(b, DimVar):
+                b.unit_ok = b.unit_ok and a.unit_ok
+            self.parent[a] = b
+            return
+        self.fail(why, na, nb, f"dimension {a} against {b}")
+
+    def fail(self, why, na, nb, detail):
+        def txt(n):
+            return " ".join(self.text[n.start:n.end].split()) if n is not None else "?"
+        msg = why
+        if na is not None and nb is not None:
+            msg = f"{why}: `{txt(na)}` and `{txt(nb)}` do not conform ({detail})"
+        err = ShapeError(msg, hint="declare shapes with --shape NAME=m,n (API: shapes=...) "
+                                   "if the notation misleads")
+        spot = nb if nb is not None else na
+        if spot is not None:
+            err.at(self.text, spot.start, spot.end - spot.start)
+        raise err
+
+
+def _raw_mul(a: Expr, b: Expr) -> Expr:
+    if a.shape == SCALAR and b.shape != SCALAR:
+        return Mul((a, b))
+    return Mul((b, a)) if b.shape == SCALAR and a.shape != SCALAR else Mul((a, b))
+
+
+class Typer:
+    """Builds typed IR from the untyped tree.  One method per syntax-tree op."""
+
+    def __init__(self, text: str, shapes: dict | None, assume: dict | None):
+        self.text = text
+        self.dims = Dims(text)
+        self.user_shapes = {k: tuple(v) for k, v in (shapes or {}).items()}
+        self.user_assume = {k: frozenset(v) for k, v in (assume or {}).items()}
+        for name, props in self.user_assume.items():
+            bad = [p for p in props if p not in ASSUMPTIONS]
+            if bad:
+                raise TexgradError(f"unknown assumption {bad[0]!r} for {name}",
+                                   hint="known: " + ", ".join(ASSUMPTIONS))
+        self.symtab: dict = {}      # name -> Sym with DimVar dims
+        self.style = {"transpose": None, "trace": None, "hadamard": None}
+        self.hints: dict = {}       # name -> info collected in a pre-pass
+
+    # ------------------------------------------------------------------ pre-pass
+    def survey(self, root: N):
+        """Collect every symbol's uses (fonts, transposes, norms) before choosing kinds."""
+        stack = [(root, None)]
+        while stack:
+            n, parent = stack.pop()
+            if not isinstance(n, N):
+                continue
+            if n.op == "sym":
+                name, latex, hint = n.args
+                info = self.hints.setdefault(name, {"latex": latex, "hints": set(),
+                                                    "vector_use": False, "node": n})
+                info["hints"].add(hint)
+                if parent is not None and parent.op in ("sup",) and parent.args[0] is n and \
+                        _is_transpose_mark(parent.args[1]):
+                    info["vector_use"] = True
+            if n.op == "norm":
+                inner = n.args[0]
+                if inner.op == "sym":
+                    self.hints.setdefault(inner.args[0], {"latex": inner.args[1],
+                                                          "hints": set(), "vector_use": False,
+                                                          "node": inner})["vector_use"] = True
+            for a in n.args:
+                if isinstance(a, N):
+                    stack.append((a, n))
+                elif isinstance(a, tuple):
+                    stack.extend((x, n) for x in a if isinstance(x, N))
+
+    def symbol(self, name: str, latex: str, hint: str, node: N) -> Sym:
+        sym = self.symtab.get(name)
+        if sym is not None:
+            return sym
+        info = self.hints.get(name, {"hints": {hint}, "vector_use": False})
+        hints = info["hints"]
+        if name in self.user_shapes:
+            spec = self.user_shapes[name]
+            dims = tuple(self._user_dim(d) for d in spec)
+            if len(dims) == 0:
+                shape = SCALAR
+            elif len(dims) == 1:
+                shape = (dims[0], 1)
+            elif len(dims) == 2:
+                shape = dims
+            else:
+                raise Unsupported(f"{name}: tensors of order {len(dims)} are not supported")
+        elif "bold" in hints:
+            shape = (DimVar(name), 1)
+        elif "upper" in hints or "boldupper" in hints:
+            shape = (DimVar(name + ".rows"), DimVar(name + ".cols"))
+        elif info["vector_use"]:
+            shape = (DimVar(name), 1)
+        else:
+            shape = SCALAR
+        assume = self.user_assume.get(name, frozenset())
+        if assume & {"symmetric", "spd", "diagonal", "orthogonal", "invertible"}:
+            if shape == SCALAR:
+                pass
+            elif shape[1] == 1:
+                raise ShapeError(f"{name} is a vector but is assumed {sorted(assume)[0]}",
+                                 hint="symmetric, spd, invertible, orthogonal and diagonal "
+                                      "describe square matrices").at(self.text, node.start,
+                                                                      node.end - node.start)
+            else:
+                self.dims.unify(shape[0], shape[1], f"{name} is assumed square", node, node)
+        sym = Sym(name, shape, latex, assume)
+        self.symtab[name] = sym
+        return sym
+
+    def _user_dim(self, d):
+        if isinstance(d, int):
+            if d == 1:
+                return 1
+            return f"#{d}"
+        d = str(d).strip()
+        if d.isdigit():
+            return 1 if d == "1" else f"#{d}"
+        return d
+
+    # ------------------------------------------------------------------- helpers
+    def shape_of(self, e: Expr):
+        return tuple(self.dims.find(d) for d in e.shape)
+
+    def is_scalar(self, e: Expr) -> bool:
+        return self.shape_of(e) == (1, 1)
+
+    def need_scalar(self, e: Expr, n: N, what: str):
+        if not self.is_scalar(e):
+            raise ShapeError(f"{what} needs a scalar, but `{self.src(n)}` is not one",
+                             hint="use \\odot for elementwise products, a norm or a trace to "
+                                  "make a scalar").at(self.text, n.start, n.end - n.start)
+
+    def need_square(self, e: Expr, n: N, what: str):
+        r, c = e.shape
+        self.dims.unify(r, c, f"{what} needs a square matrix", n, n)
+
+    def src(self, n: N) -> str:
+        return " ".join(self.text[n.start:n.end].split())
+
+    def juxt(self, a: Expr, b: Expr, na: N, nb: N) -> Expr:
+        if self.is_scalar(a) or self.is_scalar(b):
+            return _raw_mul(a, b)
+        self.dims.unify(a.shape[1], b.shape[0], "matrix product", na, nb)
+        return S.MatMul((a, b))
+
+    # --------------------------------------------------------------------- build
+    def build(self, n: N) -> Expr:
+        meth = getattr(self, "t_" + n.op, None)
+        if meth is None:
+            raise TexgradError(f"`{self.src(n)}` cannot stand here",
+                               hint="is something missing around it?"
+                               ).at(self.text, n.start, n.end - n.start)
+        return meth(n, *n.args)
+
+    def t_sym(self, n, name, latex, hint):
+        if name == "I" and hint == "upper" and name not in self.user_shapes and \
+                name not in self.user_assume:
+            d = DimVar("I", unit_ok=True)
+            return Identity(d)
+        if name == "sigma" and hint == "plain":
+            pass
+        return self.symbol(name, latex, hint, n)
+
+    def t_identity(self, n, latex, name):
+        return Identity(DimVar("I", unit_ok=True))
+
+    def t_ones(self, n, latex, name):
+        self.style["ones"] = latex
+        return Ones((DimVar("1", unit_ok=True), 1))
+
+    def t_zero(self, n, latex, name):
+        return Zero((DimVar("0", unit_ok=True), DimVar("0", unit_ok=True)))
+
+    def t_set(self, n, latex, name):
+        raise TexgradError(f"`{latex}` is a set, not a value",
+                           hint="state shapes with --shape instead of \\in \\mathbb{R}^{...}"
+                           ).at(self.text, n.start, n.end - n.start)
+
+    def t_num(self, n, value, text):
+        return S.const(value)
+
+    def t_neg(self, n, a):
+        return Mul((S.Const(Fraction(-1)), self.build(a)))
+
+    def t_add(self, n, *terms):
+        built = [self.build(t) for t in terms]
+        first = built[0]
+        for t, e in zip(terms[1:], built[1:]):
+            self.dims.unify(first.shape[0], e.shape[0], "sum", terms[0], t)
+            self.dims.unify(first.shape[1], e.shape[1], "sum", terms[0], t)
+        return Add(tuple(built))
+
+    def t_product(self, n, *items):
+        acc = None
+        acc_node = None
+        for it in items:
+            if it.op == "op":
+                continue
+            if it.op == "recip":
+                e = self.build(it.args[0])
+                self.need_scalar(e, it.args[0], "division")
+                e = S.Pow(e, Fraction(-1))
+            else:
+                e = self.build(it)
+            if acc is None:
+                acc, acc_node = e, it
+            else:
+                acc = self.juxt(acc, e, acc_node, it)
+                acc_node = N("span", (), acc_node.start, it.end)
+        return acc
+
+    def t_hadamard(self, n, a, b):
+        ea, eb = self.build(a), self.build(b)
+        if self.is_scalar(ea) or self.is_scalar(eb):
+            return _raw_mul(ea, eb)
+        self.dims.unify(ea.shape[0], eb.shape[0], "elementwise product", a, b)
+        self.dims.unify(ea.shape[1], eb.shape[1], "elementwise product", a, b)
+        return S.Hadamard((ea, eb))
+
+    def t_kron(self, n, a, b):
+        return S.Kron(self.build(a), self.build(b))
+
+    def t_paren(self, n, inner, delim):
+        return self.build(inner)
+
+    def t_brace(self, n, inner):
+        return self.build(inner)
+
+    def t_frac(self, n, num, den):
+        a, b = self.build(num), self.build(den)
+        if not self.is_scalar(b):
+            raise ShapeError(f"the denominator `{self.src(den)}` is not a scalar",
+                             hint="write a matrix inverse as X^{-1}").at(
+                self.text, den.start, den.end - den.start)
+        return _raw_mul(a, S.Pow(b, Fraction(-1)))
+
+    def t_sqrt(self, n, a):
+        return S.Pow(self.build(a), Fraction(1, 2))
+
+    def t_root(self, n, k, a):
+        kk = self.build(k)
+        if not isinstance(kk, S.Const):
+            raise Unsupported("the index of a root must be a number").at(
+                self.text, k.start, k.end - k.start)
+        return S.Pow(self.build(a), 1 / kk.value)
+
+    def t_conj(self, n, a):
+        raise Unsupported("complex variables: not yet (\\overline, ^H, ^*)",
+                          hint="complex conjugates arrive with the complex-variable support"
+                          ).at(self.text, n.start, n.end - n.start)
+
+    def t_bars(self, n, inner):
+        e = self.build(inner)
+        if self.is_scalar(e):
+            return S.Func("abs", e)
+        r, c = self.shape_of(e)
+        if c == 1 or r == 1:
+            raise ShapeError(f"|{self.src(inner)}| of a vector is ambiguous",
+                             hint="write \\|x\\|_2 for the norm, or \\lvert\\cdot\\rvert per "
+                                  "entry").at(self.text, n.start, n.end - n.start)
+        self.need_square(e, n, "a determinant |X|")
+        return S.Det(e)
+
+    def t_norm(self, n, inner, p=None):
+        e = self.build(inner)
+        if self.is_scalar(e):
+            return S.Func("abs", e)
+        r, c = self.shape_of(e)
+        vector = c == 1 or r == 1
+        if p is None:
+            p = "2" if vector else "F"
+        if p == "2" and not vector:
+            raise Unsupported("the spectral norm \\|X\\|_2 of a matrix is not supported",
+                              hint="use the Frobenius norm \\|X\\|_F").at(
+                self.text, n.start, n.end - n.start)
+        if p == "F" and vector:
+            p = "2"
+        return S.Norm(e, p)
+
+    def t_call(self, n, name, latex, arg):
+        e = self.build(arg)
+        if name in ("tr", "etr"):
+            self.need_square(e, arg, "the trace")
+            if latex:
+                self.style.setdefault("trace", latex)
+                if self.style["trace"] is None:
+                    self.style["trace"] = latex
+            t = S.Trace(e)
+            return S.Func("exp", t) if name == "etr" else t
+        if name == "det":
+            self.need_square(e, arg, "the determinant")
+            return S.Det(e)
+        if name == "logdet":
+            self.need_square(e, arg, "log det")
+            return S.Func("log", S.Det(e))
+        if name in ("exp", "log", "sin", "cos", "tan", "tanh", "sigma", "sign", "sinh",
+                    "cosh", "arctan"):
+            if name == "log" and latex and latex.startswith("\\ln"):
+                self.style["log"] = "\\ln"
+            return S.Func(name, e)
+        if name == "diag":
+            r, c = self.shape_of(e)
+            if c != 1:
+                self.need_square(e, arg, "diag of a matrix")
+            return S.Diag(e)
+        if name == "softmax":
+            return S.Softmax(e)
+        if name == "conj":
+            return self.t_conj(n, arg)
+        raise Unsupported(f"the function {name} is not supported",
+                          hint="supported: tr det log exp sin cos tanh sigma diag softmax "
+                               "and norms").at(self.text, n.start, n.end - n.start)
+
+    def t_sup(self, n, base, payload):
+        kind, value = self.sup_kind(payload)
+        if kind == "pow" and base.op == "sym" and base.args[0] == "e" and \
+                "e" not in self.user_shapes:
+            return S.Func("exp", self.build(payload))
+        if base.op == "norm" and kind == "pow":
+            e = self.build(base)
+            return S.Pow(e, value)
+        e = self.build(base)
+        if kind == "T":
+            self.style["transpose"] = self.style["transpose"] or value
+            return S.Transpose(e)
+        if kind in ("H", "conj"):
+            raise Unsupported("complex variables: not yet (^H, ^*)",
+                              hint="conjugate transposes arrive with the complex-variable "
+                                   "support").at(self.text, payload.start,
+                                                 payload.end - payload.start)
+        if kind == "invT":
+            self.style["transpose"] = self.style["transpose"] or value
+            self.need_square(e, base, "the inverse")
+            return S.Transpose(S.MatPow(e, -1))
+        if kind == "hpow":
+            return S.Pow(e, value)
+        if kind == "pow":
+            if abs(value) > MAX_POWER:
+                raise LimitError(f"the exponent {value} is larger than {MAX_POWER}",
+                                 hint="texgrad bounds powers to keep answers and checks "
+                                      "finite").at(self.text, payload.start,
+                                                   payload.end - payload.start)
+            if self.is_scalar(e):
+                return S.Pow(e, value)
+            if value.denominator != 1:
+                raise Unsupported(f"the matrix power {value} is not an integer").at(
+                    self.text, payload.start, payload.end - payload.start)
+            r, c = self.shape_of(e)
+            if c == 1 or r == 1:
+                if isinstance(e, Sym) or True:
+                    return S.Pow(e, value)   # elementwise power of a vector
+            self.need_square(e, base, "a matrix power")
+            return S.MatPow(e, int(value))
+        raise Unsupported(f"the superscript `{self.src(payload)}` is not understood",
+                          hint="superscripts: T, \\top, -1, -T, integers, numbers"
+                          ).at(self.text, payload.start, payload.end - payload.start)
+
+    def sup_kind(self, p: N):
+        op = p.op
+        if op == "tmark":
+            mark = p.args[0]
+            return "T", _mark_style(mark)
+        if op == "sym":
+            name = p.args[0]
+            if name == "T" and p.args[2] != "bold":
+                return "T", "T"
+            if name == "H":
+                return "H", "H"
+            if name in ("top",):
+                return "T", "\\top"
+        if op in ("star", "dagger"):
+            return ("conj" if op == "star" else "H"), op
+        if op == "neg":
+            inner = p.args[0]
+            if inner.op == "num" and inner.args[0] == 1:
+                return "pow", Fraction(-1)
+            if _is_transpose_mark(inner):
+                k, style = self.sup_kind(inner)
+                return "invT", style
+        if op == "hpow":
+            val = _number(p.args[0])
+            if val is None:
+                raise Unsupported("an elementwise power needs a number").at(
+                    self.text, p.start, p.end - p.start)
+            return "hpow", val
+        val = _number(p)
+        if val is not None:
+            return "pow", val
+        return "expr", None
+
+    def t_subscript(self, n, base, payload):
+        if base.op == "sym":
+            name, latex, hint = base.args
+            sub = self.sub_name(payload)
+            full = f"{name}_{sub}"
+            latex_full = f"{latex}_{{{self.text[payload.start:payload.end].lstrip('_').strip()}}}"
+            if latex_full.endswith("}}") and self.text[payload.start:payload.end].strip(
+                    ).startswith("{"):
+                latex_full = f"{latex}_{self.text[payload.start:payload.end].strip()}"
+            node = N("sym", (full, latex_full, hint), base.start, payload.end)
+            if full not in self.hints:
+                self.hints[full] = dict(self.hints.get(name, {"hints": {hint},
+                                                             "vector_use": False}))
+            return self.t_sym(node, full, latex_full, hint)
+        if base.op == "norm":
+            p = self.sub_name(payload)
+            p = {"2": "2", "F": "F", "fro": "F", "Fro": "F", "\\mathrm{F}": "F"}.get(p, p)
+            if p not in ("2", "F"):
+                raise Unsupported(f"the {p}-norm is not supported",
+                                  hint="supported: \\|x\\|_2 and \\|X\\|_F").at(
+                    self.text, payload.start, payload.end - payload.start)
+            return self.t_norm(base, base.args[0], p)
+        if base.op == "sup" and base.args[0].op == "norm":   # \|x\|^2_2
+            inner = N("subscript", (base.args[0], payload), base.start, payload.end)
+            return self.t_sup(n, inner, base.args[1])
+        if base.op == "sup" and base.args[0].op == "sym":     # x^T_1 is x_1^T
+            inner = N("subscript", (base.args[0], payload), base.start, payload.end)
+            return self.t_sup(n, inner, base.args[1])
+        raise Unsupported("index notation (entries like (X^T B X)_{kl}) is not supported yet",
+                          hint="differentiate the matrix expression itself").at(
+            self.text, n.start, n.end - n.start)
+
+    def sub_name(self, p: N) -> str:
+        if p.op == "sym":
+            return p.args[0]
+        if p.op == "num":
+            return p.args[1]
+        if p.op in ("product",):
+            return "".join(self.sub_name(x) for x in p.args)
+        if p.op == "sublist":
+            return ",".join(self.sub_name(x) for x in p.args)
+        if p.op == "head":
+            return p.args[0]
+        if p.op == "tmark":
+            return "T"
+        if p.op == "ones":
+            return "1"
+        return " ".join(self.text[p.start:p.end].split()).strip("{}_ ")
+
+    def t_call_missing(self, n):
+        raise TexgradError("a function needs an argument").at(self.text, n.start)
+
+    def t_head(self, n, name, latex):
+        raise ShapeError(f"{latex} needs an argument",
+                         hint=f"write {latex}(X)").at(self.text, n.start, n.end - n.start)
+
+    def t_request(self, n, *args):
+        raise Unsupported("a derivative inside an expression is not supported",
+                          hint="put the derivative operator in front of the whole formula"
+                          ).at(self.text, n.start, n.end - n.start)
+
+    t_dop = t_request
+
+    def t_isum(self, n, *args):
+        raise Unsupported("index notation (\\sum over indices) is not supported yet",
+                          hint="write the matrix form, e.g. \\mathbf{1}^T X \\mathbf{1}").at(
+            self.text, n.start, n.end - n.start)
+
+    # ---------------------------------------------------------------- finishing
+    def finish(self, raw: Expr, strip: str | None = None):
+        """Resolve dimension variables; returns (canonical f, f for differentiation, syms)."""
+        names = self._dim_names()
+        final = {}
+        stripped = {}
+        mapping = {}
+        mapping_strip = {}
+        for leaf in [e for e in walk(raw) if not e.children]:
+            if isinstance(leaf, Sym):
+                dims = tuple(names(d) for d in leaf.dims)
+                s = Sym(leaf.name, dims, leaf.latex, leaf.assume)
+                final[leaf.name] = s
+                mapping[leaf] = s
+                if leaf.name == strip:
+                    t = Sym(leaf.name, dims, leaf.latex,
+                            leaf.assume - {"symmetric", "spd", "diagonal", "orthogonal"})
+                    stripped[leaf.name] = t
+                    mapping_strip[leaf] = t
+                else:
+                    mapping_strip[leaf] = s
+            elif isinstance(leaf, Identity):
+                mapping[leaf] = mapping_strip[leaf] = Identity(names(leaf.n))
+            elif isinstance(leaf, (Ones, Zero)):
+                new = type(leaf)(tuple(names(d) for d in leaf.dims))
+                mapping[leaf] = mapping_strip[leaf] = new
+        f = S.resimplify(raw, mapping)
+        fd = S.resimplify(raw, mapping_strip) if stripped else f
+        for name, sym in self.symtab.items():   # symbols seen (even if simplified away)
+            if name not in final:
+                final[name] = Sym(name, tuple(names(d) for d in sym.dims), sym.latex,
+                                  sym.assume)
+        return f, fd, final
+
+    def _dim_names(self):
+        used = set()
+        for v in self.user_shapes.values():
+            used.update(str(d) for d in v)
+        taken = set(self.symtab) | used
+        pool = [c for c in "nmpqklrsuvw" if c not in taken] + [f"d{i}" for i in range(1, 999)]
+        assigned: dict = {}
+
+        def name(d):
+            d = self.dims.find(d)
+            if not isinstance(d, DimVar):
+                return d
+            if d not in assigned:
+                if d.unit_ok:
+                    assigned[d] = pool.pop(0)
+                else:
+                    assigned[d] = pool.pop(0)
+            return assigned[d]
+        # name vectors' and matrices' dimensions in order of first appearance
+        for sym in self.symtab.values():
+            for d in sym.dims:
+                name(d)
+        return name
+
+
+def _is_transpose_mark(p: N) -> bool:
+    return p.op == "tmark" or (p.op == "sym" and p.args[0] == "T" and p.args[2] != "bold")
+
+
+def _mark_style(mark: str) -> str:
+    mark = " ".join(mark.split())
+    if mark in ("'", "\\prime"):
+        return "T"
+    if mark.startswith("\\mathsf"):
+        return "\\mathsf{T}"
+    if mark.startswith("\\mathrm"):
+        return "\\mathrm{T}"
+    if mark.startswith("\\text"):
+        return "\\text{T}"
+    if mark == "T":
+        return "T"
+    return mark   # \top, \intercal, \transpose
+
+
+def _number(p: N):
+    if p.op == "num":
+        return Fraction(p.args[0])
+    if p.op == "neg":
+        v = _number(p.args[0])
+        return -v if v is not None else None
+    if p.op in ("brace", "paren"):
+        return _number(p.args[0])
+    if p.op == "frac":
+        a, b = _number(p.args[0]), _number(p.args[1])
+        if a is not None and b:
+            return a / b
+    if p.op == "product" and len(p.args) == 3 and p.args[1].op == "op" and \
+            p.args[1].args[0] == "slash":
+        a, b = _number(p.args[0]), _number(p.args[2])
+        if a is not None and b:
+            return a / b
+    return None

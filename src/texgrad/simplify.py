@@ -1,0 +1,636 @@
+"""Simplify stage: canonicalising constructors and the Cookbook-form pass.
+
+Rules and the shape stage build every node through the constructors here (``add``, ``mul``,
+``matmul``, ``transpose``...), so expressions are born canonical: zeros vanish, like terms
+are combined, scalars are pulled out of matrix products, transposes are pushed to the leaves
+(``(AB)^T = B^T A^T``), assumptions are used (a symmetric ``W`` has ``W^T = W``), a scalar
+``a^T b`` is kept in one orientation.  :func:`factor` then brings a finished result to the
+form a textbook prints, taking common left and right factors out of sums
+(``Bx + B^T x = (B + B^T) x``).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .ir import (SCALAR, Add, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron,
+                 MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose,
+                 Zero, walk)
+
+ONE = Const(Fraction(1))
+SYMMETRIC = {"symmetric", "spd", "diagonal"}
+
+
+def const(v) -> Expr:
+    v = Fraction(v)
+    return Zero(SCALAR) if v == 0 else Const(v)
+
+
+def is_zero(e: Expr) -> bool:
+    return isinstance(e, Zero)
+
+
+def zero_like(e: Expr) -> Expr:
+    return Zero(e.shape)
+
+
+# ------------------------------------------------------------------------------ sums
+
+def split_coef(e: Expr) -> tuple[Fraction, Expr | None]:
+    """``2 A x`` -> (2, A x); a number -> (n, None)."""
+    if isinstance(e, Const):
+        return e.value, None
+    if isinstance(e, Mul) and isinstance(e.factors[0], Const):
+        rest = e.factors[1:]
+        return e.factors[0].value, (rest[0] if len(rest) == 1 else Mul(rest))
+    return Fraction(1), e
+
+
+def with_coef(c: Fraction, rest: Expr | None) -> Expr:
+    if rest is None:
+        return const(c)
+    if c == 1:
+        return rest
+    if c == 0:
+        return zero_like(rest)
+    if isinstance(rest, Mul):
+        return Mul((Const(c),) + rest.factors)
+    return Mul((Const(c), rest))
+
+
+def add(*terms: Expr) -> Expr:
+    shape = terms[0].shape
+    flat = []
+    for t in terms:
+        if isinstance(t, Add):
+            flat.extend(t.terms)
+        elif not isinstance(t, Zero):
+            flat.append(t)
+    coefs: dict = {}
+    order = []
+    number = Fraction(0)
+    for t in flat:
+        c, rest = split_coef(t)
+        if rest is None:
+            number += c
+            continue
+        if rest in coefs:
+            coefs[rest] += c
+        else:
+            coefs[rest] = c
+            order.append(rest)
+    out = [with_coef(coefs[r], r) for r in order if coefs[r] != 0]
+    if number != 0:
+        out.append(Const(number))
+    if not out:
+        return Zero(shape)
+    if len(out) == 1:
+        return out[0]
+    return Add(tuple(out))
+
+
+def neg(e: Expr) -> Expr:
+    return mul(Const(Fraction(-1)), e)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+# -------------------------------------------------------------------------- products
+
+def _base_exp(f: Expr):
+    if isinstance(f, Pow) and f.shape == SCALAR:
+        return f.arg, f.p
+    return f, Fraction(1)
+
+
+def mul(*factors: Expr) -> Expr:
+    """Product with scalars: at most one factor may be a vector or matrix."""
+    coef = Fraction(1)
+    scalars = []
+    matrix = None
+    stack = list(reversed(factors))
+    while stack:
+        f = stack.pop()
+        if isinstance(f, Mul):
+            stack.extend(reversed(f.factors))
+        elif isinstance(f, Const):
+            coef *= f.value
+        elif f.shape == SCALAR:
+            if isinstance(f, Zero):
+                coef = Fraction(0)
+            else:
+                scalars.append(f)
+        else:
+            if matrix is not None:
+                raise ValueError("mul() of two non-scalars")  # an internal error
+            matrix = f
+    shape = matrix.shape if matrix is not None else SCALAR
+    if coef == 0 or isinstance(matrix, Zero):
+        return Zero(shape)
+    # collect powers of equal bases: det(X) det(X)^{-1} = 1
+    exps: dict = {}
+    order = []
+    for f in scalars:
+        b, p = _base_exp(f)
+        if b in exps:
+            exps[b] += p
+        else:
+            exps[b] = p
+            order.append(b)
+    out = []
+    for b in order:
+        p = exps[b]
+        if p == 0:
+            continue
+        f = b if p == 1 else power(b, p)
+        if isinstance(f, Const):
+            coef *= f.value
+        elif isinstance(f, Mul):
+            c, rest = split_coef(f)
+            coef *= c
+            out.extend(rest.factors if isinstance(rest, Mul) else (rest,))
+        else:
+            out.append(f)
+    if matrix is not None:
+        out.append(matrix)
+    if coef != 1 or not out:
+        out.insert(0, Const(coef))
+    if len(out) == 1:
+        return out[0]
+    return Mul(tuple(out))
+
+
+def _peel(f: Expr):
+    """A factor of a matrix product: (scalars, the matrix part)."""
+    if isinstance(f, Mul) and f.shape != SCALAR:
+        return f.factors[:-1], f.factors[-1]
+    return (), f
+
+
+def _is_inverse_pair(a: Expr, b: Expr) -> bool:
+    def inv_of(x):
+        if isinstance(x, MatPow) and x.k == -1:
+            return x.arg
+        if isinstance(x, Transpose) and isinstance(x.arg, MatPow) and x.arg.k == -1:
+            return Transpose(x.arg.arg)
+        return None
+    ia, ib = inv_of(a), inv_of(b)
+    return (ia is not None and ia == b) or (ib is not None and ib == a)
+
+
+def _orthogonal_pair(a: Expr, b: Expr) -> bool:
+    for x, y in ((a, b), (b, a)):
+        if isinstance(x, Transpose) and isinstance(x.arg, Sym) and \
+                "orthogonal" in x.arg.assume and x.arg == y:
+            return True
+    return False
+
+
+def matmul(*factors: Expr) -> Expr:
+    """Matrix product; 1x1 factors become scalar factors."""
+    flat = []
+    for f in factors:
+        if isinstance(f, MatMul):
+            flat.extend(f.factors)
+        else:
+            flat.append(f)
+    nonscalar = [f for f in flat if f.shape != SCALAR]
+    if nonscalar:
+        shape = (nonscalar[0].shape[0], nonscalar[-1].shape[1])
+    else:
+        shape = SCALAR
+    scalars = []
+    chain = []
+    for f in flat:
+        if f.shape == SCALAR:
+            scalars.append(f)
+            continue
+        s, m = _peel(f)
+        scalars.extend(s)
+        if isinstance(m, Zero):
+            return Zero(shape)
+        if isinstance(m, MatMul):
+            chain.extend(m.factors)
+        elif isinstance(m, Identity):
+            continue
+        else:
+            # cancel X^{-1} X and Q^T Q as they meet
+            if chain and (_is_inverse_pair(chain[-1], m) or _orthogonal_pair(chain[-1], m)):
+                chain.pop()
+                continue
+            chain.append(m)
+    if not chain:
+        core = Identity(shape[0]) if shape != SCALAR else None
+    elif len(chain) == 1:
+        core = chain[0]
+    else:
+        core = _orient(MatMul(tuple(chain)))
+    if core is None:
+        return mul(*scalars) if scalars else ONE
+    return mul(*scalars, core) if scalars else core
+
+
+def _count_transposes(e: Expr) -> int:
+    return sum(1 for n in walk(e) if isinstance(n, Transpose))
+
+
+def skey(e: Expr) -> str:
+    """A deterministic sort key (independent of hash randomisation)."""
+    if isinstance(e, Sym):
+        return e.name
+    if isinstance(e, Const):
+        return str(e.value)
+    parts = ",".join(skey(c) for c in e.children)
+    extra = ""
+    for attr in ("k", "p", "name"):
+        if hasattr(e, attr) and not isinstance(e, Sym):
+            extra += str(getattr(e, attr))
+    return f"{type(e).__name__}{extra}({parts})"
+
+
+def _orient(m: MatMul) -> Expr:
+    """A scalar a^T b is kept in one orientation: fewer transposes, then the smaller key."""
+    if m.shape != SCALAR:
+        return m
+    alt = [transpose(f) for f in reversed(m.factors)]
+    alt_m = MatMul(tuple(a for a in alt))
+    if any(isinstance(a, (MatMul, Mul)) for a in alt):
+        return m
+    k1 = (_count_transposes(m), skey(m))
+    k2 = (_count_transposes(alt_m), skey(alt_m))
+    return alt_m if k2 < k1 else m
+
+
+def hadamard(*factors: Expr) -> Expr:
+    flat = []
+    for f in factors:
+        if isinstance(f, Hadamard):
+            flat.extend(f.factors)
+        else:
+            flat.append(f)
+    shape = flat[0].shape
+    scalars = []
+    core = []
+    for f in flat:
+        s, m = _peel(f)
+        scalars.extend(s)
+        if isinstance(m, Zero):
+            return Zero(shape)
+        if isinstance(m, Ones) and m.shape == shape:
+            continue
+        core.append(m)
+    core = _sigmoid_pattern(core)
+    if not core:
+        body = Ones(shape)
+    elif len(core) == 1:
+        body = core[0]
+    else:
+        body = Hadamard(tuple(core))
+    return mul(*scalars, body) if scalars else body
+
+
+def _sigmoid_pattern(core: list) -> list:
+    """exp(u) / (1 + exp(u)) = sigma(u), elementwise."""
+    for i, f in enumerate(core):
+        if isinstance(f, Pow) and f.p == -1 and isinstance(f.arg, Add) and len(f.arg.terms) == 2:
+            t = f.arg.terms
+            one = [x for x in t if isinstance(x, (Ones, Const)) and
+                   (not isinstance(x, Const) or x.value == 1)]
+            ex = [x for x in t if isinstance(x, Func) and x.name == "exp"]
+            if one and ex and ex[0] in core:
+                rest = [c for j, c in enumerate(core) if j != i]
+                rest.remove(ex[0])
+                return rest + [Func("sigma", ex[0].arg)]
+    return core
+
+
+def kron(a: Expr, b: Expr) -> Expr:
+    if a.shape == SCALAR or b.shape == SCALAR:
+        return mul(a, b)
+    sa, ma = _peel(a)
+    sb, mb = _peel(b)
+    if isinstance(ma, Zero) or isinstance(mb, Zero):
+        return Zero(Kron(ma, mb).shape)
+    core = Kron(ma, mb)
+    return mul(*sa, *sb, core) if (sa or sb) else core
+
+
+# ---------------------------------------------------------------------- transposes
+
+def transpose(e: Expr) -> Expr:
+    if e.shape == SCALAR:
+        return e
+    if isinstance(e, Transpose):
+        return e.arg
+    if isinstance(e, Sym):
+        return e if SYMMETRIC & e.assume else Transpose(e)
+    if isinstance(e, Identity):
+        return e
+    if isinstance(e, Zero):
+        return Zero((e.shape[1], e.shape[0]))
+    if isinstance(e, MatMul):
+        return matmul(*[transpose(f) for f in reversed(e.factors)])
+    if isinstance(e, Mul):
+        return mul(*e.factors[:-1], transpose(e.factors[-1]))
+    if isinstance(e, (Add, Hadamard)):
+        pushed = (add if isinstance(e, Add) else hadamard)(*[transpose(t) for t in e.children])
+        if _count_transposes(pushed) < 1 + _count_transposes(e):
+            return pushed
+        return Transpose(e)
+    if isinstance(e, Kron):
+        return kron(transpose(e.left), transpose(e.right))
+    if isinstance(e, MatPow):
+        if isinstance(e.arg, Sym) and SYMMETRIC & e.arg.assume:
+            return e
+        return Transpose(e)
+    if isinstance(e, Diag) and e.arg.shape[1] == 1:
+        return e
+    if isinstance(e, PowSum):
+        return PowSum(transpose(e.b), transpose(e.g), transpose(e.a), e.k, e.index)
+    return Transpose(e)
+
+
+# -------------------------------------------------------------------------- powers
+
+def power(e: Expr, p) -> Expr:
+    """Elementwise power (the ordinary power of a scalar)."""
+    p = Fraction(p)
+    if p == 1:
+        return e
+    if p == 0:
+        return ONE if e.shape == SCALAR else Ones(e.shape)
+    if isinstance(e, Const):
+        if p.denominator == 1:
+            if e.value == 0 and p < 0:
+                raise ZeroDivisionError("0 to a negative power")
+            return Const(e.value ** int(p))
+        return Pow(e, p)
+    if isinstance(e, Zero):
+        if p < 0:
+            raise ZeroDivisionError("0 to a negative power")
+        return e
+    if isinstance(e, Ones):
+        return e
+    if isinstance(e, Pow) and (p.denominator == 1 or e.p.denominator == 1 and e.p > 0
+                               and p > 0 and "positive" in _assumed(e.arg)):
+        return power(e.arg, e.p * p)
+    if isinstance(e, Mul) and p.denominator == 1:
+        return mul(*[power(f, p) for f in e.factors])
+    return Pow(e, p)
+
+
+def _assumed(e: Expr) -> frozenset:
+    return e.assume if isinstance(e, Sym) else frozenset()
+
+
+def matpow(e: Expr, k: int) -> Expr:
+    """Integer matrix power; ``k = -1`` is the inverse."""
+    if k == 1:
+        return e
+    if e.shape == SCALAR:
+        return power(e, k)
+    if k == 0:
+        return Identity(e.shape[0])
+    if isinstance(e, Identity):
+        return e
+    if isinstance(e, MatPow):
+        return matpow(e.arg, e.k * k)
+    if isinstance(e, Transpose):
+        return transpose(matpow(e.arg, k))
+    if isinstance(e, Mul):
+        return mul(*[power(f, k) for f in e.factors[:-1]], matpow(e.factors[-1], k))
+    if k == -1 and isinstance(e, Sym) and "orthogonal" in e.assume:
+        return Transpose(e)
+    if k < 0 and isinstance(e, Sym) and "orthogonal" in e.assume:
+        return transpose(matpow(e, -k))
+    if isinstance(e, Diag) and e.arg.shape[1] == 1:
+        return Diag(power(e.arg, k))
+    return MatPow(e, k)
+
+
+def inverse(e: Expr) -> Expr:
+    return matpow(e, -1)
+
+
+def powsum(a: Expr, g: Expr, b: Expr, k: int, index: str = "r") -> Expr:
+    """sum_{r=0}^{k-1} a^r g b^{k-1-r}, written out for k <= 2."""
+    if k == 1:
+        return g
+    if k == 2:
+        return add(matmul(g, b), matmul(a, g))
+    return PowSum(a, g, b, k, index)
+
+
+# ----------------------------------------------------------------------- functions
+
+def func(name: str, e: Expr) -> Expr:
+    if name == "exp" and isinstance(e, Func) and e.arg.shape == e.shape and e.name == "log":
+        return e.arg
+    if name == "log" and isinstance(e, Func) and e.name == "exp":
+        return e.arg
+    if isinstance(e, Zero):
+        if name in ("sin", "tan", "tanh", "abs", "sign"):
+            return e
+        if name in ("exp", "cos"):
+            return ONE if e.shape == SCALAR else Ones(e.shape)
+    if isinstance(e, Const):
+        if name == "exp" and e.value == 0 or name == "cos" and e.value == 0:
+            return ONE
+        if name == "log" and e.value == 1:
+            return Zero(SCALAR)
+        if name == "abs":
+            return Const(abs(e.value))
+        if name == "sign":
+            return Const((e.value > 0) - (e.value < 0))
+    return Func(name, e)
+
+
+def trace(e: Expr) -> Expr:
+    if e.shape == SCALAR:
+        return e
+    if isinstance(e, Zero):
+        return Zero(SCALAR)
+    if isinstance(e, Transpose):
+        return trace(e.arg)
+    if isinstance(e, Mul):
+        return mul(*e.factors[:-1], trace(e.factors[-1]))
+    if isinstance(e, Kron):
+        return mul(trace(e.left), trace(e.right))
+    if isinstance(e, MatMul):
+        fs = e.factors
+        for i in range(1, len(fs)):   # tr(x y^T) = y^T x
+            if fs[i].shape[0] == 1:
+                return matmul(*fs[i:], *fs[:i])
+    return Trace(e)
+
+
+def det(e: Expr) -> Expr:
+    if e.shape == SCALAR:
+        return e
+    if isinstance(e, Transpose):
+        return det(e.arg)
+    if isinstance(e, Identity):
+        return ONE
+    if isinstance(e, MatPow):
+        return power(det(e.arg), e.k)
+    if isinstance(e, Sym) and "orthogonal" in e.assume:
+        return Det(e)
+    return Det(e)
+
+
+def norm(e: Expr, p: str) -> Expr:
+    if e.shape == SCALAR:
+        return func("abs", e)
+    if isinstance(e, Zero):
+        return Zero(SCALAR)
+    if isinstance(e, Mul) and isinstance(e.factors[0], Const) and len(e.factors) == 2:
+        return mul(Const(abs(e.factors[0].value)), norm(e.factors[1], p))
+    return Norm(e, p)
+
+
+def diag(e: Expr) -> Expr:
+    if isinstance(e, Zero):
+        return Zero(Diag(e).shape)
+    if isinstance(e, Mul):
+        return mul(*e.factors[:-1], diag(e.factors[-1]))
+    if isinstance(e, Diag) and e.arg.shape[1] == 1:
+        return e.arg
+    return Diag(e)
+
+
+def softmax(e: Expr) -> Expr:
+    return Softmax(e)
+
+
+# ------------------------------------------------------------------------- rebuild
+
+REBUILD = {
+    Add: lambda e, k: add(*k),
+    Mul: lambda e, k: mul(*k),
+    MatMul: lambda e, k: matmul(*k),
+    Hadamard: lambda e, k: hadamard(*k),
+    Kron: lambda e, k: kron(*k),
+    Transpose: lambda e, k: transpose(k[0]),
+    MatPow: lambda e, k: matpow(k[0], e.k),
+    PowSum: lambda e, k: powsum(k[0], k[1], k[2], e.k, e.index),
+    Pow: lambda e, k: power(k[0], e.p),
+    Func: lambda e, k: func(e.name, k[0]),
+    Trace: lambda e, k: trace(k[0]),
+    Det: lambda e, k: det(k[0]),
+    Norm: lambda e, k: norm(k[0], e.p),
+    Diag: lambda e, k: diag(k[0]),
+    Softmax: lambda e, k: softmax(k[0]),
+}
+
+
+def rebuild(e: Expr, kids: tuple) -> Expr:
+    """The node ``e`` with new children, through the canonical constructors."""
+    return REBUILD[type(e)](e, kids)
+
+
+# ---------------------------------------------------------------- Cookbook form
+
+def _term_parts(t: Expr):
+    """A term as (scalar factors incl. coefficient, matrix chain)."""
+    if isinstance(t, Mul) and t.shape != SCALAR:
+        scal, m = t.factors[:-1], t.factors[-1]
+    elif t.shape == SCALAR:
+        return None
+    else:
+        scal, m = (), t
+    chain = list(m.factors) if isinstance(m, MatMul) else [m]
+    return scal, chain
+
+
+def _factor_sum(e: Add) -> Expr:
+    parts = [_term_parts(t) for t in e.terms]
+    if any(p is None for p in parts) or len(parts) < 2:
+        return _common_coef(e)
+    best = None
+    for side in ("left", "right"):
+        groups: dict = {}
+        for i, (_, chain) in enumerate(parts):
+            if len(chain) < 2:
+                continue
+            key = chain[0] if side == "left" else chain[-1]
+            groups.setdefault(key, []).append(i)
+        for key, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            # extend to the longest common prefix/suffix of the group, leaving each a rest
+            chains = [parts[i][1] for i in idx]
+            n = 1
+            while all(len(c) > n + 1 for c in chains):
+                probe = [c[n] if side == "left" else c[-1 - n] for c in chains]
+                if all(p == probe[0] for p in probe):
+                    n += 1
+                else:
+                    break
+            score = (len(idx), n)
+            if best is None or score > best[0]:
+                best = (score, side, idx, n)
+    if best is None:
+        return _common_coef(e)
+    _, side, idx, n = best
+    chains = [parts[i][1] for i in idx]
+    common = chains[0][:n] if side == "left" else chains[0][len(chains[0]) - n:]
+    inner_terms = []
+    for i in idx:
+        scal, chain = parts[i]
+        rest = chain[n:] if side == "left" else chain[:len(chain) - n]
+        inner_terms.append(mul(*scal, matmul(*rest)))
+    inner = factor_node(add(*inner_terms))
+    grouped = matmul(*common, inner) if side == "left" else matmul(inner, *common)
+    others = [t for j, t in enumerate(e.terms) if j not in idx]
+    out = add(grouped, *others)
+    return factor_node(out) if isinstance(out, Add) and len(out.terms) < len(e.terms) else out
+
+
+def _common_coef(e: Add) -> Expr:
+    coefs = [split_coef(t)[0] for t in e.terms]
+    first = abs(coefs[0])
+    if first != 1 and all(abs(c) == first for c in coefs):
+        sign = -1 if all(c < 0 for c in coefs) else 1
+        c = first * sign
+        return Mul((Const(c), Add(tuple(with_coef(split_coef(t)[0] / c, split_coef(t)[1])
+                                        for t in e.terms))))
+    if all(c < 0 for c in coefs) and len(coefs) > 1:
+        return Mul((Const(Fraction(-1)), Add(tuple(with_coef(-split_coef(t)[0],
+                                                             split_coef(t)[1])
+                                                   for t in e.terms))))
+    return e
+
+
+def factor_node(e: Expr) -> Expr:
+    if isinstance(e, Add):
+        return _factor_sum(e)
+    return e
+
+
+def factor(e: Expr) -> Expr:
+    """Cookbook form of a finished result: common factors taken out of every sum."""
+    memo = {}
+    for n in walk(e):
+        if n.children:
+            kids = tuple(memo[c] for c in n.children)
+            m = n if all(a is b for a, b in zip(kids, n.children)) else rebuild(n, kids)
+        else:
+            m = n
+        memo[n] = factor_node(m) if isinstance(m, Add) else m
+    return memo[e]
+
+
+def resimplify(e: Expr, mapping: dict | None = None) -> Expr:
+    """Rebuild ``e`` bottom-up through the constructors (after substituting ``mapping``)."""
+    mapping = mapping or {}
+    memo = {}
+    for n in walk(e):
+        if n in mapping:
+            memo[n] = mapping[n]
+        elif n.children:
+            memo[n] = rebuild(n, tuple(memo[c] for c in n.children))
+        else:
+            memo[n] = n
+    return memo[e]
