@@ -1,0 +1,122 @@
+"""The command line: ``texgrad EXPR --wrt VAR``.
+
+Exit status: 0 the derivative was found (and verified, unless --no-verify), 1 the numeric
+check failed, 2 bad input.  With EXPR absent or ``-`` the formula is read from standard input,
+so an editor can pipe a selection through texgrad.  On success standard error stays empty.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import __version__
+from .errors import TexgradError
+
+FORMATS = ("latex", "text", "json")
+
+
+def _parse_shape(specs) -> dict:
+    out = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise TexgradError(f"--shape {spec!r}: expected NAME=DIMS, e.g. X=m,n or x=n or a=",
+                               hint="a scalar is NAME= (no dimensions)")
+        name, dims = spec.split("=", 1)
+        dims = [d.strip() for d in dims.replace("x", ",").split(",") if d.strip()] \
+            if "," in dims or "x" not in dims else [d.strip() for d in dims.split(",")]
+        out[name.strip().lstrip("\\")] = tuple(dims)
+    return out
+
+
+def _parse_assume(specs) -> dict:
+    out: dict = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise TexgradError(f"--assume {spec!r}: expected NAME=PROPERTY, e.g. W=symmetric")
+        name, props = spec.split("=", 1)
+        out.setdefault(name.strip().lstrip("\\"), []).extend(
+            p.strip() for p in props.split(",") if p.strip())
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _read_stdin() -> str:
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise TexgradError(f"standard input is not UTF-8 text (byte {e.start} is "
+                           f"0x{data[e.start]:02x})",
+                           hint="texgrad reads a LaTeX formula as text") from None
+
+
+def _fail(err: TexgradError, fmt: str, text: str | None) -> None:
+    if err.source is None and text is not None and err.line is not None:
+        err.source = text
+    if fmt == "json":
+        click.echo(json.dumps({"ok": False, "input": text, **err.to_dict()}))
+    click.echo(err.render(), err=True)
+    sys.exit(err.exit_code)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("expr", required=False)
+@click.option("--wrt", "-w", help="The variable, as written in the formula (X, '\\mathbf{x}').")
+@click.option("--shape", "-s", "shapes", multiple=True, metavar="NAME=DIMS",
+              help="Declare a shape: X=m,n (matrix), x=n (vector), a= (scalar).")
+@click.option("--assume", "-a", "assume", multiple=True, metavar="NAME=PROP",
+              help="symmetric, spd, invertible, positive, orthogonal, diagonal.")
+@click.option("--kind", type=click.Choice(["gradient", "jacobian", "hessian", "laplacian",
+                                           "derivative"]), default=None,
+              help="What to compute (default: inferred; gradient of a scalar).")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="latex",
+              show_default=True, help="Output format.")
+@click.option("--no-verify", is_flag=True, help="Skip the numeric check.")
+@click.option("--no-stamp", is_flag=True, help="Do not print the verification comment line.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random draws of the numeric check.")
+@click.version_option(__version__, "--version", "-V", prog_name="texgrad")
+def main(expr, wrt, shapes, assume, kind, fmt, no_verify, no_stamp, seed):
+    """Differentiate a LaTeX matrix expression: texgrad EXPR --wrt VAR.
+
+    EXPR may carry its own variable: '\\frac{\\partial}{\\partial X} \\operatorname{tr}(X^T A X)'
+    or '\\nabla_{\\mathbf{x}} f'.  Without EXPR (or with -) the formula is read from stdin.
+    """
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    text = None
+    try:
+        text = _read_stdin() if expr in (None, "-") else expr
+        from .api import differentiate
+        r = differentiate(text, wrt=wrt, shapes=_parse_shape(shapes),
+                          assume=_parse_assume(assume), kind=kind or "gradient",
+                          verify=not no_verify, seed=seed)
+    except TexgradError as err:
+        _fail(err, fmt, text)
+        return
+    except RecursionError:
+        _fail(TexgradError("the formula is nested too deeply", hint="simplify it or split it"),
+              fmt, text)
+        return
+    failed = r.check is not None and not r.check.passed
+    if fmt == "json":
+        click.echo(json.dumps(r.to_dict(), default=str))
+    elif fmt == "text":
+        click.echo(f"d/d{r.wrt} of {' '.join(text.split())}")
+        click.echo(f"  = {r.latex}")
+        click.echo(f"  terms: {r.terms}; {r.stamp.lstrip('% ')}")
+    else:
+        click.echo(r.latex)
+        if not no_stamp or failed:
+            click.echo(r.stamp)
+    if failed:
+        click.echo(f"texgrad: the numeric check FAILED for d/d{r.wrt}: {r.stamp.lstrip('% ')}",
+                   err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
