@@ -63,6 +63,18 @@ def _fail(err: TexgradError, fmt: str, text: str | None) -> None:
     sys.exit(err.exit_code)
 
 
+def _internal(exc: Exception, fmt: str, text: str | None) -> None:
+    import os
+    msg = f"internal error: {type(exc).__name__}: {exc}"
+    if fmt == "json":
+        click.echo(json.dumps({"ok": False, "input": text, "error": msg, "kind": "internal"}))
+    click.echo(f"texgrad: {msg}\nhint: this is a bug in texgrad; please report the formula "
+               "(set TEXGRAD_DEBUG=1 for the traceback)", err=True)
+    if os.environ.get("TEXGRAD_DEBUG"):
+        raise exc
+    sys.exit(3)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("expr", required=False)
 @click.option("--wrt", "-w", help="The variable, as written in the formula (X, '\\mathbf{x}').")
@@ -100,6 +112,9 @@ def main(expr, wrt, shapes, assume, kind, fmt, no_verify, no_stamp, seed):
     except RecursionError:
         _fail(TexgradError("the formula is nested too deeply", hint="simplify it or split it"),
               fmt, text)
+        return
+    except Exception as exc:  # a bug in texgrad: say so plainly, without a traceback
+        _internal(exc, fmt, text)
         return
     failed = r.check is not None and not r.check.passed
     if fmt == "json":

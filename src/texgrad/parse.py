@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 from fractions import Fraction
-from pathlib import Path
 
 from .errors import LimitError, ParseError, TexgradError, position
 
@@ -160,7 +159,7 @@ def _make_build():
 
         def op_item(self, c):
             t = c[0]
-            kind = {"CDOT": "cdot", "TIMES": "times", "SLASH": "slash"}[t.type]
+            kind = {"CDOT": "cdot", "STAR": "star", "TIMES": "times", "SLASH": "slash"}[t.type]
             return _tok("op", t, kind)
 
         # ---- factors and postfixes
@@ -387,21 +386,22 @@ class Bars:
 _PARSER = None
 
 
-def grammar_path() -> Path:
-    here = Path(__file__).resolve().parent
-    for p in (here / "grammar" / "texgrad.lark",
-              here.parent.parent / "grammar" / "texgrad.lark"):
-        if p.is_file():
+def grammar_path() -> str:
+    """The grammar inside the package (an install), else the checkout's ``grammar/``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for p in (os.path.join(here, "grammar", "texgrad.lark"),
+              os.path.join(here, "..", "..", "grammar", "texgrad.lark")):
+        if os.path.isfile(p):
             return p
     raise FileNotFoundError("texgrad.lark not found: the package is incompletely installed")
 
 
-def _cache_file(path: Path) -> str | None:
+def _cache_file(source: str) -> str | None:
     import hashlib
 
     try:
         import lark
-        digest = hashlib.sha256(path.read_bytes() + lark.__version__.encode()).hexdigest()[:16]
+        digest = hashlib.sha256((source + lark.__version__).encode()).hexdigest()[:16]
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         d = os.path.join(base, "texgrad")
         os.makedirs(d, exist_ok=True)
@@ -416,15 +416,16 @@ def parser():
     if _PARSER is None:
         from lark import Lark
 
-        path = grammar_path()
+        with open(grammar_path(), encoding="utf-8") as fh:
+            source = fh.read()
         build = _make_build()()
-        kwargs = dict(parser="lalr", lexer="contextual", transformer=build, postlex=Bars(),
+        kwargs = dict(parser="lalr", lexer="basic", transformer=build, postlex=Bars(),
                       maybe_placeholders=False)
-        cache = _cache_file(path)
+        cache = _cache_file(source)
         try:
-            p = Lark(path.read_text(encoding="utf-8"), cache=cache or False, **kwargs)
-        except Exception:  # an unreadable or stale cache: build without it
-            p = Lark(path.read_text(encoding="utf-8"), **kwargs)
+            p = Lark(source, cache=cache or False, **kwargs)
+        except OSError:  # an unwritable cache directory: build without it
+            p = Lark(source, **kwargs)
         _PARSER = (p, build)
     return _PARSER
 
@@ -661,6 +662,8 @@ def resolve_product(items: list, source: str) -> N:
     (\\sin t).  A derivative operator takes the rest of the product.  ``a / b`` divides by the
     next factor only.
     """
+    if len(items) == 1 and items[0].op == "op" and items[0].args[0] == "star":
+        return N("star", (), items[0].start, items[0].end)      # x^{*}
     out: list = []          # resolved factors, rightmost first
     heads = 0
     for it in reversed(items):
