@@ -41,6 +41,11 @@ class Style:
 
 
 _CMD_END = re.compile(r"\\[a-zA-Z]+$")
+_TALL = ("\\frac", "\\sum", "\\left", "\\sqrt")
+
+
+def _tall(s: str) -> bool:
+    return any(t in s for t in _TALL)
 
 
 def _join(parts: list[str]) -> str:
@@ -70,9 +75,18 @@ class LatexPrinter:
     def paren(self, s: str) -> str:
         return f"{self.style.left}{s}{self.style.right}"
 
+    def arg(self, e: Expr) -> str:
+        """A function's argument in parentheses; \\left( \\right) only around tall content."""
+        s = self._print(e)[0]
+        return self.paren(s) if _tall(s) else f"({s})"
+
     def at_least(self, e: Expr, prec: int) -> str:
         s, p = self._print(e)
-        return s if p >= prec else self.paren(s)
+        if p >= prec:
+            return s
+        if prec >= PREC["postfix"] and not isinstance(e, Add) and not _tall(s):
+            return f"({s})"
+        return self.paren(s)
 
     def sup(self, base: str, sup: str) -> str:
         return f"{base}^{{{sup}}}"
@@ -128,6 +142,9 @@ class LatexPrinter:
                 num.append(f)
         sign = "-" if coef < 0 else ""
         coef = abs(coef)
+        if coef == 1 and not den and len(num) == 1 and isinstance(num[0], (Hadamard, Kron)):
+            s, p = self._print(num[0])
+            return sign + s, (PREC["neg"] if sign else p)
         if den:
             top = self._product(num, coef.numerator if coef.numerator != 1 or not num else None)
             bottom = self._product(den, coef.denominator if coef.denominator != 1 else None)
@@ -202,10 +219,9 @@ class LatexPrinter:
         k = e.k
 
         def pw(m: Expr, exp: str) -> str:
+            # (X^T)^r is printed as the Cookbook does: (X^r)^T
             if isinstance(m, Transpose):
-                return self.sup(self.paren(self.sup(self.at_least(m.arg, PREC["atom"]), exp))
-                                if False else
-                                "(" + self.sup(self.at_least(m.arg, PREC["atom"]), exp) + ")",
+                return self.sup("(" + self.sup(self.at_least(m.arg, PREC["atom"]), exp) + ")",
                                 self.style.transpose)
             return self.sup(self.at_least(m, PREC["atom"]), exp)
 
@@ -235,25 +251,25 @@ class LatexPrinter:
         if e.name == "log":
             if isinstance(e.arg, Det):
                 return f"{self.style.log}{self._print(e.arg)[0]}", PREC["atom"]
-            return f"{self.style.log}{self.paren(arg)}", PREC["atom"]
+            return f"{self.style.log}{self.arg(e.arg)}", PREC["atom"]
         if e.name == "exp" and isinstance(e.arg, Trace):
-            return f"\\operatorname{{etr}}{self.paren(self._print(e.arg.arg)[0])}", PREC["atom"]
-        return f"{self.FUNC_LATEX[e.name]}{self.paren(arg)}", PREC["atom"]
+            return f"\\operatorname{{etr}}{self.arg(e.arg.arg)}", PREC["atom"]
+        return f"{self.FUNC_LATEX[e.name]}{self.arg(e.arg)}", PREC["atom"]
 
     def _print_Trace(self, e: Trace):
-        return f"{self.style.trace}{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+        return f"{self.style.trace}{self.arg(e.arg)}", PREC["atom"]
 
     def _print_Det(self, e: Det):
-        return f"\\det{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+        return f"\\det{self.arg(e.arg)}", PREC["atom"]
 
     def _print_Norm(self, e: Norm):
-        return f"\\left\\|{self._print(e.arg)[0]}\\right\\|_{{{e.p}}}", PREC["atom"]
+        return f"\\|{self._print(e.arg)[0]}\\|_{{{e.p}}}", PREC["atom"]
 
     def _print_Diag(self, e: Diag):
-        return f"\\operatorname{{diag}}{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+        return f"\\operatorname{{diag}}{self.arg(e.arg)}", PREC["atom"]
 
     def _print_Softmax(self, e: Softmax):
-        return f"\\operatorname{{softmax}}{self.paren(self._print(e.arg)[0])}", PREC["atom"]
+        return f"\\operatorname{{softmax}}{self.arg(e.arg)}", PREC["atom"]
 
 
 def latex(e: Expr, style: Style | None = None) -> str:

@@ -154,12 +154,25 @@ def mul(*factors: Expr) -> Expr:
         else:
             out.append(f)
     if matrix is not None:
+        out, matrix = _softmax_pattern(out, matrix)
         out.append(matrix)
     if coef != 1 or not out:
         out.insert(0, Const(coef))
     if len(out) == 1:
         return out[0]
     return Mul(tuple(out))
+
+
+def _softmax_pattern(scalars: list, matrix: Expr):
+    """exp(x) (1^T exp(x))^{-1} = softmax(x)."""
+    if isinstance(matrix, Func) and matrix.name == "exp" and matrix.shape[1] == 1:
+        for i, f in enumerate(scalars):
+            if isinstance(f, Pow) and f.p == -1 and isinstance(f.arg, MatMul) and \
+                    len(f.arg.factors) == 2 and matrix in f.arg.factors and \
+                    any(isinstance(x, Transpose) and isinstance(x.arg, Ones)
+                        for x in f.arg.factors):
+                return scalars[:i] + scalars[i + 1:], Softmax(matrix.arg)
+    return scalars, matrix
 
 
 def _peel(f: Expr):
@@ -192,7 +205,7 @@ def matmul(*factors: Expr) -> Expr:
     """Matrix product; 1x1 factors become scalar factors."""
     flat = []
     for f in factors:
-        if isinstance(f, MatMul):
+        if isinstance(f, MatMul) and f.shape != SCALAR:
             flat.extend(f.factors)
         else:
             flat.append(f)
@@ -211,11 +224,9 @@ def matmul(*factors: Expr) -> Expr:
         scalars.extend(s)
         if isinstance(m, Zero):
             return Zero(shape)
-        if isinstance(m, MatMul):
-            chain.extend(m.factors)
-        elif isinstance(m, Identity):
-            continue
-        else:
+        for m in (m.factors if isinstance(m, MatMul) and m.shape != SCALAR else (m,)):
+            if isinstance(m, Identity):
+                continue
             # cancel X^{-1} X and Q^T Q as they meet
             if chain and (_is_inverse_pair(chain[-1], m) or _orthogonal_pair(chain[-1], m)):
                 chain.pop()
@@ -234,6 +245,14 @@ def matmul(*factors: Expr) -> Expr:
 
 def _count_transposes(e: Expr) -> int:
     return sum(1 for n in walk(e) if isinstance(n, Transpose))
+
+
+def _compound_transposes(m: MatMul) -> int:
+    return sum(1 for f in m.factors if isinstance(f, Transpose) and f.arg.children)
+
+
+def _size(e: Expr) -> int:
+    return len(walk(e))
 
 
 def skey(e: Expr) -> str:
@@ -258,8 +277,8 @@ def _orient(m: MatMul) -> Expr:
     alt_m = MatMul(tuple(a for a in alt))
     if any(isinstance(a, (MatMul, Mul)) for a in alt):
         return m
-    k1 = (_count_transposes(m), skey(m))
-    k2 = (_count_transposes(alt_m), skey(alt_m))
+    k1 = (_count_transposes(m), _compound_transposes(m), skey(m))
+    k2 = (_count_transposes(alt_m), _compound_transposes(alt_m), skey(alt_m))
     return alt_m if k2 < k1 else m
 
 
@@ -281,7 +300,7 @@ def hadamard(*factors: Expr) -> Expr:
         if isinstance(m, Ones) and m.shape == shape:
             continue
         core.append(m)
-    core = _sigmoid_pattern(core)
+    core = sorted(_sigmoid_pattern(core), key=_size)
     if not core:
         body = Ones(shape)
     elif len(core) == 1:
@@ -407,6 +426,10 @@ def matpow(e: Expr, k: int) -> Expr:
         return transpose(matpow(e, -k))
     if isinstance(e, Diag) and e.arg.shape[1] == 1:
         return Diag(power(e.arg, k))
+    if k < 0 and isinstance(e, MatMul) and all(f.shape[0] == f.shape[1] for f in e.factors):
+        # (AXB)^{-1} = B^{-1} X^{-1} A^{-1}: each square factor of an invertible product is
+        # invertible, and the factors may then cancel against neighbours
+        return matmul(*[matpow(f, k) for f in reversed(e.factors)])
     return MatPow(e, k)
 
 
@@ -581,6 +604,7 @@ def _factor_sum(e: Add) -> Expr:
         scal, chain = parts[i]
         rest = chain[n:] if side == "left" else chain[:len(chain) - n]
         inner_terms.append(mul(*scal, matmul(*rest)))
+    inner_terms.sort(key=_count_transposes)
     inner = factor_node(add(*inner_terms))
     grouped = matmul(*common, inner) if side == "left" else matmul(inner, *common)
     others = [t for j, t in enumerate(e.terms) if j not in idx]
