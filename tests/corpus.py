@@ -67,5 +67,5 @@ def shapes_of(case: dict) -> dict:
 
 
 def assume_of(case: dict) -> dict:
-    return {name: tuple(x for x in spec.get("assume", []) if x != "complex")
-            for name, spec in case["symbols"].items() if spec.get("assume")}
+    return {name: tuple(spec["assume"]) for name, spec in case["symbols"].items()
+            if spec.get("assume")}

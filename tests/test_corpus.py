@@ -18,8 +18,6 @@ def _unsupported_reason(case):
     tags = set(case.get("tags", []))
     if "index" in tags:
         return "index notation arrives with issue 3"
-    if "complex" in tags:
-        return "complex variables arrive with issue 3"
     return None
 
 

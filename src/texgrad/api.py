@@ -11,7 +11,7 @@ from typing import Any
 
 from . import simplify as S
 from .errors import ShapeError, TexgradError, Unsupported
-from .ir import SCALAR, Expr, Sym
+from .ir import SCALAR, Expr, Sym, is_complex, walk
 from .parse import N, _unwrap_postfix, parse
 from .printer import Style, count_terms, latex as to_latex
 from .shapes import Typer
@@ -176,6 +176,8 @@ def _style(typer: Typer) -> Style:
                                        if "{" in tr else "")
     if typer.style.get("log"):
         st.log = typer.style["log"]
+    if typer.style.get("hermitian"):
+        st.hermitian = typer.style["hermitian"]
     if typer.style.get("ones"):
         st.ones = typer.style["ones"]
     return st
@@ -257,7 +259,17 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
                          line=1, column=1, source=latex)
     x_full = syms[name]
     x_diff = next((s for s in _syms(fd) if s.name == name), x_full)
-    g = gradient(fd, x_diff)
+    if is_complex(fd):
+        # Wirtinger: x and conj(x) independent; the complex gradient is 2 df/dconj(x)
+        # (Cookbook sec. 4.1, the convention of its eq. 89), df/dx for a real x
+        pushed = S.push_conj(fd)
+        if "complex" in x_full.assume:
+            g = S.mul(S.const(2), gradient(pushed, S.Conj(x_diff)))
+        else:
+            g = gradient(pushed, x_diff)
+        g = S.fold_conj(g, walk(f))
+    else:
+        g = gradient(fd, x_diff)
     if x_diff is not x_full and x_diff != x_full:
         g = S.resimplify(g, {x_diff: x_full})
     g = S.factor(g)
@@ -294,6 +306,9 @@ def _convention(x: Sym) -> str:
     else:
         what = f"the shape of {x.name}"
     conv = f"gradient has {what}"
+    if "complex" in x.assume:
+        conv = (f"complex gradient df/dRe({x.name}) + i df/dIm({x.name}) = "
+                f"2 df/dconj({x.name}) (Cookbook sec. 4.1), {what}")
     if {"symmetric", "spd"} & x.assume:
         conv += f" (unconstrained gradient at a symmetric {x.name})"
     return conv

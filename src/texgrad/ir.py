@@ -376,8 +376,28 @@ class Softmax(Expr):
         return self.arg.shape
 
 
+@node
+class Conj(Expr):
+    """Elementwise complex conjugate (``x^*``, ``\\overline{x}``; ``x^H`` is its transpose)."""
+    arg: Expr
+    shape: Shape = field(init=False, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def _shape(self):
+        return self.arg.shape
+
+
 NODES = (Sym, Const, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Transpose,
-         MatPow, PowSum, Pow, Func, Trace, Det, Norm, Diag, Softmax)
+         MatPow, PowSum, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj)
+
+
+def is_complex(e: Expr) -> bool:
+    """Whether a complex symbol occurs in ``e``."""
+    return any(isinstance(n, Sym) and "complex" in n.assume for n in walk(e))
 
 ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sigma", "abs", "sign")
 

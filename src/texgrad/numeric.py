@@ -15,7 +15,7 @@ from math import prod
 
 import numpy as np
 
-from .ir import (SCALAR, Add, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
 
@@ -67,6 +67,7 @@ EVAL = {
     Diag: lambda e, v, n: (np.diag(v[0][:, 0]) if e.arg.shape[1] == 1
                            else np.diag(v[0]).reshape(-1, 1).copy()),
     Softmax: lambda e, v, n: _softmax(v[0]),
+    Conj: lambda e, v, n: np.conj(v[0]),
 }
 
 FUNCS = {
@@ -144,6 +145,10 @@ def assign_sizes(syms: dict, rng=None) -> dict:
 
 
 def draw_value(sym: Sym, sizes: dict, rng, profile: int) -> np.ndarray:
+    if "complex" in sym.assume:
+        real = Sym(sym.name, sym.dims, sym.latex, sym.assume - {"complex"})
+        return (draw_value(real, sizes, rng, profile) +
+                1j * draw_value(real, sizes, rng, profile))
     r, c = (dim_size(d, sizes) for d in sym.dims)
     a = sym.assume
     square = r == c and r > 1
@@ -238,19 +243,28 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
                                     "(declare assumptions such as positive or spd)")
             g = evaluate(grad, env, sizes)
             x0 = env[x.name]
+            cplx = np.iscomplexobj(x0)
+            fv = evaluate(f, env, sizes)[0, 0]
+            if abs(np.imag(fv)) > 1e-9 * max(1.0, abs(fv)):
+                return Check(False, float("nan"), done, dirs, sizes, convention,
+                             reason="f is complex-valued, so it has no gradient (a real "
+                                    "function of complex variables has)")
             for _ in range(directions):
                 v = rng.standard_normal(x0.shape)
+                if cplx:
+                    v = v + 1j * rng.standard_normal(x0.shape)
 
                 def phi(h):
                     e2 = dict(env)
                     e2[x.name] = x0 + h * v
-                    return float(evaluate(f, e2, sizes)[0, 0])
+                    return float(np.real(evaluate(f, e2, sizes)[0, 0]))
 
                 h = 1e-3 * max(1.0, float(np.max(np.abs(x0))))
                 d1 = (phi(h) - phi(-h)) / (2 * h)
                 d2 = (phi(h / 2) - phi(-h / 2)) / h
                 fd = (4 * d2 - d1) / 3
-                an = float(np.sum(g * v))
+                # d f(x + hV)/dh = Re <conj(G), V>: G = df/dRe x + i df/dIm x for complex x
+                an = float(np.real(np.sum(np.conj(g) * v)))
                 scale = max(abs(fd), abs(an), float(np.sum(np.abs(g * v))), 1e-300)
                 err = abs(fd - an) / scale
                 if not np.isfinite(err):
@@ -282,7 +296,8 @@ def to_user(x: np.ndarray, shape) -> np.ndarray | float:
 
 
 def from_user(name: str, value, sym: Sym) -> np.ndarray:
-    a = np.asarray(value, dtype=float)
+    a = np.asarray(value)
+    a = a.astype(complex if np.iscomplexobj(a) else float)
     if sym.shape == SCALAR:
         return a.reshape(1, 1)
     if sym.shape[1] == 1:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .ir import (SCALAR, Add, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero)
 
 # precedence: how tightly a printed form binds; a child binding looser than its context is
@@ -31,6 +31,8 @@ PREC = {
 @dataclass
 class Style:
     transpose: str = "T"
+    hermitian: str = "H"
+    conj: str = "*"
     trace: str = "\\operatorname{tr}"
     hadamard: str = "\\odot"
     log: str = "\\log"
@@ -208,6 +210,9 @@ class LatexPrinter:
             return self.sup(base, "-" + t), PREC["postfix"]
         if isinstance(a, MatPow):
             return self.sup(self.paren(self._print(a)[0]), t), PREC["postfix"]
+        if isinstance(a, Conj):
+            return self.sup(self.at_least(a.arg, PREC["atom"]), self.style.hermitian), \
+                PREC["postfix"]
         base = self.at_least(a, PREC["atom"])
         return self.sup(base, t), PREC["postfix"]
 
@@ -270,6 +275,13 @@ class LatexPrinter:
 
     def _print_Softmax(self, e: Softmax):
         return f"\\operatorname{{softmax}}{self.arg(e.arg)}", PREC["atom"]
+
+
+def _print_conj(self, e: Conj):
+    return self.sup(self.at_least(e.arg, PREC["atom"]), self.style.conj), PREC["postfix"]
+
+
+LatexPrinter._print_Conj = _print_conj
 
 
 def latex(e: Expr, style: Style | None = None) -> str:

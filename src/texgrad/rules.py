@@ -15,7 +15,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .errors import Unsupported
-from .ir import (SCALAR, Add, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
 from .simplify import (ONE, add, det, diag, func, hadamard, inverse, matmul, mul, neg, power,
@@ -191,6 +191,13 @@ def _softmax(e, g, i):                   # d s = (diag(s) - s s^T) dx, s = softm
     return add(hadamard(e, g), neg(mul(matmul(transpose(e), g), e)))
 
 
+@defvjp(Conj)
+def _conj(e, g, i):
+    # conjugates are pushed down to the symbols before differentiating (simplify.push_conj);
+    # with x and conj(x) independent (Wirtinger), conj(x) is then a variable of its own
+    raise Unsupported("internal: a conjugate of a compound expression reached the rules")
+
+
 # ---------------------------------------------------------------------- the driver
 
 def depends_on(expr: Expr, x: Sym) -> set:
@@ -202,7 +209,7 @@ def depends_on(expr: Expr, x: Sym) -> set:
     return deps
 
 
-def gradient(f: Expr, x: Sym) -> Expr:
+def gradient(f: Expr, x: Expr) -> Expr:
     """df/dx for a scalar f: an expression of the shape of x."""
     if f.shape != SCALAR:
         raise Unsupported("the gradient needs a scalar function",

@@ -313,9 +313,7 @@ class Typer:
         return S.Pow(self.build(a), 1 / kk.value)
 
     def t_conj(self, n, a):
-        raise Unsupported("complex variables: not yet (\\overline, ^H, ^*)",
-                          hint="complex conjugates arrive with the complex-variable support"
-                          ).at(self.text, n.start, n.end - n.start)
+        return S.Conj(self.build(a))
 
     def t_bars(self, n, inner):
         e = self.build(inner)
@@ -391,11 +389,11 @@ class Typer:
         if kind == "T":
             self.style["transpose"] = self.style["transpose"] or value
             return S.Transpose(e)
-        if kind in ("H", "conj"):
-            raise Unsupported("complex variables: not yet (^H, ^*)",
-                              hint="conjugate transposes arrive with the complex-variable "
-                                   "support").at(self.text, payload.start,
-                                                 payload.end - payload.start)
+        if kind == "H":
+            self.style["hermitian"] = value
+            return S.Transpose(S.Conj(e))
+        if kind == "conj":
+            return S.Conj(e)
         if kind == "invT":
             self.style["transpose"] = self.style["transpose"] or value
             self.need_square(e, base, "the inverse")
@@ -434,10 +432,14 @@ class Typer:
                 return "T", "T"
             if name == "H":
                 return "H", "H"
+            if name == "*":
+                return "conj", "*"
             if name in ("top",):
                 return "T", "\\top"
-        if op in ("star", "dagger"):
-            return ("conj" if op == "star" else "H"), op
+        if op == "star":
+            return "conj", "*"
+        if op == "dagger":
+            return "H", "\\dagger"
         if op == "neg":
             inner = p.args[0]
             if inner.op == "num" and inner.args[0] == 1:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .ir import (SCALAR, Add, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron,
+from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron,
                  MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose,
                  Zero, walk)
 
@@ -248,7 +248,10 @@ def _count_transposes(e: Expr) -> int:
 
 
 def _compound_transposes(m: MatMul) -> int:
-    return sum(1 for f in m.factors if isinstance(f, Transpose) and f.arg.children)
+    """Transposes of compound expressions ((Ax)^T is worse than x^T; x^H counts as a leaf)."""
+    def leafish(e):
+        return not e.children or isinstance(e, Conj) and not e.arg.children
+    return sum(1 for f in m.factors if isinstance(f, Transpose) and not leafish(f.arg))
 
 
 def _size(e: Expr) -> int:
@@ -527,6 +530,72 @@ def softmax(e: Expr) -> Expr:
     return Softmax(e)
 
 
+REAL_FUNCS = {"exp", "log", "sin", "cos", "tan", "tanh", "sigma", "sinh", "cosh", "arctan"}
+
+
+def conj(e: Expr, push: bool = False) -> Expr:
+    """Complex conjugate.  Real parts are their own conjugates; with ``push`` the conjugate
+    goes down to the complex symbols (what differentiation needs: every occurrence of x and of
+    conj(x) explicit), otherwise a conjugated sum keeps its grouping, (a - x^H b)^*."""
+    from .ir import is_complex
+    if not is_complex(e):
+        return e
+    if isinstance(e, Conj):
+        return e.arg
+    if isinstance(e, Sym):
+        return Conj(e)
+    if isinstance(e, Transpose):
+        return transpose(conj(e.arg, push))
+    if isinstance(e, Mul):
+        return mul(*[conj(f, push) for f in e.factors])
+    if isinstance(e, MatMul):
+        return matmul(*[conj(f, push) for f in e.factors])
+    if push or not isinstance(e, (Add, Hadamard)):
+        if isinstance(e, (Add, Hadamard, Kron, Trace, Det, MatPow, Pow, Func, Diag, Softmax,
+                          PowSum)):
+            if isinstance(e, Func) and e.name not in REAL_FUNCS:
+                return Func(e.name, e.arg) if e.name == "abs" else Conj(e)
+            return rebuild(e, tuple(conj(c, push) for c in e.children))
+        if isinstance(e, Norm):
+            return e
+    return Conj(e)
+
+
+def push_conj(e: Expr) -> Expr:
+    """Conjugates down to the symbols, and |u| of a complex u as sqrt(u u^*)."""
+    from .ir import is_complex
+    memo = {}
+    for n in walk(e):
+        kids = tuple(memo[c] for c in n.children)
+        if isinstance(n, Conj):
+            memo[n] = conj(kids[0], push=True)
+        elif isinstance(n, Func) and n.name == "abs" and is_complex(kids[0]):
+            u = kids[0]
+            memo[n] = power(mul(u, conj(u, push=True)), Fraction(1, 2))
+        elif isinstance(n, Norm) and is_complex(kids[0]):
+            u = kids[0]
+            memo[n] = power(trace(matmul(transpose(conj(u, push=True)), u)), Fraction(1, 2))
+        elif n.children:
+            memo[n] = rebuild(n, kids)
+        else:
+            memo[n] = n
+    return memo[e]
+
+
+def fold_conj(e: Expr, originals) -> Expr:
+    """Write a pushed-down conjugate of a sum of the input back as (sum)^*."""
+    table = {conj(u, push=True): u for u in originals if isinstance(u, Add)}
+    if not table:
+        return e
+    memo = {}
+    for n in walk(e):
+        m = rebuild(n, tuple(memo[c] for c in n.children)) if n.children else n
+        if m in table:
+            m = Conj(table[m])
+        memo[n] = m
+    return memo[e]
+
+
 # ------------------------------------------------------------------------- rebuild
 
 REBUILD = {
@@ -545,6 +614,7 @@ REBUILD = {
     Norm: lambda e, k: norm(k[0], e.p),
     Diag: lambda e, k: diag(k[0]),
     Softmax: lambda e, k: softmax(k[0]),
+    Conj: lambda e, k: conj(k[0]),
 }
 
 
