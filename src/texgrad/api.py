@@ -298,20 +298,18 @@ def _shape_words(shape) -> str:
 
 
 def _convention(x: Sym) -> str:
-    r, c = x.dims
     if x.dims == SCALAR:
-        what = "a scalar"
-    elif c == 1:
-        what = f"a column vector like {x.name}"
+        what = f"the derivative by the scalar {x.name}"
+    elif x.dims[1] == 1:
+        what = f"the gradient is a column vector, like {x.name}"
     else:
-        what = f"the shape of {x.name}"
-    conv = f"gradient has {what}"
+        what = f"the gradient has the shape of {x.name}"
     if "complex" in x.assume:
-        conv = (f"complex gradient df/dRe({x.name}) + i df/dIm({x.name}) = "
-                f"2 df/dconj({x.name}) (Cookbook sec. 4.1), {what}")
+        return (f"{what}; complex gradient df/dRe({x.name}) + i df/dIm({x.name}) = "
+                f"2 df/dconj({x.name}) (Cookbook sec. 4.1)")
     if {"symmetric", "spd"} & x.assume:
-        conv += f" (unconstrained gradient at a symmetric {x.name})"
-    return conv
+        return f"{what}; unconstrained gradient at a symmetric {x.name}"
+    return what
 
 
 def evaluate(latex: str, values: dict, shapes: dict | None = None,

@@ -1,0 +1,546 @@
+"""One test per accepted notation: the value of f (texgrad.evaluate) and, where it makes
+sense, its gradient (texgrad.differentiate(...).evaluate) against an independent NumPy
+computation written here, at random values of non-square shapes.
+
+Sizes: m=3, n=4, p=5 (all distinct, so a transposed or mis-multiplied operand cannot pass
+by accident).  Each case lists its symbols with their shapes; the shapes are passed to texgrad
+only when the case says ``declare=True`` (otherwise texgrad must infer them from notation).
+A notation texgrad does not handle yet stays here as a strict xfail with the error it gives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+
+import texgrad
+
+SIZES = {"m": 3, "n": 4, "p": 5}
+
+inv = np.linalg.inv
+det = np.linalg.det
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass
+class Case:
+    id: str
+    latex: str
+    symbols: dict                       # name -> tuple of dimension names; () is a scalar
+    f: Callable                         # NumPy reference for the value
+    wrt: str | None = None              # LaTeX of the variable (None: the formula names it)
+    g: Callable | None = None           # NumPy reference for the gradient by wrt
+    draw: dict = field(default_factory=dict)   # name -> spd | positive | invertible | symmetric
+    declare: bool = False               # pass shapes= to texgrad
+    assume: dict | None = None
+    shapes: dict | None = None          # shapes= to pass instead of the symbols' (declare)
+
+
+def draw(case: Case, rng: np.random.Generator) -> dict:
+    out = {}
+    for name, dims in case.symbols.items():
+        shape = tuple(SIZES[d] for d in dims)
+        how = case.draw.get(name, "normal")
+        if how == "spd":
+            a = rng.standard_normal(shape)
+            v = a @ a.T / shape[0] + 0.5 * np.eye(shape[0])
+        elif how == "positive":
+            v = rng.uniform(0.5, 2.0, shape)
+        elif how == "invertible":
+            v = rng.standard_normal(shape) + 2.0 * np.sqrt(shape[0]) * np.eye(shape[0])
+        elif how == "symmetric":
+            a = rng.standard_normal(shape)
+            v = (a + a.T) / 2
+        elif how == "nonzero":          # scalars away from 0 (|a|, division)
+            v = rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
+        else:
+            v = rng.standard_normal(shape)
+        out[name] = float(v) if shape == () else v
+    return out
+
+
+def C(id, latex, symbols, f, wrt=None, g=None, **kw):
+    return Case(id, latex, symbols, f, wrt, g, **kw)
+
+
+X_MN = {"X": ("m", "n"), "A": ("m", "n")}
+TR_AX = {"A": ("n", "m"), "X": ("m", "n")}
+QUAD = {"x": ("n",), "A": ("n", "n")}
+
+
+def quad_f(v):
+    return v["x"] @ v["A"] @ v["x"]
+
+
+def quad_g(v):
+    return (v["A"] + v["A"].T) @ v["x"]
+
+
+def tr_ax_f(v):
+    return np.trace(v["A"] @ v["X"])
+
+
+def tr_ax_g(v):
+    return v["A"].T
+
+
+CASES = [
+    # ------------------------------------------------------------------ symbols
+    C("latin-scalars", r"a b + c", {"a": (), "b": (), "c": ()},
+      lambda v: v["a"] * v["b"] + v["c"], "a", lambda v: v["b"]),
+    C("greek-alpha", r"\alpha \mathbf{x}^T \mathbf{x}", {"alpha": (), "x": ("n",)},
+      lambda v: v["alpha"] * v["x"] @ v["x"], r"\mathbf{x}", lambda v: 2 * v["alpha"] * v["x"]),
+    C("greek-alpha-wrt", r"\alpha \mathbf{x}^T \mathbf{x}", {"alpha": (), "x": ("n",)},
+      lambda v: v["alpha"] * v["x"] @ v["x"], r"\alpha", lambda v: v["x"] @ v["x"]),
+    C("greek-Sigma", r"\mathbf{x}^T \Sigma \mathbf{x}", {"x": ("n",), "Sigma": ("n", "n")},
+      lambda v: v["x"] @ v["Sigma"] @ v["x"], r"\Sigma",
+      lambda v: np.outer(v["x"], v["x"])),
+    # -------------------------------------------------------------------- fonts
+    C("font-mathbf", r"\mathbf{x}^T A \mathbf{y}", {"x": ("m",), "A": ("m", "p"), "y": ("p",)},
+      lambda v: v["x"] @ v["A"] @ v["y"], r"\mathbf{y}", lambda v: v["A"].T @ v["x"]),
+    C("font-boldsymbol", r"\boldsymbol{\beta}^T X^T \mathbf{y}",
+      {"beta": ("n",), "X": ("m", "n"), "y": ("m",)},
+      lambda v: v["beta"] @ v["X"].T @ v["y"], r"\boldsymbol{\beta}",
+      lambda v: v["X"].T @ v["y"]),
+    C("font-bm", r"\bm{x}^T A \bm{x}", QUAD, quad_f, r"\bm{x}", quad_g),
+    C("font-mathrm-matrix", r"\mathbf{x}^T \mathrm{A} \mathbf{y}",
+      {"x": ("m",), "A": ("m", "p"), "y": ("p",)},
+      lambda v: v["x"] @ v["A"] @ v["y"], r"\mathrm{A}", lambda v: np.outer(v["x"], v["y"])),
+    C("font-mathrm-scalar", r"\mathrm{c} \, \mathbf{x}^T \mathbf{x}", {"c": (), "x": ("n",)},
+      lambda v: v["c"] * v["x"] @ v["x"], r"\mathbf{x}", lambda v: 2 * v["c"] * v["x"]),
+    C("font-mathit", r"\operatorname{tr}(\mathit{W}^T A)", {"W": ("m", "n"), "A": ("m", "n")},
+      lambda v: np.sum(v["W"] * v["A"]), r"\mathit{W}", lambda v: v["A"]),
+    # ------------------------------------------------------------------ accents
+    C("accent-hat-scalar", r"(\hat{y} - y)^2", {"y_hat": (), "y": ()},
+      lambda v: (v["y_hat"] - v["y"]) ** 2, r"\hat{y}",
+      lambda v: 2 * (v["y_hat"] - v["y"])),
+    C("accent-hat-vector", r"\|\hat{\mathbf{y}} - \mathbf{y}\|_2^2",
+      {"y_hat": ("n",), "y": ("n",)},
+      lambda v: np.sum((v["y_hat"] - v["y"]) ** 2), r"\hat{\mathbf{y}}",
+      lambda v: 2 * (v["y_hat"] - v["y"])),
+    C("accent-tilde", r"\operatorname{tr}(\tilde{X}^T A)", {"X_tilde": ("m", "n"), "A": ("m", "n")},
+      lambda v: np.sum(v["X_tilde"] * v["A"]), r"\tilde{X}", lambda v: v["A"]),
+    C("accent-bar", r"\|\mathbf{x} - \bar{\mathbf{x}}\|^2", {"x": ("n",), "x_bar": ("n",)},
+      lambda v: np.sum((v["x"] - v["x_bar"]) ** 2), r"\bar{\mathbf{x}}",
+      lambda v: -2 * (v["x"] - v["x_bar"])),
+    # --------------------------------------------------------------- subscripts
+    C("subscript-W_1", r"\operatorname{tr}(W_1^T W_2)", {"W_1": ("m", "n"), "W_2": ("m", "n")},
+      lambda v: np.sum(v["W_1"] * v["W_2"]), "W_1", lambda v: v["W_2"]),
+    C("subscript-W_{12}", r"\mathbf{a}^T W_{12} \mathbf{b}",
+      {"a": ("m",), "W_12": ("m", "p"), "b": ("p",)},
+      lambda v: v["a"] @ v["W_12"] @ v["b"], "W_{12}", lambda v: np.outer(v["a"], v["b"])),
+    C("subscript-text-scalar", r"w x_{\text{in}}^2", {"w": (), "x_in": ()},
+      lambda v: v["w"] * v["x_in"] ** 2, r"x_{\text{in}}",
+      lambda v: 2 * v["w"] * v["x_in"]),
+    C("subscript-text-vector", r"\mathbf{w}^T \mathbf{x}_{\text{in}}",
+      {"w": ("n",), "x_in": ("n",)},
+      lambda v: v["w"] @ v["x_in"], r"\mathbf{w}", lambda v: v["x_in"]),
+    # ------------------------------------------------------------ juxtaposition
+    C("juxt-no-spaces", r"\mathbf{x}^TA\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("juxt-spaces", r"\mathbf{x}^T   A   \mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("juxt-thin-space", r"\mathbf{x}^\top\,A\,\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("juxt-thick-space", r"\mathbf{x}^\top\;A\;\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("juxt-neg-space", r"\mathbf{x}^\top\!A\!\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("juxt-quad", r"\mathbf{x}^\top \quad A \quad \mathbf{x}", QUAD, quad_f, r"\mathbf{x}",
+      quad_g),
+    C("juxt-tilde", r"\mathbf{x}^\top~A~\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("juxt-scalar-letters", r"abc", {"a": (), "b": (), "c": ()},
+      lambda v: v["a"] * v["b"] * v["c"], "b", lambda v: v["a"] * v["c"]),
+    C("cdot-scalars", r"a \cdot b", {"a": (), "b": ()},
+      lambda v: v["a"] * v["b"], "a", lambda v: v["b"]),
+    C("times-scalars", r"a \times b", {"a": (), "b": ()},
+      lambda v: v["a"] * v["b"], "b", lambda v: v["a"]),
+    C("cdot-scalar-vector", r"2 \cdot \mathbf{x}^T \mathbf{x}", {"x": ("n",)},
+      lambda v: 2 * v["x"] @ v["x"], r"\mathbf{x}", lambda v: 4 * v["x"]),
+    # ------------------------------------------------- Hadamard and Kronecker
+    C("hadamard-odot", r"\mathbf{x}^T (\mathbf{a} \odot \mathbf{x})", {"x": ("n",), "a": ("n",)},
+      lambda v: v["x"] @ (v["a"] * v["x"]), r"\mathbf{x}", lambda v: 2 * v["a"] * v["x"]),
+    C("hadamard-circ", r"\operatorname{tr}(A^T (X \circ B))",
+      {"A": ("m", "n"), "X": ("m", "n"), "B": ("m", "n")},
+      lambda v: np.sum(v["A"] * v["X"] * v["B"]), "X", lambda v: v["A"] * v["B"]),
+    C("kron-frobenius", r"\|A \otimes B\|_F^2", {"A": ("m", "n"), "B": ("p", "m")},
+      lambda v: np.sum(np.kron(v["A"], v["B"]) ** 2)),
+    C("kron-trace", r"\operatorname{tr}(A \otimes B)", {"A": ("m", "m"), "B": ("n", "n")},
+      lambda v: np.trace(np.kron(v["A"], v["B"])), declare=True),
+    C("kron-vector", r"\|\mathbf{a} \otimes \mathbf{b}\|^2", {"a": ("m",), "b": ("p",)},
+      lambda v: np.sum(np.kron(v["a"], v["b"]) ** 2)),
+    # ------------------------------------------------------- sums and numbers
+    C("plus-minus", r"a + b - c", {"a": (), "b": (), "c": ()},
+      lambda v: v["a"] + v["b"] - v["c"], "c", lambda v: -1.0),
+    C("unary-minus", r"-\mathbf{x}^T A \mathbf{x}", QUAD,
+      lambda v: -quad_f(v), r"\mathbf{x}", lambda v: -quad_g(v)),
+    C("unary-minus-inner", r"\mathbf{a}^T (-\mathbf{x})", {"a": ("n",), "x": ("n",)},
+      lambda v: -v["a"] @ v["x"], r"\mathbf{x}", lambda v: -v["a"]),
+    C("numbers", r"2 \mathbf{x}^T \mathbf{x} + 0.5 \mathbf{a}^T \mathbf{x}",
+      {"x": ("n",), "a": ("n",)},
+      lambda v: 2 * v["x"] @ v["x"] + 0.5 * v["a"] @ v["x"], r"\mathbf{x}",
+      lambda v: 4 * v["x"] + 0.5 * v["a"]),
+    C("frac", r"\frac{\mathbf{x}^T \mathbf{x}}{c}", {"x": ("n",), "c": ()},
+      lambda v: v["x"] @ v["x"] / v["c"], r"\mathbf{x}", lambda v: 2 * v["x"] / v["c"],
+      draw={"c": "positive"}),
+    C("frac-wrt-denominator", r"\frac{\mathbf{a}^T \mathbf{x}}{c}", {"x": ("n",), "a": ("n",),
+                                                                    "c": ()},
+      lambda v: v["a"] @ v["x"] / v["c"], "c", lambda v: -(v["a"] @ v["x"]) / v["c"] ** 2,
+      draw={"c": "positive"}),
+    C("tfrac", r"\tfrac{1}{2} \|\mathbf{x}\|^2", {"x": ("n",)},
+      lambda v: 0.5 * v["x"] @ v["x"], r"\mathbf{x}", lambda v: v["x"]),
+    C("dfrac", r"\dfrac{a}{b}", {"a": (), "b": ()},
+      lambda v: v["a"] / v["b"], "b", lambda v: -v["a"] / v["b"] ** 2,
+      draw={"b": "positive"}),
+    C("frac12", r"\frac12 \mathbf{x}^T A \mathbf{x}", QUAD,
+      lambda v: 0.5 * quad_f(v), r"\mathbf{x}", lambda v: 0.5 * quad_g(v)),
+    C("slash", r"\mathbf{x}^T \mathbf{x} / c", {"x": ("n",), "c": ()},
+      lambda v: v["x"] @ v["x"] / v["c"], r"\mathbf{x}", lambda v: 2 * v["x"] / v["c"],
+      draw={"c": "positive"}),
+]
+
+# the transpose in each spelling: tr(A^T X), gradient A (A and X are m x n)
+TRANSPOSES = {
+    "T": "^T", "{T}": "^{T}", "top": r"^\top", "{top}": r"^{\top}",
+    "mathsf": r"^{\mathsf{T}}", "mathrm": r"^{\mathrm{T}}", "intercal": r"^\intercal",
+    "prime": "'",
+}
+for key, mark in TRANSPOSES.items():
+    CASES.append(C(f"transpose-{key}", rf"\operatorname{{tr}}(A{mark} X)", X_MN,
+                   lambda v: np.sum(v["A"] * v["X"]), "X", lambda v: v["A"]))
+    CASES.append(C(f"transpose-vector-{key}", rf"\mathbf{{a}}{mark} X \mathbf{{b}}",
+                   {"a": ("m",), "X": ("m", "n"), "b": ("n",)},
+                   lambda v: v["a"] @ v["X"] @ v["b"], "X",
+                   lambda v: np.outer(v["a"], v["b"])))
+
+CASES += [
+    # ----------------------------------------------------------- inverse, powers
+    C("inverse", r"\mathbf{a}^T X^{-1} \mathbf{b}", {"a": ("n",), "X": ("n", "n"), "b": ("n",)},
+      lambda v: v["a"] @ inv(v["X"]) @ v["b"], "X",
+      lambda v: -inv(v["X"]).T @ np.outer(v["a"], v["b"]) @ inv(v["X"]).T,
+      draw={"X": "invertible"}),
+    C("inverse-T", r"\mathbf{a}^T X^{-T} \mathbf{b}", {"a": ("n",), "X": ("n", "n"), "b": ("n",)},
+      lambda v: v["a"] @ inv(v["X"]).T @ v["b"], "X",
+      lambda v: -inv(v["X"]).T @ np.outer(v["b"], v["a"]) @ inv(v["X"]).T,
+      draw={"X": "invertible"}),
+    C("inverse-top", r"\mathbf{a}^T X^{-\top} \mathbf{b}",
+      {"a": ("n",), "X": ("n", "n"), "b": ("n",)},
+      lambda v: v["a"] @ inv(v["X"]).T @ v["b"], "X",
+      lambda v: -inv(v["X"]).T @ np.outer(v["b"], v["a"]) @ inv(v["X"]).T,
+      draw={"X": "invertible"}),
+    C("matrix-square", r"\operatorname{tr}(X^2)", {"X": ("n", "n")},
+      lambda v: np.trace(v["X"] @ v["X"]), "X", lambda v: 2 * v["X"].T),
+    C("matrix-cube-braced", r"\operatorname{tr}(X^{3})", {"X": ("n", "n")},
+      lambda v: np.trace(v["X"] @ v["X"] @ v["X"]), "X", lambda v: 3 * (v["X"] @ v["X"]).T),
+    C("matrix-square-product", r"\mathbf{a}^T X^2 \mathbf{b}",
+      {"a": ("n",), "X": ("n", "n"), "b": ("n",)},
+      lambda v: v["a"] @ v["X"] @ v["X"] @ v["b"], "X",
+      lambda v: np.outer(v["a"], v["X"] @ v["b"]) + np.outer(v["X"].T @ v["a"], v["b"])),
+    C("scalar-square", r"x^2", {"x": ()}, lambda v: v["x"] ** 2, "x", lambda v: 2 * v["x"]),
+    C("scalar-cube-braced", r"a x^{3}", {"a": (), "x": ()},
+      lambda v: v["a"] * v["x"] ** 3, "x", lambda v: 3 * v["a"] * v["x"] ** 2),
+    C("scalar-power-of-sum", r"(a + b)^2", {"a": (), "b": ()},
+      lambda v: (v["a"] + v["b"]) ** 2, "a", lambda v: 2 * (v["a"] + v["b"])),
+    C("scalar-fractional-power", r"x^{1.5}", {"x": ()}, lambda v: v["x"] ** 1.5, "x",
+      lambda v: 1.5 * v["x"] ** 0.5, draw={"x": "positive"}),
+    # ----------------------------------------------------------------- grouping
+    C("group-paren", r"(\mathbf{x} + \mathbf{y})^T A (\mathbf{x} + \mathbf{y})",
+      {"x": ("n",), "y": ("n",), "A": ("n", "n")},
+      lambda v: (v["x"] + v["y"]) @ v["A"] @ (v["x"] + v["y"]), r"\mathbf{x}",
+      lambda v: (v["A"] + v["A"].T) @ (v["x"] + v["y"])),
+    C("group-bracket", r"[\mathbf{x} + \mathbf{y}]^T A [\mathbf{x} + \mathbf{y}]",
+      {"x": ("n",), "y": ("n",), "A": ("n", "n")},
+      lambda v: (v["x"] + v["y"]) @ v["A"] @ (v["x"] + v["y"]), r"\mathbf{x}",
+      lambda v: (v["A"] + v["A"].T) @ (v["x"] + v["y"])),
+    C("group-brace", r"{\mathbf{x} + \mathbf{y}}^T A {\mathbf{x} + \mathbf{y}}",
+      {"x": ("n",), "y": ("n",), "A": ("n", "n")},
+      lambda v: (v["x"] + v["y"]) @ v["A"] @ (v["x"] + v["y"]), r"\mathbf{x}",
+      lambda v: (v["A"] + v["A"].T) @ (v["x"] + v["y"])),
+    C("group-brace-scalar", r"{a + b} c", {"a": (), "b": (), "c": ()},
+      lambda v: (v["a"] + v["b"]) * v["c"], "c", lambda v: v["a"] + v["b"]),
+    C("group-left-right", r"\left(\mathbf{x} + \mathbf{y}\right)^T A \left(\mathbf{x} + "
+                          r"\mathbf{y}\right)",
+      {"x": ("n",), "y": ("n",), "A": ("n", "n")},
+      lambda v: (v["x"] + v["y"]) @ v["A"] @ (v["x"] + v["y"]), r"\mathbf{y}",
+      lambda v: (v["A"] + v["A"].T) @ (v["x"] + v["y"])),
+    C("group-bigl-bigr", r"\bigl(\mathbf{x} - \mathbf{y}\bigr)^T A \bigl(\mathbf{x} - "
+                         r"\mathbf{y}\bigr)",
+      {"x": ("n",), "y": ("n",), "A": ("n", "n")},
+      lambda v: (v["x"] - v["y"]) @ v["A"] @ (v["x"] - v["y"]), r"\mathbf{x}",
+      lambda v: (v["A"] + v["A"].T) @ (v["x"] - v["y"])),
+    C("group-Big", r"\Big(\mathbf{x} - \mathbf{y}\Big)^T A \Big(\mathbf{x} - \mathbf{y}\Big)",
+      {"x": ("n",), "y": ("n",), "A": ("n", "n")},
+      lambda v: (v["x"] - v["y"]) @ v["A"] @ (v["x"] - v["y"]), r"\mathbf{x}",
+      lambda v: (v["A"] + v["A"].T) @ (v["x"] - v["y"])),
+    C("group-nested-mixed", r"\left[ (a + b) \{ c - a \} \right]^2", {"a": (), "b": (), "c": ()},
+      lambda v: ((v["a"] + v["b"]) * (v["c"] - v["a"])) ** 2, "b",
+      lambda v: 2 * ((v["a"] + v["b"]) * (v["c"] - v["a"])) * (v["c"] - v["a"])),
+]
+
+# the trace in each spelling: tr(AX), A n x m, X m x n, gradient A^T
+TRACES = {
+    "operatorname-tr": r"\operatorname{tr}", "mathrm-tr": r"\mathrm{tr}",
+    "mathrm-Tr": r"\mathrm{Tr}", "text-tr": r"\text{tr}", "operatorname-Tr": r"\operatorname{Tr}",
+    "tr-command": r"\tr",
+}
+for key, head in TRACES.items():
+    CASES.append(C(f"trace-{key}", rf"{head}(A X)", TR_AX, tr_ax_f, "X", tr_ax_g))
+CASES.append(C("trace-no-parens", r"\operatorname{tr} X^T B X", {"X": ("m", "n"), "B": ("m", "m")},
+               lambda v: np.trace(v["X"].T @ v["B"] @ v["X"]), "X",
+               lambda v: (v["B"] + v["B"].T) @ v["X"]))
+
+DET = {"X": ("n", "n")}
+CASES += [
+    # ---------------------------------------------------------- determinants
+    C("det", r"\det(X)", DET, lambda v: det(v["X"]), "X",
+      lambda v: det(v["X"]) * inv(v["X"]).T, draw={"X": "invertible"}),
+    C("det-no-parens", r"\det X", DET, lambda v: det(v["X"]), "X",
+      lambda v: det(v["X"]) * inv(v["X"]).T, draw={"X": "invertible"}),
+    C("det-bars", r"|X|", DET, lambda v: det(v["X"]), "X",
+      lambda v: det(v["X"]) * inv(v["X"]).T, draw={"X": "invertible"}),
+    C("det-left-right-bars", r"\left|X\right|", DET, lambda v: det(v["X"]), "X",
+      lambda v: det(v["X"]) * inv(v["X"]).T, draw={"X": "invertible"}),
+    C("det-product", r"\det(A^T X A)", {"A": ("n", "m"), "X": ("n", "n")},
+      lambda v: det(v["A"].T @ v["X"] @ v["A"]), "X",
+      lambda v: det(v["A"].T @ v["X"] @ v["A"]) *
+      (v["A"] @ inv(v["A"].T @ v["X"] @ v["A"]) @ v["A"].T).T,
+      draw={"X": "spd"}),
+    C("det-product-sized", r"\det(A^T X A)", {"A": ("n", "m"), "X": ("n", "n")},
+      lambda v: det(v["A"].T @ v["X"] @ v["A"]), "X",
+      lambda v: det(v["A"].T @ v["X"] @ v["A"]) *
+      (v["A"] @ inv(v["A"].T @ v["X"] @ v["A"]) @ v["A"].T).T,
+      draw={"X": "spd"}, shapes={"A": (SIZES["n"], SIZES["m"]), "X": (SIZES["n"], SIZES["n"])}),
+    # ------------------------------------------------------ scalar functions
+    C("log", r"\log(a)", {"a": ()}, lambda v: np.log(v["a"]), "a", lambda v: 1 / v["a"],
+      draw={"a": "positive"}),
+    C("ln", r"\ln a", {"a": ()}, lambda v: np.log(v["a"]), "a", lambda v: 1 / v["a"],
+      draw={"a": "positive"}),
+    C("exp", r"\exp(2a)", {"a": ()}, lambda v: np.exp(2 * v["a"]), "a",
+      lambda v: 2 * np.exp(2 * v["a"])),
+    C("sqrt", r"\sqrt{a}", {"a": ()}, lambda v: np.sqrt(v["a"]), "a",
+      lambda v: 0.5 / np.sqrt(v["a"]), draw={"a": "positive"}),
+    C("sqrt-quadratic", r"\sqrt{\mathbf{x}^T S \mathbf{x}}", {"x": ("n",), "S": ("n", "n")},
+      lambda v: np.sqrt(v["x"] @ v["S"] @ v["x"]), r"\mathbf{x}",
+      lambda v: (v["S"] + v["S"].T) @ v["x"] / (2 * np.sqrt(v["x"] @ v["S"] @ v["x"])),
+      draw={"S": "spd"}),
+    C("exp-of-quadratic", r"\exp(-\tfrac{1}{2}\mathbf{x}^T \mathbf{x})", {"x": ("n",)},
+      lambda v: np.exp(-0.5 * v["x"] @ v["x"]), r"\mathbf{x}",
+      lambda v: -np.exp(-0.5 * v["x"] @ v["x"]) * v["x"]),
+    C("log-det", r"\log\det(X)", DET, lambda v: np.log(det(v["X"])), "X",
+      lambda v: inv(v["X"]).T, draw={"X": "spd"}),
+    C("log-det-no-parens", r"\log\det X", DET, lambda v: np.log(det(v["X"])), "X",
+      lambda v: inv(v["X"]).T, draw={"X": "spd"}),
+    C("log-bars", r"\log|X|", DET, lambda v: np.log(det(v["X"])), "X",
+      lambda v: inv(v["X"]).T, draw={"X": "spd"}),
+    C("operatorname-logdet", r"\operatorname{logdet}(X)", DET, lambda v: np.log(det(v["X"])),
+      "X", lambda v: inv(v["X"]).T, draw={"X": "spd"}),
+    C("ln-det-nonsymmetric", r"\ln\det(X)", DET, lambda v: np.log(det(v["X"])), "X",
+      lambda v: inv(v["X"]).T, draw={"X": "invertible"}),
+]
+
+# elementwise functions of a vector: a^T f(x), gradient a * f'(x)
+ELEMENTWISE = {
+    "exp": (r"\exp", np.exp, np.exp, None),
+    "log": (r"\log", np.log, lambda z: 1 / z, "positive"),
+    "sin": (r"\sin", np.sin, np.cos, None),
+    "cos": (r"\cos", np.cos, lambda z: -np.sin(z), None),
+    "tanh": (r"\tanh", np.tanh, lambda z: 1 - np.tanh(z) ** 2, None),
+    "sigma": (r"\sigma", sigmoid, lambda z: sigmoid(z) * (1 - sigmoid(z)), None),
+}
+for key, (cmd, fn, dfn, how) in ELEMENTWISE.items():
+    CASES.append(C(f"elementwise-{key}", rf"\mathbf{{a}}^T {cmd}(\mathbf{{x}})",
+                   {"a": ("n",), "x": ("n",)},
+                   (lambda fn: lambda v: v["a"] @ fn(v["x"]))(fn), r"\mathbf{x}",
+                   (lambda dfn: lambda v: v["a"] * dfn(v["x"]))(dfn),
+                   draw={"x": how} if how else {}))
+CASES += [
+    C("elementwise-ones-exp", r"\mathbf{1}^T \exp(W\mathbf{x})", {"W": ("m", "n"), "x": ("n",)},
+      lambda v: np.sum(np.exp(v["W"] @ v["x"])), "W",
+      lambda v: np.outer(np.exp(v["W"] @ v["x"]), v["x"])),
+    C("elementwise-sigma-affine", r"\mathbf{y}^T \sigma(W\mathbf{x} + \mathbf{b})",
+      {"y": ("m",), "W": ("m", "n"), "x": ("n",), "b": ("m",)},
+      lambda v: v["y"] @ sigmoid(v["W"] @ v["x"] + v["b"]), r"\mathbf{b}",
+      lambda v: v["y"] * sigmoid(v["W"] @ v["x"] + v["b"]) *
+      (1 - sigmoid(v["W"] @ v["x"] + v["b"]))),
+    # -------------------------------------------------- diag, ones, identity
+    C("diag-of-vector", r"\operatorname{tr}(\operatorname{diag}(\mathbf{x}) A)",
+      {"x": ("n",), "A": ("n", "n")},
+      lambda v: np.trace(np.diag(v["x"]) @ v["A"]), r"\mathbf{x}", lambda v: np.diag(v["A"])),
+    C("diag-quadratic", r"\mathbf{a}^T \operatorname{diag}(\mathbf{x}) \mathbf{b}",
+      {"a": ("n",), "x": ("n",), "b": ("n",)},
+      lambda v: v["a"] @ np.diag(v["x"]) @ v["b"], r"\mathbf{x}", lambda v: v["a"] * v["b"]),
+    C("diag-of-matrix", r"\mathbf{a}^T \operatorname{diag}(X)", {"a": ("n",), "X": ("n", "n")},
+      lambda v: v["a"] @ np.diag(v["X"]), "X", lambda v: np.diag(v["a"])),
+    C("ones-vector", r"\mathbf{1}^T \mathbf{x}", {"x": ("n",)},
+      lambda v: np.sum(v["x"]), r"\mathbf{x}", lambda v: np.ones(SIZES["n"])),
+    C("ones-matrix-sum", r"\mathbf{1}^T X \mathbf{1}", {"X": ("m", "n")},
+      lambda v: np.sum(v["X"]), "X", lambda v: np.ones((SIZES["m"], SIZES["n"]))),
+    C("identity-I", r"\mathbf{x}^T (A + I) \mathbf{x}", QUAD,
+      lambda v: v["x"] @ (v["A"] + np.eye(SIZES["n"])) @ v["x"], r"\mathbf{x}",
+      lambda v: (v["A"] + v["A"].T + 2 * np.eye(SIZES["n"])) @ v["x"]),
+    C("identity-bold-I", r"\operatorname{tr}((X - \mathbf{I})^T (X - \mathbf{I}))",
+      {"X": ("n", "n")},
+      lambda v: np.sum((v["X"] - np.eye(SIZES["n"])) ** 2), "X",
+      lambda v: 2 * (v["X"] - np.eye(SIZES["n"]))),
+    C("identity-ridge", r"\mathbf{y}^T (X^T X + \lambda I)^{-1} \mathbf{y}",
+      {"y": ("n",), "X": ("m", "n"), "lambda": ()},
+      lambda v: v["y"] @ inv(v["X"].T @ v["X"] + v["lambda"] * np.eye(SIZES["n"])) @ v["y"],
+      r"\lambda",
+      lambda v: -v["y"] @ np.linalg.matrix_power(
+          inv(v["X"].T @ v["X"] + v["lambda"] * np.eye(SIZES["n"])), 2) @ v["y"],
+      draw={"lambda": "positive"}),
+    # ---------------------------------------------------------------- norms
+    C("norm", r"\|\mathbf{x}\|", {"x": ("n",)}, lambda v: np.linalg.norm(v["x"]), r"\mathbf{x}",
+      lambda v: v["x"] / np.linalg.norm(v["x"])),
+    C("norm-2", r"\|\mathbf{x}\|_2", {"x": ("n",)}, lambda v: np.linalg.norm(v["x"]),
+      r"\mathbf{x}", lambda v: v["x"] / np.linalg.norm(v["x"])),
+    C("norm-squared", r"\|\mathbf{x}\|^2", {"x": ("n",)}, lambda v: v["x"] @ v["x"],
+      r"\mathbf{x}", lambda v: 2 * v["x"]),
+    C("norm-2-squared", r"\|A\mathbf{x} - \mathbf{b}\|_2^2",
+      {"A": ("m", "n"), "x": ("n",), "b": ("m",)},
+      lambda v: np.sum((v["A"] @ v["x"] - v["b"]) ** 2), r"\mathbf{x}",
+      lambda v: 2 * v["A"].T @ (v["A"] @ v["x"] - v["b"])),
+    C("norm-frobenius-squared", r"\|X - A\|_F^2", X_MN,
+      lambda v: np.sum((v["X"] - v["A"]) ** 2), "X", lambda v: 2 * (v["X"] - v["A"])),
+    C("norm-frobenius", r"\|X\|_F", {"X": ("m", "n")}, lambda v: np.linalg.norm(v["X"]), "X",
+      lambda v: v["X"] / np.linalg.norm(v["X"])),
+    C("norm-lVert-rVert", r"\lVert \mathbf{x} \rVert^2", {"x": ("n",)},
+      lambda v: v["x"] @ v["x"], r"\mathbf{x}", lambda v: 2 * v["x"]),
+    C("norm-Vert", r"\Vert \mathbf{x} - \mathbf{y} \Vert_2", {"x": ("n",), "y": ("n",)},
+      lambda v: np.linalg.norm(v["x"] - v["y"]), r"\mathbf{x}",
+      lambda v: (v["x"] - v["y"]) / np.linalg.norm(v["x"] - v["y"])),
+    C("norm-left-right", r"\left\| \mathbf{x} \right\|^2", {"x": ("n",)},
+      lambda v: v["x"] @ v["x"], r"\mathbf{x}", lambda v: 2 * v["x"]),
+    C("norm-plain-letter-is-vector", r"\|x\|^2", {"x": ("n",)},
+      lambda v: v["x"] @ v["x"], "x", lambda v: 2 * v["x"]),
+    C("abs-scalar", r"|a|", {"a": ()}, lambda v: abs(v["a"]), "a", lambda v: np.sign(v["a"]),
+      draw={"a": "nonzero"}),
+    C("abs-scalar-product", r"|a b|", {"a": (), "b": ()}, lambda v: abs(v["a"] * v["b"]), "a",
+      lambda v: np.sign(v["a"] * v["b"]) * v["b"], draw={"a": "nonzero", "b": "nonzero"}),
+    # ---------------------------------------------------- derivative requests
+    C("request-partial-operator", r"\frac{\partial}{\partial X} \operatorname{tr}(A X)", TR_AX,
+      tr_ax_f, None, tr_ax_g),
+    C("request-partial-operator-sum",
+      r"\frac{\partial}{\partial X} \left(\operatorname{tr}(A X) + \|X\|_F^2\right)", TR_AX,
+      lambda v: tr_ax_f(v) + np.sum(v["X"] ** 2), None, lambda v: v["A"].T + 2 * v["X"]),
+    C("request-partial-operator-dots", r"\frac{\partial}{\partial X} (\mathbf{a}^T X \mathbf{b})",
+      {"a": ("m",), "X": ("m", "n"), "b": ("n",)},
+      lambda v: v["a"] @ v["X"] @ v["b"], None, lambda v: np.outer(v["a"], v["b"])),
+    C("request-partial-inline", r"\frac{\partial \operatorname{tr}(AX)}{\partial X}", TR_AX,
+      tr_ax_f, None, tr_ax_g),
+    C("request-partial-inline-vector", r"\frac{\partial \mathbf{x}^T A \mathbf{x}}"
+                                       r"{\partial \mathbf{x}}", QUAD, quad_f, None, quad_g),
+    C("request-d-mathrm", r"\frac{\mathrm{d}}{\mathrm{d}t} (t^3 + a t)", {"t": (), "a": ()},
+      lambda v: v["t"] ** 3 + v["a"] * v["t"], None, lambda v: 3 * v["t"] ** 2 + v["a"]),
+    C("request-d-mathrm-x", r"\frac{\mathrm{d}}{\mathrm{d}x} x^3", {"x": ()},
+      lambda v: v["x"] ** 3, None, lambda v: 3 * v["x"] ** 2),
+    C("request-d-plain", r"\frac{d}{dt} \sin(t)", {"t": ()},
+      lambda v: np.sin(v["t"]), None, lambda v: np.cos(v["t"])),
+    C("request-nabla", r"\nabla_{\mathbf{x}} (\mathbf{x}^T A \mathbf{x})", QUAD, quad_f, None,
+      quad_g),
+    C("request-nabla-unbraced", r"\nabla_X \operatorname{tr}(A X)", TR_AX, tr_ax_f, None,
+      tr_ax_g),
+    C("request-with-matching-wrt", r"\frac{\partial}{\partial X} \operatorname{tr}(A X)", TR_AX,
+      tr_ax_f, "X", tr_ax_g),
+    C("label-f-of-x", r"f(\mathbf{x}) = \mathbf{x}^T A \mathbf{x}", QUAD, quad_f, r"\mathbf{x}",
+      quad_g),
+    C("label-L-of-W", r"L(W) = \|W\mathbf{x} - \mathbf{y}\|^2",
+      {"W": ("m", "n"), "x": ("n",), "y": ("m",)},
+      lambda v: np.sum((v["W"] @ v["x"] - v["y"]) ** 2), "W",
+      lambda v: 2 * np.outer(v["W"] @ v["x"] - v["y"], v["x"])),
+    C("label-then-request", r"f(X) = \frac{\partial}{\partial X} \operatorname{tr}(A X)", TR_AX,
+      tr_ax_f, None, tr_ax_g),
+    # ------------------------------------------------------------- delimiters
+    C("delim-dollar", r"$\mathbf{x}^T A \mathbf{x}$", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("delim-double-dollar", r"$$\mathbf{x}^T A \mathbf{x}$$", QUAD, quad_f, r"\mathbf{x}",
+      quad_g),
+    C("delim-bracket", r"\[ \mathbf{x}^T A \mathbf{x} \]", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("delim-paren", r"\(\mathbf{x}^T A \mathbf{x}\)", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("trailing-period", r"\mathbf{x}^T A \mathbf{x}.", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("trailing-comma", r"\mathbf{x}^T A \mathbf{x},", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    C("delim-bracket-period", "\\[\n  \\mathbf{x}^T A \\mathbf{x} .\n\\]", QUAD, quad_f,
+      r"\mathbf{x}", quad_g),
+    C("multiline-input", "\\mathbf{x}^T\n A\n \\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+]
+
+# Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
+# xfails, so a fix shows up as XPASS (a failure): then delete the entry.
+_MATHRM = (r"\mathrm{A} (upper case in an upright font) is typed as a scalar, not a matrix; "
+           "evaluate then leaks `ValueError: cannot reshape array of size 15 into shape (1,1)` "
+           "(numeric.py) instead of a TexgradError")
+_NABLA = (r"\nabla_{\mathbf{x}} (braced subscript): TexgradError "
+          r"'`{\mathbf{x}}` is not a variable' (wrt_name does not unwrap the sublist node)")
+VALUE_FAILURES: dict[str, str] = {
+    "font-mathrm-matrix": _MATHRM,
+    "request-nabla": _NABLA,
+}
+GRADIENT_FAILURES: dict[str, str] = {
+    "font-mathrm-matrix": _MATHRM,
+    "request-nabla": _NABLA,
+    "subscript-text-scalar": (r"wrt='x_{\text{in}}': TexgradError 'the formula has no symbol "
+                              r"x_\text{in' (wrt_name names the variable x_\text{in, the "
+                              "formula's symbol is x_in)"),
+    "det-product": ("numeric check crashes with numpy LinAlgError('Singular matrix'): it draws "
+                    "sizes with n < m, where A^T X A (m x m, rank <= n) is singular; the "
+                    "check should pick sizes/points where f is defined, or report, not crash"),
+}
+
+
+def _params(cases, with_gradient: bool, failures: dict):
+    out = []
+    for c in cases:
+        if with_gradient and c.g is None:
+            continue
+        reason = failures.get(c.id)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        out.append(pytest.param(c, id=c.id, marks=marks))
+    return out
+
+
+def _shapes(c: Case):
+    if c.shapes is not None:
+        return c.shapes
+    return dict(c.symbols) if c.declare else None
+
+
+def test_ids_unique():
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+@pytest.mark.parametrize("case", _params(CASES, with_gradient=False, failures=VALUE_FAILURES))
+def test_value(case: Case):
+    rng = np.random.default_rng(12345)
+    for _ in range(2):
+        values = draw(case, rng)
+        got = texgrad.evaluate(case.latex, values, shapes=_shapes(case), assume=case.assume)
+        want = case.f(values)
+        assert np.shape(got) == np.shape(want), (np.shape(got), np.shape(want))
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", _params(CASES, with_gradient=True, failures=GRADIENT_FAILURES))
+def test_gradient(case: Case):
+    r = texgrad.differentiate(case.latex, wrt=case.wrt, shapes=_shapes(case),
+                              assume=case.assume, verify=True)
+    assert r.check is not None and r.check.passed, r.check
+    rng = np.random.default_rng(54321)
+    for _ in range(2):
+        values = draw(case, rng)
+        got = r.evaluate(values)
+        want = np.asarray(case.g(values), dtype=float)
+        assert np.shape(got) == np.shape(want), (r.latex, np.shape(got), np.shape(want))
+        np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10, err_msg=r.latex)
+
+
+@pytest.mark.parametrize("case", _params([c for c in CASES if c.declare is False
+                                          and c.id.startswith(("font-", "accent-",
+                                                               "subscript-", "greek-"))],
+                                         with_gradient=False, failures={}))
+def test_value_with_declared_shapes(case: Case):
+    """Declaring the shapes the notation already implies changes nothing."""
+    rng = np.random.default_rng(7)
+    values = draw(case, rng)
+    got = texgrad.evaluate(case.latex, values, shapes=dict(case.symbols), assume=case.assume)
+    np.testing.assert_allclose(got, case.f(values), rtol=1e-9, atol=1e-10)
