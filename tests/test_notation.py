@@ -141,6 +141,9 @@ CASES = [
     C("subscript-text-vector", r"\mathbf{w}^T \mathbf{x}_{\text{in}}",
       {"w": ("n",), "x_in": ("n",)},
       lambda v: v["w"] @ v["x_in"], r"\mathbf{w}", lambda v: v["x_in"]),
+    C("subscript-text-vector-wrt", r"\mathbf{w}^T \mathbf{x}_{\text{in}}",
+      {"w": ("n",), "x_in": ("n",)},
+      lambda v: v["w"] @ v["x_in"], r"\mathbf{x}_{\text{in}}", lambda v: v["w"]),
     # ------------------------------------------------------------ juxtaposition
     C("juxt-no-spaces", r"\mathbf{x}^TA\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
     C("juxt-spaces", r"\mathbf{x}^T   A   \mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
@@ -476,11 +479,16 @@ VALUE_FAILURES: dict[str, str] = {
     "request-nabla": _NABLA,
 }
 GRADIENT_FAILURES: dict[str, str] = {
-    "font-mathrm-matrix": _MATHRM,
+    "font-mathrm-matrix": (r"\mathrm{A} is typed as a scalar: the gradient comes out as the "
+                           r"scalar \mathbf{x}^{T}\mathbf{y} (and r.evaluate leaks ValueError: "
+                           "cannot reshape array of size 15 into shape (1,1)) instead of the "
+                           r"matrix \mathbf{x}\mathbf{y}^T"),
     "request-nabla": _NABLA,
     "subscript-text-scalar": (r"wrt='x_{\text{in}}': TexgradError 'the formula has no symbol "
                               r"x_\text{in' (wrt_name names the variable x_\text{in, the "
                               "formula's symbol is x_in)"),
+    "subscript-text-vector-wrt": (r"wrt='\mathbf{x}_{\text{in}}': TexgradError 'the formula "
+                                  r"has no symbol x_\text{in' (same as subscript-text-scalar)"),
     "det-product": ("numeric check crashes with numpy LinAlgError('Singular matrix'): it draws "
                     "sizes with n < m, where A^T X A (m x m, rank <= n) is singular; the "
                     "check should pick sizes/points where f is defined, or report, not crash"),

@@ -16,6 +16,10 @@ from .parse import N, _unwrap_postfix, parse
 from .printer import Style, count_terms, latex as to_latex
 from .shapes import Typer
 
+_GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "lambda", "mu",
+          "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Sigma",
+          "Lambda", "Gamma", "Delta", "Theta", "Omega", "Phi", "Psi"}
+
 KINDS = ("gradient", "jacobian", "hessian", "laplacian", "derivative")
 
 
@@ -156,6 +160,11 @@ def wrt_name(n: N, text: str) -> str:
 
 
 def _parse_wrt(wrt: str) -> str:
+    import re
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9,]+)*", wrt.strip()) and \
+            ("_" in wrt or len(wrt.strip()) > 1 and wrt.strip().isalpha() is False
+             or wrt.strip() in _GREEK):
+        return wrt.strip()          # a name, as the naming rule gives it: X_tilde, W_1, beta
     try:
         ast = parse(wrt)
     except TexgradError as e:

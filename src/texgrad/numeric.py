@@ -265,7 +265,11 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
                 fd = (4 * d2 - d1) / 3
                 # d f(x + hV)/dh = Re <conj(G), V>: G = df/dRe x + i df/dIm x for complex x
                 an = float(np.real(np.sum(np.conj(g) * v)))
-                scale = max(abs(fd), abs(an), float(np.sum(np.abs(g * v))), 1e-300)
+                # a floor relative to f and the step keeps an identically zero derivative
+                # (sin^2 + cos^2) from dividing rounding noise by zero
+                floor = 1e-6 * max(1.0, abs(float(np.real(fv)))) * float(np.linalg.norm(v)) \
+                    / max(1.0, float(np.linalg.norm(x0)))
+                scale = max(abs(fd), abs(an), float(np.sum(np.abs(g * v))), floor, 1e-300)
                 err = abs(fd - an) / scale
                 if not np.isfinite(err):
                     err = float("inf")

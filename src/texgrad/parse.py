@@ -208,6 +208,8 @@ def _make_build():
 
         def subinner(self, c):
             parts = tuple(x for x in c if isinstance(x, N))
+            if len(parts) == 1:
+                return parts[0]
             return N("sublist", parts, *_span(*parts))
 
         def sub_range(self, c):

@@ -379,8 +379,8 @@ class Typer:
 
     def t_sup(self, n, base, payload):
         kind, value = self.sup_kind(payload)
-        if kind == "pow" and base.op == "sym" and base.args[0] == "e" and \
-                "e" not in self.user_shapes:
+        if kind in ("pow", "expr") and base.op == "sym" and base.args[0] == "e" and \
+                base.args[1] == "e" and "e" not in self.user_shapes:
             return S.Func("exp", self.build(payload))
         if base.op == "norm" and kind == "pow":
             e = self.build(base)
@@ -616,9 +616,8 @@ def _number(p: N):
         a, b = _number(p.args[0]), _number(p.args[1])
         if a is not None and b:
             return a / b
-    if p.op == "product" and len(p.args) == 3 and p.args[1].op == "op" and \
-            p.args[1].args[0] == "slash":
-        a, b = _number(p.args[0]), _number(p.args[2])
+    if p.op == "product" and len(p.args) == 2 and p.args[1].op == "recip":   # 1/2
+        a, b = _number(p.args[0]), _number(p.args[1].args[0])
         if a is not None and b:
             return a / b
     return None

@@ -81,7 +81,7 @@ def add(*terms: Expr) -> Expr:
             order.append(rest)
     out = [with_coef(coefs[r], r) for r in order if coefs[r] != 0]
     if number != 0:
-        out.append(Const(number))
+        out.insert(0, Const(number))      # 1 - sigma(x), as printed
     if not out:
         return Zero(shape)
     if len(out) == 1:
@@ -140,6 +140,7 @@ def mul(*factors: Expr) -> Expr:
             exps[b] = p
             order.append(b)
     out = []
+    order.sort(key=_size)          # 2t exp(-t^2): simpler factors first, stably
     for b in order:
         p = exps[b]
         if p == 0:
@@ -517,6 +518,8 @@ def norm(e: Expr, p: str) -> Expr:
 
 
 def diag(e: Expr) -> Expr:
+    if isinstance(e, Ones) and e.shape[1] == 1:
+        return Identity(e.shape[0])
     if isinstance(e, Zero):
         return Zero(Diag(e).shape)
     if isinstance(e, Mul):
@@ -682,7 +685,31 @@ def _factor_sum(e: Add) -> Expr:
     return factor_node(out) if isinstance(out, Add) and len(out.terms) < len(e.terms) else out
 
 
+def _scalar_factors(t: Expr) -> list:
+    if isinstance(t, Mul):
+        return [f for f in t.factors if f.shape == SCALAR and not isinstance(f, Const)]
+    return [t] if t.shape == SCALAR and not isinstance(t, Const) else []
+
+
+def _drop(t: Expr, common: list) -> Expr:
+    fs = list(t.factors) if isinstance(t, Mul) else [t]
+    for c in common:
+        fs.remove(c)
+    return mul(*fs) if fs else ONE
+
+
 def _common_coef(e: Add) -> Expr:
+    # a scalar factor shared by every term: (a^T x) A x + (a^T x) B x = (a^T x)(A x + B x)
+    common = _scalar_factors(e.terms[0])
+    for t in e.terms[1:]:
+        rest = _scalar_factors(t)
+        common = [c for c in common if c in rest and (rest.remove(c) or True)]
+    if common and any(not isinstance(t, Mul) or len(t.factors) > len(common)
+                      for t in e.terms) and len(e.terms) > 1:
+        inner = add(*[_drop(t, common) for t in e.terms])
+        if isinstance(inner, Add):
+            inner = factor_node(inner)
+            return Mul(tuple(common) + (inner,)) if inner.shape != SCALAR or True else inner
     coefs = [split_coef(t)[0] for t in e.terms]
     first = abs(coefs[0])
     if first != 1 and all(abs(c) == first for c in coefs):
