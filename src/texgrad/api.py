@@ -13,7 +13,7 @@ from . import simplify as S
 from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Sym, is_complex, walk
 from .parse import N, _unwrap_postfix, parse
-from .printer import Style, count_terms, latex as to_latex
+from .printer import LatexPrinter, Style, count_terms, latex as to_latex
 from .shapes import Typer
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "lambda", "mu",
@@ -185,6 +185,9 @@ def _style(typer: Typer) -> Style:
                                        if "{" in tr else "")
     if typer.style.get("log"):
         st.log = typer.style["log"]
+    if typer.style.get("index"):
+        st.index = True
+        st.taken = tuple(typer.symtab)
     if typer.style.get("hermitian"):
         st.hermitian = typer.style["hermitian"]
     if typer.style.get("ones"):
@@ -249,6 +252,12 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
                                hint="pass --wrt (API: wrt=...), or write "
                                     "\\frac{\\partial}{\\partial X} in front; symbols: "
                                     + ", ".join(found), line=1, column=1, source=latex)
+    entry = None
+    if name not in typer.symtab and "_" in name:
+        base, _, idx = name.rpartition("_")
+        if base in typer.symtab and idx.isalpha() and 1 <= len(idx) <= 2:
+            entry = (idx[0], idx[1] if len(idx) > 1 else None)   # d/dX_{ij}: an entry
+            name = base
     if name not in typer.symtab:
         raise TexgradError(f"the formula has no symbol {name}",
                            hint="its symbols: " + (", ".join(sorted(typer.symtab)) or "none"),
@@ -283,7 +292,12 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
         g = S.resimplify(g, {x_diff: x_full})
     g = S.factor(g)
     style = _style(typer)
-    out = to_latex(g, style)
+    if entry:
+        style.index = True
+        style.taken = tuple(entry) + tuple(typer.symtab)
+        out = LatexPrinter(style).entry(g, entry[0], entry[1])
+    else:
+        out = to_latex(g, style)
     conv = _convention(x_full)
     res = Result(latex, name, kind, g, f, out, count_terms(g), None, syms, conv)
     if verify:

@@ -40,6 +40,8 @@ class Style:
     ones: str = "\\mathbf{1}"
     left: str = "\\left("
     right: str = "\\right)"
+    index: bool = False          # the input used index notation: print sums of entries so
+    taken: tuple = ()            # index letters already in use
 
 
 _CMD_END = re.compile(r"\\[a-zA-Z]+$")
@@ -176,7 +178,49 @@ class LatexPrinter:
             return self.paren(s)
         return s
 
+    def fresh(self, k: int) -> list:
+        letters = [c for c in "klmnpqrsuvw" if c not in self.style.taken]
+        return letters[:k]
+
+    def _index_sum(self, e: MatMul):
+        """1^T X 1 as \\sum_{kl} X_{kl}, 1^T x as \\sum_k x_k (index-notation input)."""
+        fs = e.factors
+        def ones_t(f):
+            return isinstance(f, Transpose) and isinstance(f.arg, Ones)
+        if len(fs) == 3 and ones_t(fs[0]) and isinstance(fs[2], Ones) and isinstance(fs[1], Sym):
+            k, l = self.fresh(2)
+            return f"\\sum_{{{k}{l}}} {fs[1].latex or fs[1].name}_{{{k}{l}}}"
+        if len(fs) == 2 and ones_t(fs[0]) and isinstance(fs[1], Sym):
+            (k,) = self.fresh(1)
+            return f"\\sum_{{{k}}} {fs[1].latex or fs[1].name}_{{{k}}}"
+        return None
+
+    def entry(self, e: Expr, i: str, j: str | None) -> str:
+        """The (i, j) entry of a matrix (the derivative by X_{ij})."""
+        idx = i + (j or "")
+        if isinstance(e, Sym):
+            return f"{e.latex or e.name}_{{{idx}}}"
+        if isinstance(e, Mul):
+            m = e.factors[-1]
+            outer_ones = (isinstance(m, MatMul) and len(m.factors) == 2 and
+                          isinstance(m.factors[0], Ones) and isinstance(m.factors[1], Transpose)
+                          and isinstance(m.factors[1].arg, Ones))
+            scal = Mul(e.factors[:-1]) if len(e.factors) > 2 else e.factors[0]
+            if outer_ones or (isinstance(m, Ones)):
+                return self.doprint(scal)
+            inner = self.entry(m, i, j)
+            return _join([self.doprint(scal) if not isinstance(scal, Const) or
+                          abs(scal.value) != 1 else ("-" if scal.value < 0 else ""), inner])
+        if isinstance(e, MatMul) and len(e.factors) == 2 and isinstance(e.factors[0], Ones) \
+                and isinstance(e.factors[1], Transpose) and isinstance(e.factors[1].arg, Ones):
+            return "1"
+        return f"{self.paren(self.doprint(e))}_{{{idx}}}"
+
     def _print_MatMul(self, e: MatMul):
+        if self.style.index:
+            s = self._index_sum(e)
+            if s is not None:
+                return s, PREC["product"]    # a sum is linear in what follows it
         parts = []
         for f in e.factors:
             s, p = self._print(f)

@@ -110,11 +110,25 @@ class Typer:
     # ------------------------------------------------------------------ pre-pass
     def survey(self, root: N):
         """Collect every symbol's uses (fonts, transposes, norms) before choosing kinds."""
-        stack = [(root, None)]
+        stack = [(root, None, frozenset())]
         while stack:
-            n, parent = stack.pop()
+            n, parent, bound = stack.pop()
             if not isinstance(n, N):
                 continue
+            if n.op == "isum":
+                _, posts = _unwrap(n.args[0])
+                subs = [p for kind, p in posts if kind == "subscript"]
+                if subs:
+                    bound = bound | set(self.sub_name(subs[0]).replace(",", ""))
+            if n.op == "subscript" and n.args[0].op == "sym" and bound:
+                idx = self.sub_name(n.args[1]).replace(",", "")
+                if idx and all(c in bound for c in idx) and len(idx) <= 2:
+                    b = n.args[0]
+                    info = self.hints.setdefault(b.args[0], {"latex": b.args[1], "hints": set(),
+                                                             "vector_use": False, "node": b})
+                    info["vector_use"] = True
+                    if len(idx) == 2:
+                        info["hints"].add("upper")    # X_{kl}: an entry of a matrix
             if n.op == "sym":
                 name, latex, hint = n.args
                 info = self.hints.setdefault(name, {"latex": latex, "hints": set(),
@@ -131,9 +145,9 @@ class Typer:
                                                           "node": inner})["vector_use"] = True
             for a in n.args:
                 if isinstance(a, N):
-                    stack.append((a, n))
+                    stack.append((a, n, bound))
                 elif isinstance(a, tuple):
-                    stack.extend((x, n) for x in a if isinstance(x, N))
+                    stack.extend((x, n, bound) for x in a if isinstance(x, N))
 
     def symbol(self, name: str, latex: str, hint: str, node: N) -> Sym:
         sym = self.symtab.get(name)
@@ -521,12 +535,83 @@ class Typer:
 
     t_dop = t_request
 
-    def t_isum(self, n, *args):
-        raise Unsupported("index notation (\\sum over indices) is not supported yet",
-                          hint="write the matrix form, e.g. \\mathbf{1}^T X \\mathbf{1}").at(
-            self.text, n.start, n.end - n.start)
+    def t_isum(self, n, op, body):
+        """\\sum_{klmn} X_{kl} X_{mn}: index notation, rewritten in matrix form."""
+        from .index import contract
+        base, posts = _unwrap(op)
+        sub = [p for kind, p in posts if kind == "subscript"]
+        if not sub or any(kind == "sup" for kind, _ in posts) or sub[0].op == "subrange":
+            raise Unsupported("sums over a range (\\sum_{r=0}^{n-1}) are not supported yet",
+                              hint="sum over indices: \\sum_{kl} X_{kl}").at(
+                self.text, op.start, op.end - op.start)
+        letters = self.index_letters(sub[0])
+        self.style["index"] = True
+        self.bound = getattr(self, "bound", set()) | set(letters)
+        try:
+            terms = self.index_terms(body)
+        finally:
+            self.bound = self.bound - set(letters)
+        out = []
+        for coef, factors in terms:
+            out.append(contract(factors, coef, set(), self, n))
+        return out[0] if len(out) == 1 else Add(tuple(out))
 
-    # ---------------------------------------------------------------- finishing
+    def index_letters(self, p: N) -> list:
+        name = self.sub_name(p)
+        letters = [c for c in name.replace(",", "") if c.strip()]
+        if not all(c.isalpha() for c in letters):
+            raise ParseErrorAt(self.text, p, "summation indices must be letters: \\sum_{kl}")
+        return letters
+
+    def is_entry(self, n: N) -> bool:
+        if n.op != "subscript":
+            return False
+        bound = getattr(self, "bound", set())
+        name = self.sub_name(n.args[1]).replace(",", "")
+        return bool(name) and all(c in bound for c in name) and len(name) <= 2
+
+    def index_terms(self, n: N) -> list:
+        """A body in index notation as a sum of products: [(scalars, [Indexed...])]."""
+        from .index import Indexed, check_indices
+        if n.op == "product":
+            acc = [([], [])]
+            for it in n.args:
+                if it.op == "op":
+                    continue
+                sub = self.index_terms(it)
+                acc = [(a + c, b + d) for a, b in acc for c, d in sub]
+            return acc
+        if n.op in ("paren", "brace"):
+            return self.index_terms(n.args[0])
+        if n.op == "add":
+            return [t for x in n.args for t in self.index_terms(x)]
+        if n.op == "neg":
+            return [([S.Const(Fraction(-1))] + a, b) for a, b in self.index_terms(n.args[0])]
+        if n.op == "isum":
+            return [([self.t_isum(n, *n.args)], [])]
+        if n.op == "sup" and self.is_entry(n.args[0]):
+            kind, value = self.sup_kind(n.args[1])
+            if kind == "pow" and value.denominator == 1 and 1 <= value <= 2:
+                one = self.index_terms(n.args[0])
+                return [(a + a, b + b) for a, b in one] if value == 2 else one
+            raise Unsupported("only the square of an entry is supported in index notation",
+                              hint="X_{kl}^2 is supported; write higher powers as "
+                                   "elementwise powers in matrix form").at(
+                self.text, n.start, n.end - n.start)
+        if self.is_entry(n):
+            base, payload = n.args
+            name = self.sub_name(payload).replace(",", "")
+            row = name[0]
+            col = name[1] if len(name) > 1 else None
+            if base.op == "sym" and base.args[0] == "delta" and col is not None:
+                e = Identity(DimVar("delta", unit_ok=False))
+                return [([], [Indexed(e, row, col, n)])]
+            return [([], [check_indices(self.build(base), row, col, n, self)])]
+        e = self.build(n)
+        self.need_scalar(e, n, "a factor without indices in a sum over indices")
+        return [([e], [])]
+
+        # ---------------------------------------------------------------- finishing
     def finish(self, raw: Expr, strip: str | None = None):
         """Resolve dimension variables; returns (canonical f, f for differentiation, syms)."""
         names = self._dim_names()
@@ -583,6 +668,20 @@ class Typer:
             for d in sym.dims:
                 name(d)
         return name
+
+
+def _unwrap(n: N):
+    posts = []
+    while n.op in ("sup", "subscript"):
+        posts.append((n.op, n.args[1]))
+        n = n.args[0]
+    posts.reverse()
+    return n, posts
+
+
+def ParseErrorAt(text: str, n: N, msg: str):
+    from .errors import ParseError
+    return ParseError(msg).at(text, n.start, n.end - n.start)
 
 
 def _is_transpose_mark(p: N) -> bool:
