@@ -63,10 +63,7 @@ FORMULAS = {
 }
 
 # formulas texgrad does not handle yet: id -> the error it gives (strict xfails)
-KNOWN_FAILURES: dict[str, str] = {
-    "exponential-base-2": "texgrad raises Unsupported: the superscript `t` is not understood "
-                          "(a variable exponent, a^t = exp(t ln a), is not read)",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def oracle(tex: str):

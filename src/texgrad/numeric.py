@@ -103,6 +103,14 @@ def _softmax(x):
     return z / z.sum()
 
 
+def safe_evaluate(expr: Expr, env: dict, sizes):
+    """``evaluate``, or None where linear algebra fails (a singular matrix)."""
+    try:
+        return evaluate(expr, env, sizes)
+    except np.linalg.LinAlgError:
+        return None
+
+
 def evaluate(expr: Expr, env: dict, sizes) -> np.ndarray:
     """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D)."""
     memo = {}
@@ -125,8 +133,9 @@ def dim_size(d, sizes: dict) -> int:
 
 # ------------------------------------------------------------------------- drawing
 
-def assign_sizes(syms: dict, rng=None) -> dict:
-    """Distinct sizes per dimension name: 2, 3, 4, ... (declared numeric sizes kept)."""
+def assign_sizes(syms: dict, reverse: bool = False) -> dict:
+    """Distinct sizes per dimension name: 3, 4, 5, ... in order of appearance, or in the
+    reverse order (declared numeric sizes kept)."""
     names = []
     for s in syms.values():
         for d in s.dims:
@@ -135,6 +144,8 @@ def assign_sizes(syms: dict, rng=None) -> dict:
                     names.append(x)
     sizes = {}
     nxt = 3
+    if reverse:
+        names = names[::-1]
     for x in names:
         if isinstance(x, str) and x.startswith("#"):
             sizes[x] = int(x[1:])
@@ -227,15 +238,22 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
     with np.errstate(all="ignore"):
         for t in range(trials):
             env = None
-            for profile in range(4):
-                for _attempt in range(3):
-                    cand = draw_env(syms, sizes, rng, profile)
-                    fv = evaluate(f, cand, sizes)
-                    if _finite(fv) and _finite(evaluate(grad, cand, sizes)) and \
-                            _well_conditioned(f, cand, sizes):
-                        env = cand
+            # domains: plain draws, then positive entries and spd matrices; then the sizes in
+            # the other order (det(A^T X A) needs A tall, log det(X^T X) needs X tall)
+            for sz in ((sizes, assign_sizes(syms, reverse=True)) if t == 0 else (sizes,)):
+                for profile in range(4):
+                    for _attempt in range(3):
+                        cand = draw_env(syms, sz, rng, profile)
+                        fv = safe_evaluate(f, cand, sz)
+                        gv = safe_evaluate(grad, cand, sz) if fv is not None else None
+                        if fv is not None and gv is not None and _finite(fv) and \
+                                _finite(gv) and _well_conditioned(f, cand, sz):
+                            env = cand
+                            break
+                    if env is not None:
                         break
                 if env is not None:
+                    sizes = sz
                     break
             if env is None:
                 return Check(False, float("nan"), done, dirs, sizes, convention,
@@ -257,7 +275,8 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
                 def phi(h):
                     e2 = dict(env)
                     e2[x.name] = x0 + h * v
-                    return float(np.real(evaluate(f, e2, sizes)[0, 0]))
+                    val = safe_evaluate(f, e2, sizes)
+                    return float("nan") if val is None else float(np.real(val[0, 0]))
 
                 h = 1e-3 * max(1.0, float(np.max(np.abs(x0))))
                 d1 = (phi(h) - phi(-h)) / (2 * h)
@@ -284,8 +303,8 @@ def _well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:
     """Inverses and determinants in f are evaluated at matrices that are not near-singular."""
     for e in walk(f):
         if isinstance(e, MatPow) and e.k < 0 or isinstance(e, Det):
-            m = evaluate(e.arg, env, sizes)
-            if m.shape[0] > 1 and np.linalg.cond(m) > 1e4:
+            m = safe_evaluate(e.arg, env, sizes)
+            if m is None or m.shape[0] > 1 and np.linalg.cond(m) > 1e4:
                 return False
     return True
 
@@ -300,12 +319,22 @@ def to_user(x: np.ndarray, shape) -> np.ndarray | float:
 
 
 def from_user(name: str, value, sym: Sym) -> np.ndarray:
-    a = np.asarray(value)
-    a = a.astype(complex if np.iscomplexobj(a) else float)
+    from .errors import ShapeError
+    try:
+        a = np.asarray(value)
+        a = a.astype(complex if np.iscomplexobj(a) else float)
+    except (TypeError, ValueError):
+        raise ShapeError(f"the value of {name} is not an array of numbers") from None
     if sym.shape == SCALAR:
+        if a.size != 1:
+            raise ShapeError(f"{name} is a scalar, but its value has shape {a.shape}")
         return a.reshape(1, 1)
     if sym.shape[1] == 1:
+        if a.ndim != 1 and not (a.ndim == 2 and 1 in a.shape):
+            raise ShapeError(f"{name} is a vector, but its value has shape {a.shape}",
+                             hint="give a vector as a 1-D array")
         return a.reshape(-1, 1)
     if a.ndim != 2:
-        raise ValueError(f"{name} should be a matrix (2-D), got shape {a.shape}")
+        raise ShapeError(f"{name} is a matrix, but its value has shape {a.shape}",
+                         hint="give a matrix as a 2-D array")
     return a

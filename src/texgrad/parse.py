@@ -257,7 +257,10 @@ def _make_build():
                 return _tok("dmark", t, str(t))
             if w == "T":
                 return _tok("tmark", t, "T")
-            return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), "word")
+            hint = "word"
+            if len(w) == 1:          # \mathrm{A}: an upright letter is still a letter
+                hint = "upper" if w.isupper() else "plain"
+            return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), hint)
 
         def func_cmd(self, c):
             t = c[0]
@@ -579,7 +582,7 @@ def check_limits(text: str) -> None:
     if len(text) > MAX_LENGTH:
         raise LimitError(f"the formula is {len(text):,} characters long; the limit is "
                          f"{MAX_LENGTH:,}", hint="split it, or differentiate a part at a time",
-                         line=1, column=1)
+                         line=1, column=1, source=text)
     for i, ch in enumerate(text):
         if (ord(ch) < 32 and ch not in "\n\t\r") or ch == "\x7f" or ch == "\ufffd":
             raise ParseError(f"a control or binary character (U+{ord(ch):04X}) in the input",

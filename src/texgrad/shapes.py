@@ -431,6 +431,11 @@ class Typer:
                     return S.Pow(e, value)   # elementwise power of a vector
             self.need_square(e, base, "a matrix power")
             return S.MatPow(e, int(value))
+        if kind == "expr" and self.is_scalar(e):
+            # a^t = exp(t log a) for a scalar base and a scalar exponent
+            t = self.build(payload)
+            self.need_scalar(t, payload, "an exponent")
+            return S.Func("exp", Mul((t, S.Func("log", e))))
         raise Unsupported(f"the superscript `{self.src(payload)}` is not understood",
                           hint="superscripts: T, \\top, -1, -T, integers, numbers"
                           ).at(self.text, payload.start, payload.end - payload.start)
