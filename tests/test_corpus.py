@@ -9,7 +9,7 @@ import texgrad
 from corpus import assume_of, draw, load, numpy_eval, shapes_of
 
 CASES = load()
-SUPPORTED = {"gradient"}
+SUPPORTED = {"gradient", "jacobian", "hessian", "laplacian", "derivative"}
 
 
 def _unsupported_reason(case):

@@ -29,6 +29,7 @@ class Request:
     wrt: N | None = None
     order: int = 1
     text: str = ""
+    laplacian: bool = False
 
 
 @dataclass
@@ -58,11 +59,38 @@ class Result:
             return f"% not verified (--no-verify); {self.convention}"
         return self.check.stamp()
 
+    form: str = "gradient"       # gradient | vec | scalar | entry
+    target: Any = None           # the function differentiated (f, or its gradient)
+    entry: Any = None
+
     def evaluate(self, values: dict):
-        """The derivative's value (NumPy) at ``values`` (name -> array; vectors 1-D)."""
-        from .numeric import evaluate as ev, to_user
+        """The derivative's value (NumPy) at ``values`` (name -> array; vectors 1-D), in the
+        layout D[f-index..., variable-index...] whatever the printed notation."""
+        import numpy as np
+        from .numeric import ENTRY, dim_size, evaluate as ev, to_user
         env, sizes = _bind(self.symbols, values, self.expr)
-        return to_user(ev(self.expr, env, sizes), self.expr.shape)
+        if self.form == "gradient" or self.kind == "laplacian":
+            return to_user(ev(self.expr, env, sizes), self.expr.shape)
+        fdims = self.target.shape
+        if self.form == "scalar":
+            return to_user(ev(self.expr, env, sizes), fdims)
+        xdims = self.symbols[self.wrt].dims
+        if self.form == "entry":
+            xr, xc = (dim_size(d, sizes) for d in xdims)
+            i, j = self.entry[0], self.entry[1] or "1"
+            out = np.empty(_user_shape(fdims, sizes) + _user_shape(xdims, sizes))
+            for a in range(xr):
+                for b in range(xc):
+                    ENTRY[i], ENTRY[j] = a, b
+                    val = to_user(ev(self.expr, env, sizes), fdims)
+                    out[(Ellipsis,) + ((a, b) if xc != 1 or xdims[1] != 1 else (a,))] = val
+            return out
+        jac = ev(self.expr, env, sizes)        # vec form: J[vec F, vec X]
+        fr, fc = (dim_size(d, sizes) for d in fdims)
+        xr, xc = (dim_size(d, sizes) for d in xdims)
+        full = jac.reshape(fr, fc, xr, xc, order="F")
+        keep = [fdims[0] != 1, fdims[1] != 1, xdims[0] != 1, xdims[1] != 1]
+        return full.reshape([n for n, k in zip(full.shape, keep) if k])
 
     def to_dict(self) -> dict:
         d = {"input": self.input, "wrt": self.wrt, "kind": self.kind,
@@ -77,6 +105,11 @@ class Result:
 
     def _repr_latex_(self):
         return f"$${self.latex}$$"
+
+
+def _user_shape(dims, sizes) -> tuple:
+    from .numeric import dim_size
+    return tuple(dim_size(d, sizes) for d in dims if d != 1)
 
 
 def _dims_out(s: Sym) -> list:
@@ -149,9 +182,10 @@ def wrt_name(n: N, text: str) -> str:
                     sub = " ".join(text[payload.start:payload.end].split()).strip("{} ")
                 name = f"{name}_{sub}"
             elif kind == "sup":
-                raise Unsupported("a derivative by a transposed variable (a layout) is not "
-                                  "supported yet").at(text, payload.start)
+                pass     # \\partial x^T: the numerator layout, which is the default
         return name
+    if base.op == "call" and base.args[0] == "vec":     # \\partial vec(X)^T
+        return wrt_name(base.args[2], text)
     if base.op in ("ones", "identity"):
         return base.args[1]
     raise TexgradError(f"`{' '.join(text[n.start:n.end].split())}` is not a variable",
@@ -210,6 +244,7 @@ def _prepare(latex: str, shapes, assume, wrt: str | None = None):
                                hint="drop one of them")
         name = given
     typer = Typer(latex, _norm_shapes(shapes), _norm_assume(assume))
+    typer.root = req.f
     typer.survey(req.f)
     raw = typer.build(req.f)
     return req, name, typer, raw
@@ -234,14 +269,13 @@ def _norm_assume(assume) -> dict:
 
 
 def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None,
-                  assume: dict | None = None, kind: str | None = "gradient",
-                  verify: bool = True, seed: int = 0) -> Result:
-    """Differentiate a LaTeX formula.  See the README for the conventions."""
-    from .numeric import check_gradient
-    from .rules import gradient
-
+                  assume: dict | None = None, kind: str | None = None,
+                  verify: bool = True, seed: int = 0, layout: str = "numerator") -> Result:
+    """Differentiate a LaTeX formula.  See the README for the kinds and conventions."""
     if kind is not None and kind not in KINDS:
         raise TexgradError(f"unknown kind {kind!r}", hint="kinds: " + ", ".join(KINDS))
+    if layout not in LAYOUTS:
+        raise TexgradError(f"unknown layout {layout!r}", hint="layouts: " + ", ".join(LAYOUTS))
     req, name, typer, raw = _prepare(latex, shapes, assume, wrt)
     if name is None:
         found = sorted(typer.symtab)
@@ -262,21 +296,70 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
         raise TexgradError(f"the formula has no symbol {name}",
                            hint="its symbols: " + (", ".join(sorted(typer.symtab)) or "none"),
                            line=1, column=1, source=latex)
-    if req.order > 1 and kind == "gradient":
-        kind = "hessian"
-    if kind is None:
-        kind = "gradient"
-    if kind != "gradient":
-        raise Unsupported(f"kind={kind!r} is not supported yet; only gradients of scalar "
-                          "functions for now", line=1, column=1, source=latex)
     f, fd, syms = typer.finish(raw, strip=name)
-    if f.shape != SCALAR:
-        raise ShapeError("the gradient needs a scalar function, but the formula is "
-                         f"{_shape_words(f.shape)}",
-                         hint="take a norm or a trace, or (later) ask for kind='jacobian'",
-                         line=1, column=1, source=latex)
     x_full = syms[name]
     x_diff = next((s for s in _syms(fd) if s.name == name), x_full)
+    kind = _kind(kind, req, f, x_full, entry, typer, latex)
+    style = _style(typer)
+    conv = _convention(x_full)
+    if kind == "gradient" and not typer.out_index:
+        res = _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv)
+        if verify:
+            from .numeric import check_gradient
+            res.check = check_gradient(fd, res.expr, x_diff, syms, seed=seed, convention=conv)
+        return res
+    if is_complex(fd):
+        raise Unsupported("Jacobians and Hessians of complex variables are not supported yet",
+                          hint="the gradient of a real function of complex variables is",
+                          line=1, column=1, source=latex)
+    return _derivative(latex, kind, f, fd, x_full, x_diff, syms, style, entry, typer,
+                       verify, seed, layout)
+
+
+LAYOUTS = ("numerator", "denominator", "mixed")
+
+
+def _kind(kind, req, f, x, entry, typer, latex) -> str:
+    if kind is None:
+        if req.laplacian:
+            kind = "laplacian"
+        elif req.order > 1:
+            kind = "hessian"
+        elif f.shape == SCALAR and not entry:
+            kind = "gradient"
+        elif f.shape[1] == 1 and (x.dims == SCALAR or x.dims[1] == 1) and not entry:
+            kind = "jacobian"
+        else:
+            kind = "derivative"
+    if kind in ("hessian", "laplacian") and f.shape != SCALAR:
+        raise ShapeError(f"a {kind} needs a scalar function, but the formula is "
+                         f"{_shape_words(f.shape)}",
+                         hint="ask for kind='jacobian' or 'derivative' instead",
+                         line=1, column=1, source=latex)
+    if kind == "gradient" and f.shape != SCALAR:
+        raise ShapeError("the gradient needs a scalar function, but the formula is "
+                         f"{_shape_words(f.shape)}",
+                         hint="ask for kind='jacobian' (a vector function) or 'derivative'",
+                         line=1, column=1, source=latex)
+    return kind
+
+
+def _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv) -> Result:
+    g = _raw_gradient(f, fd, x_full, x_diff)
+    if x_diff is not x_full and x_diff != x_full:
+        g = S.resimplify(g, {x_diff: x_full})
+    g = S.factor(g)
+    if entry:
+        style.index = True
+        style.taken = tuple(entry) + tuple(typer.symtab)
+        out = LatexPrinter(style).entry(g, entry[0], entry[1])
+    else:
+        out = to_latex(g, style)
+    return Result(latex, x_full.name, "gradient", g, f, out, count_terms(g), None, syms, conv)
+
+
+def _raw_gradient(f, fd, x_full, x_diff):
+    from .rules import gradient
     if is_complex(fd):
         # Wirtinger: x and conj(x) independent; the complex gradient is 2 df/dconj(x)
         # (Cookbook sec. 4.1, the convention of its eq. 89), df/dx for a real x
@@ -285,25 +368,115 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
             g = S.mul(S.const(2), gradient(pushed, S.Conj(x_diff)))
         else:
             g = gradient(pushed, x_diff)
-        g = S.fold_conj(g, walk(f))
-    else:
-        g = gradient(fd, x_diff)
-    if x_diff is not x_full and x_diff != x_full:
-        g = S.resimplify(g, {x_diff: x_full})
-    g = S.factor(g)
-    style = _style(typer)
+        return S.fold_conj(g, walk(f))
+    return gradient(fd, x_diff)
+
+
+def _derivative(latex, kind, f, fd, x_full, x_diff, syms, style, entry, typer, verify, seed,
+                layout) -> Result:
+    """Jacobians, Hessians, Laplacians and full derivatives, through the differential."""
+    from . import numeric as NM
+    from .rules import differential, identify
+
+    target = fd                       # the function whose derivative is printed
+    if kind in ("hessian", "laplacian"):
+        target = S.factor(_raw_gradient(f, fd, x_full, x_diff))
+    x = x_diff
     if entry:
-        style.index = True
-        style.taken = tuple(entry) + tuple(typer.symtab)
-        out = LatexPrinter(style).entry(g, entry[0], entry[1])
+        dx = S.single_entry(x.dims, entry[0], entry[1] or "1")
+        d = differential(target, x, dx)
+        form = "entry"
+    elif x.dims == SCALAR:
+        d = differential(target, x, S.ONE)
+        form = "scalar"
     else:
-        out = to_latex(g, style)
-    conv = _convention(x_full)
-    res = Result(latex, name, kind, g, f, out, count_terms(g), None, syms, conv)
+        dx = Sym("d" + x.name, x.dims, "\\mathrm{d}" + (x.latex or x.name))
+        d = identify(differential(target, x, dx), dx)
+        form = "vec"
+    if kind == "laplacian":
+        d = S.trace(d) if form == "vec" else d
+    if x_diff != x_full:
+        d = S.resimplify(d, {x_diff: x_full})
+    d = S.factor(d)
+    shown = d
+    if layout == "denominator" and form == "vec" and f.shape[1] == 1 and kind != "laplacian":
+        shown = S.transpose(d)
+    if entry and typer.out_index:
+        style.index = True
+        style.taken = tuple(entry) + tuple(typer.out_index) + tuple(typer.symtab)
+        out = LatexPrinter(style).entry(shown, *typer.out_index)
+    else:
+        out = to_latex(shown, style)
+    conv = _deriv_convention(kind, form, f, x_full, layout)
+    res = Result(latex, x_full.name, kind, d, f, out, count_terms(shown), None, syms, conv)
+    res.form, res.target, res.entry = form, target, entry
     if verify:
-        res.check = check_gradient(fd, g, x_diff, syms, seed=seed, convention=conv)
-    res._fd = fd
+        fshape = _shape_fn(target)
+        if kind == "laplacian":
+            # check the Hessian it is the trace of, then the trace itself
+            res.check = _check_laplacian(fd, target, x, syms, d, seed, conv)
+        elif form == "vec":
+            res.check = NM.check_derivative(target, x, syms, NM.apply_vec(d, fshape), [d],
+                                            seed=seed, convention=conv)
+        elif form == "scalar":
+            res.check = NM.check_derivative(target, x, syms, NM.apply_scalar(d), [d],
+                                            seed=seed, convention=conv)
+        else:
+            res.check = NM.check_derivative(target, x, syms,
+                                            NM.apply_entries(d, x, entry[0], entry[1] or "1"),
+                                            [d], seed=seed, convention=conv)
+        if kind == "hessian" and res.check.passed:
+            g_check = NM.check_gradient(fd, target, x, syms, seed=seed, convention=conv)
+            if not g_check.passed:
+                res.check = g_check
     return res
+
+
+def _check_laplacian(fd, g, x, syms, lap, seed, conv):
+    from . import numeric as NM
+    from .rules import differential, identify
+    if x.dims == SCALAR:
+        h = differential(g, x, S.ONE)
+        return NM.check_derivative(g, x, syms, NM.apply_scalar(h), [h], seed=seed,
+                                   convention=conv)
+    dx = Sym("d" + x.name, x.dims, "")
+    h = identify(differential(g, x, dx), dx)
+    check = NM.check_derivative(g, x, syms, NM.apply_vec(h, _shape_fn(g)), [h, lap],
+                                seed=seed, convention=conv)
+    if check.passed:   # the printed Laplacian is the trace of the verified Hessian
+        import numpy as np
+        env = NM.draw_env(syms, check.sizes, np.random.default_rng(seed + 1), 2)
+        a = NM.safe_evaluate(lap, env, check.sizes)
+        b = NM.safe_evaluate(h, env, check.sizes)
+        if a is None or b is None or not np.isclose(a[0, 0], np.trace(b), rtol=1e-8,
+                                                    atol=1e-10):
+            check.passed = False
+            check.reason = "the Laplacian is not the trace of the Hessian"
+    return check
+
+
+def _shape_fn(e: Expr):
+    from .numeric import dim_size
+    return lambda sizes: tuple(dim_size(d, sizes) for d in e.shape)
+
+
+def _deriv_convention(kind, form, f, x, layout) -> str:
+    if kind == "laplacian":
+        return f"the Laplacian: the trace of the Hessian by {x.name}"
+    if form == "scalar":
+        return f"the derivative by the scalar {x.name}: the shape of the function"
+    if form == "entry":
+        return (f"the derivative by each entry {x.name}_{{ij}}; J^{{ij}} is the single-entry "
+                "matrix")
+    fv = f.shape[1] == 1
+    xv = x.dims[1] == 1
+    if kind == "hessian" and xv:
+        return f"the Hessian: d^2 f / d{x.name} d{x.name}^T"
+    if fv and xv:
+        lay = "rows index f" if layout != "denominator" else "rows index the variable"
+        return f"the Jacobian in {layout} layout ({lay})"
+    return ("vec form: d vec(F) / d vec(" + x.name + ")^T, column-major vec "
+            "(Magnus & Neudecker)")
 
 
 def _syms(e: Expr):

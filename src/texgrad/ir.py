@@ -391,8 +391,50 @@ class Conj(Expr):
         return self.arg.shape
 
 
+@node
+class Vec(Expr):
+    """``vec(X)``: the columns of X stacked (column-major), a column of rows*cols entries."""
+    arg: Expr
+    shape: Shape = field(init=False, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
+
+    @property
+    def children(self):
+        return (self.arg,)
+
+    def _shape(self):
+        return (dim_mul(self.arg.shape[0], self.arg.shape[1]), 1)
+
+
+@node
+class Commutation(Expr):
+    """The commutation matrix K_{mn}: vec(X^T) = K_{mn} vec(X) for an m x n matrix X."""
+    m: Dim
+    n: Dim
+    shape: Shape = field(init=False, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
+
+    def _shape(self):
+        d = dim_mul(self.m, self.n)
+        return (d, d)
+
+
+@node
+class SingleEntry(Expr):
+    """J^{ij}: the matrix of the shape ``dims`` with a one at (i, j) and zeros elsewhere."""
+    dims: Shape
+    i: str
+    j: str
+    shape: Shape = field(init=False, compare=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
+
+    def _shape(self):
+        return self.dims
+
+
 NODES = (Sym, Const, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Transpose,
-         MatPow, PowSum, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj)
+         MatPow, PowSum, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj, Vec, Commutation,
+         SingleEntry)
 
 
 def is_complex(e: Expr) -> bool:

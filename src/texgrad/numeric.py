@@ -15,7 +15,7 @@ from math import prod
 
 import numpy as np
 
-from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
 
@@ -68,7 +68,26 @@ EVAL = {
                            else np.diag(v[0]).reshape(-1, 1).copy()),
     Softmax: lambda e, v, n: _softmax(v[0]),
     Conj: lambda e, v, n: np.conj(v[0]),
+    Vec: lambda e, v, n: v[0].reshape(-1, 1, order="F"),
+    Commutation: lambda e, v, n: _commutation(n(e.m), n(e.n)),
+    SingleEntry: lambda e, v, n: _single_entry(e, n),
 }
+
+ENTRY: dict = {}     # index name -> its value while a derivative by an entry is evaluated
+
+
+def _commutation(m: int, n: int) -> np.ndarray:
+    k = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            k[i * n + j, j * m + i] = 1.0     # vec(X^T)[i n + j] = X[i, j] = vec(X)[j m + i]
+    return k
+
+
+def _single_entry(e, n) -> np.ndarray:
+    out = np.zeros((n(e.dims[0]), n(e.dims[1])))
+    out[ENTRY[e.i], ENTRY[e.j]] = 1.0
+    return out
 
 FUNCS = {
     "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan,
@@ -229,6 +248,51 @@ def _finite(x) -> bool:
 def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
                    directions: int = 2, seed: int = 0, convention: str = "") -> Check:
     """Compare <grad, V> with central differences of f along V at random points."""
+    def apply(env, sizes, v):
+        g = evaluate(grad, env, sizes)
+        # d f(x + hV)/dh = Re <conj(G), V>: G = df/dRe x + i df/dIm x for complex x
+        return (np.array(float(np.real(np.sum(np.conj(g) * v)))),
+                float(np.sum(np.abs(g * v))))
+    return check_derivative(f, x, syms, apply, [grad], trials=trials, directions=directions,
+                            seed=seed, convention=convention, real_f=True)
+
+
+def apply_vec(jac: Expr, f_shape_of):
+    """The directional derivative from a vec-form Jacobian: J vec(V), in the shape of F."""
+    def apply(env, sizes, v):
+        jv = evaluate(jac, env, sizes) @ v.reshape(-1, 1, order="F")
+        r, c = f_shape_of(sizes)
+        return jv.reshape(r, c, order="F"), float(np.linalg.norm(jv))
+    return apply
+
+
+def apply_scalar(d: Expr):
+    """The derivative by a scalar t, applied to a direction: D v."""
+    def apply(env, sizes, v):
+        out = evaluate(d, env, sizes) * v[0, 0]
+        return out, float(np.linalg.norm(out))
+    return apply
+
+
+def apply_entries(d: Expr, x: Sym, i: str, j: str | None):
+    """The derivative by every entry X_{ij}, applied to a direction: sum_ij D_ij V_ij."""
+    def apply(env, sizes, v):
+        total = 0
+        for a in range(v.shape[0]):
+            for b in range(v.shape[1]):
+                ENTRY[i] = a
+                if j is not None:
+                    ENTRY[j] = b
+                total = total + evaluate(d, env, sizes) * v[a, b]
+        return total, float(np.linalg.norm(total))
+    return apply
+
+
+def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials: int = 3,
+                     directions: int = 2, seed: int = 0, convention: str = "",
+                     real_f: bool = False) -> Check:
+    """Compare the derivative applied to random directions V (``apply(env, sizes, V)``) with
+    Richardson-extrapolated central differences of f along V, at random points."""
     rng = np.random.default_rng(seed)
     sizes = assign_sizes(syms)
     worst = 0.0
@@ -244,10 +308,7 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
                 for profile in range(4):
                     for _attempt in range(3):
                         cand = draw_env(syms, sz, rng, profile)
-                        fv = safe_evaluate(f, cand, sz)
-                        gv = safe_evaluate(grad, cand, sz) if fv is not None else None
-                        if fv is not None and gv is not None and _finite(fv) and \
-                                _finite(gv) and _well_conditioned(f, cand, sz):
+                        if _valid(f, derivs, cand, sz, x):
                             env = cand
                             break
                     if env is not None:
@@ -259,11 +320,10 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
                 return Check(False, float("nan"), done, dirs, sizes, convention,
                              reason="f or its derivative is not finite at any random draw "
                                     "(declare assumptions such as positive or spd)")
-            g = evaluate(grad, env, sizes)
             x0 = env[x.name]
             cplx = np.iscomplexobj(x0)
-            fv = evaluate(f, env, sizes)[0, 0]
-            if abs(np.imag(fv)) > 1e-9 * max(1.0, abs(fv)):
+            f0 = evaluate(f, env, sizes)
+            if real_f and abs(np.imag(f0[0, 0])) > 1e-9 * max(1.0, abs(f0[0, 0])):
                 return Check(False, float("nan"), done, dirs, sizes, convention,
                              reason="f is complex-valued, so it has no gradient (a real "
                                     "function of complex variables has)")
@@ -276,27 +336,55 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
                     e2 = dict(env)
                     e2[x.name] = x0 + h * v
                     val = safe_evaluate(f, e2, sizes)
-                    return float("nan") if val is None else float(np.real(val[0, 0]))
+                    if val is None:
+                        return np.full(f0.shape, np.nan)
+                    return np.real(val) if real_f else val
 
                 h = 1e-3 * max(1.0, float(np.max(np.abs(x0))))
                 d1 = (phi(h) - phi(-h)) / (2 * h)
                 d2 = (phi(h / 2) - phi(-h / 2)) / h
                 fd = (4 * d2 - d1) / 3
-                # d f(x + hV)/dh = Re <conj(G), V>: G = df/dRe x + i df/dIm x for complex x
-                an = float(np.real(np.sum(np.conj(g) * v)))
+                an, magnitude = apply(env, sizes, v)
+                an = np.asarray(an).reshape(np.shape(fd)) if np.size(an) == np.size(fd) else an
                 # a floor relative to f and the step keeps an identically zero derivative
                 # (sin^2 + cos^2) from dividing rounding noise by zero
-                floor = 1e-6 * max(1.0, abs(float(np.real(fv)))) * float(np.linalg.norm(v)) \
-                    / max(1.0, float(np.linalg.norm(x0)))
-                scale = max(abs(fd), abs(an), float(np.sum(np.abs(g * v))), floor, 1e-300)
-                err = abs(fd - an) / scale
+                floor = 1e-6 * max(1.0, float(np.max(np.abs(f0)))) * \
+                    float(np.linalg.norm(v)) / max(1.0, float(np.linalg.norm(x0)))
+                try:
+                    diff = float(np.linalg.norm(fd - an))
+                except ValueError:
+                    diff = float("inf")
+                scale = max(float(np.linalg.norm(fd)), float(np.linalg.norm(an)), magnitude,
+                            floor, 1e-300)
+                err = diff / scale
                 if not np.isfinite(err):
                     err = float("inf")
                 if err >= worst:
-                    worst, worst_pair = err, (fd, an)
+                    worst = err
+                    worst_pair = (_first(fd), _first(an))
                 dirs += 1
             done += 1
     return Check(worst <= TOLERANCE, worst, done, dirs, sizes, convention, worst=worst_pair)
+
+
+def _first(a) -> float:
+    a = np.asarray(a)
+    return float(np.real(a.flat[0])) if a.size else float("nan")
+
+
+def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym) -> bool:
+    fv = safe_evaluate(f, env, sizes)
+    if fv is None or not _finite(fv) or not _well_conditioned(f, env, sizes):
+        return False
+    for d in derivs:
+        if any(isinstance(n, SingleEntry) for n in walk(d)):
+            for name in {n.i for n in walk(d) if isinstance(n, SingleEntry)} | \
+                    {n.j for n in walk(d) if isinstance(n, SingleEntry)}:
+                ENTRY[name] = 0
+        dv = safe_evaluate(d, env, sizes)
+        if dv is None or not _finite(dv):
+            return False
+    return True
 
 
 def _well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero)
 
 # precedence: how tightly a printed form binds; a child binding looser than its context is
@@ -198,6 +198,26 @@ class LatexPrinter:
     def entry(self, e: Expr, i: str, j: str | None) -> str:
         """The (i, j) entry of a matrix (the derivative by X_{ij})."""
         idx = i + (j or "")
+        if isinstance(e, Add):
+            out = ""
+            for t in e.terms:
+                s = self.entry(t, i, j)
+                out += s if not out else (" - " + s[1:] if s.startswith("-") else " + " + s)
+            return out
+        if isinstance(e, PowSum):            # sum_r (A^r G B^{k-1-r})_{kl}
+            s = self._print(e)[0]
+            head, body = s.split("} ", 1) if s.startswith("\\sum") else ("", s)
+            return f"{head}}} ({body})_{{{idx}}}" if head else f"({body})_{{{idx}}}"
+        if isinstance(e, MatMul) and j is not None:
+            found = [k for k, f in enumerate(e.factors) if isinstance(f, SingleEntry)]
+            if len(found) == 1:              # (P J^{ab} Q)_{ij} = P_{ia} Q_{bj}
+                k = found[0]
+                a, b = e.factors[k].i, e.factors[k].j
+                p = e.factors[:k]
+                q = e.factors[k + 1:]
+                left = self._entry_of(p, i, a)
+                right = self._entry_of(q, b, j)
+                return _join([left, right])
         if isinstance(e, Sym):
             return f"{e.latex or e.name}_{{{idx}}}"
         if isinstance(e, Mul):
@@ -215,6 +235,15 @@ class LatexPrinter:
                 and isinstance(e.factors[1], Transpose) and isinstance(e.factors[1].arg, Ones):
             return "1"
         return f"{self.paren(self.doprint(e))}_{{{idx}}}"
+
+    def _entry_of(self, factors, r: str, c: str) -> str:
+        """(F_1 ... F_k)_{rc}; the empty product is the identity: delta_{rc}."""
+        if not factors:
+            return f"\\delta_{{{r}{c}}}" if r < c else f"\\delta_{{{c}{r}}}"
+        m = factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+        if isinstance(m, Sym):
+            return f"{m.latex or m.name}_{{{r}{c}}}"
+        return f"({self._print(m)[0]})_{{{r}{c}}}"
 
     def _print_MatMul(self, e: MatMul):
         if self.style.index:
@@ -326,6 +355,27 @@ def _print_conj(self, e: Conj):
 
 
 LatexPrinter._print_Conj = _print_conj
+
+
+def _print_vec(self, e: Vec):
+    return f"\\operatorname{{vec}}{self.arg(e.arg)}", PREC["atom"]
+
+
+def _print_commutation(self, e: Commutation):
+    return f"K_{{{_dim(e.m)}{_dim(e.n)}}}", PREC["atom"]
+
+
+def _print_single_entry(self, e: SingleEntry):
+    return f"J^{{{e.i}{e.j}}}", PREC["atom"]
+
+
+def _dim(d) -> str:
+    return "".join(d) if isinstance(d, tuple) else str(d).lstrip("#")
+
+
+LatexPrinter._print_Vec = _print_vec
+LatexPrinter._print_Commutation = _print_commutation
+LatexPrinter._print_SingleEntry = _print_single_entry
 
 
 def latex(e: Expr, style: Style | None = None) -> str:

@@ -1,10 +1,13 @@
-"""Rules stage: one derivative rule per operator, in one table.
+"""Rules stage: the derivative rules, one pair per operator, in two tables.
 
-The design is reverse accumulation of adjoints, as autograd's VJPs, but symbolic: for a scalar
-f and a node u = op(c_1, ..., c_k), a rule maps the adjoint G = df/du (the shape of u) to the
-contribution of u to df/dc_i.  The table :data:`VJP` holds one rule function per IR node type,
-registered next to it with :func:`defvjp`; each rule is a line or two and cites the Matrix
-Cookbook (Petersen & Pedersen, 2012) where the identity is printed there.
+Gradients of scalars are reverse accumulation of adjoints, as autograd's VJPs, but symbolic:
+for a node u = op(c_1, ..., c_k), a rule of :data:`VJP` maps the adjoint G = df/du (the shape
+of u) to the contribution of u to df/dc_i.  Jacobians, Hessians and matrix-by-matrix
+derivatives use the differential instead (Magnus & Neudecker, and the Cookbook's own proofs): a
+rule of :data:`JVP` maps the differentials of the children to d op(c_1, ..., c_k), and
+:func:`identify` reads the derivative off the differential, vec(dF) = J vec(dX).  Both rules
+of a node stand together, registered with :func:`defvjp` and :func:`defjvp`; each is a line
+or two and cites the Matrix Cookbook (Petersen & Pedersen, 2012) where it prints the identity.
 
 Adjoints are accumulated over the expression DAG (identical subexpressions are one node), so a
 quadratic form's two occurrences of x combine before they are propagated further.
@@ -15,14 +18,15 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .errors import Unsupported
-from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
+from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
-from .simplify import (ONE, add, det, diag, func, hadamard, inverse, matmul, mul, neg, power,
-                       powsum, trace, transpose)
+from .simplify import (ONE, add, commutation, conj, det, diag, func, hadamard, inverse, kron,
+                       matmul, mul, neg, power, powsum, trace, transpose, vec)
 
 VJP: dict = {}
-LEAVES = (Sym, Const, Identity, Ones, Zero)
+JVP: dict = {}
+LEAVES = (Sym, Const, Identity, Ones, Zero, Commutation, SingleEntry)
 
 
 def defvjp(node_type):
@@ -31,6 +35,27 @@ def defvjp(node_type):
         VJP[node_type] = rule
         return rule
     return register
+
+
+def defjvp(node_type):
+    """Register ``rule(node, dcs) -> d node``; ``dcs[i]`` is None where child i is constant."""
+    def register(rule):
+        JVP[node_type] = rule
+        return rule
+    return register
+
+
+def _sum(parts) -> Expr | None:
+    parts = [p for p in parts if p is not None]
+    return add(*parts) if parts else None
+
+
+def linear(build):
+    """The differential of a node linear in each child: the node rebuilt on each one."""
+    def rule(e, dcs):
+        return _sum(build(e, [d if j == i else c for j, c in enumerate(e.children)])
+                    for i, d in enumerate(dcs) if d is not None)
+    return rule
 
 
 def inner(g: Expr, m: Expr) -> Expr:
@@ -66,12 +91,20 @@ def _add(e, g, i):                       # d(A + B) = dA + dB
     return g
 
 
+@defjvp(Add)
+def _add_d(e, dcs):
+    return _sum(dcs)
+
+
 @defvjp(Mul)
 def _mul(e, g, i):                       # d(aB) = da B + a dB, a scalar
     others = mul(*(f for j, f in enumerate(e.factors) if j != i))
     if e.factors[i].shape == SCALAR and e.shape != SCALAR:
         return inner(g, others)
     return mul(others, g)
+
+
+defjvp(Mul)(linear(lambda e, k: mul(*k)))
 
 
 @defvjp(MatMul)
@@ -87,9 +120,15 @@ def _matmul(e, g, i):                    # Cookbook (37): d(XY) = dX Y + X dY
     return matmul(*parts)
 
 
+defjvp(MatMul)(linear(lambda e, k: matmul(*k)))
+
+
 @defvjp(Hadamard)
 def _hadamard(e, g, i):                  # Cookbook (38): d(X o Y) = dX o Y + X o dY
     return hadamard(g, *(f for j, f in enumerate(e.factors) if j != i))
+
+
+defjvp(Hadamard)(linear(lambda e, k: hadamard(*k)))
 
 
 @defvjp(Kron)
@@ -98,9 +137,17 @@ def _kron(e, g, i):                      # Cookbook (39): d(X (x) Y) = dX (x) Y 
                       hint="expand the Kronecker product, or differentiate vec(...) form")
 
 
+defjvp(Kron)(linear(lambda e, k: kron(*k)))
+
+
 @defvjp(Transpose)
 def _transpose(e, g, i):                 # Cookbook (34): d(X^T) = (dX)^T
     return transpose(g)
+
+
+@defjvp(Transpose)
+def _transpose_d(e, dcs):
+    return transpose(dcs[0])
 
 
 @defvjp(MatPow)
@@ -118,14 +165,36 @@ def _matpow(e, g, i):
     return neg(matmul(yt, s, yt))
 
 
+@defjvp(MatPow)
+def _matpow_d(e, dcs):
+    x, dx = e.arg, dcs[0]
+    if e.k > 0:                          # Cookbook (90): sum_r X^r dX X^{n-1-r}
+        return powsum(x, dx, x, e.k)
+    y = inverse(x)
+    dy = neg(matmul(y, dx, y))           # Cookbook (59)
+    return dy if e.k == -1 else powsum(y, dy, y, -e.k)
+
+
 @defvjp(PowSum)
 def _powsum(e, g, i):
     raise Unsupported("second derivatives through a sum of matrix powers are not supported yet")
 
 
+@defjvp(PowSum)
+def _powsum_d(e, dcs):
+    if dcs[0] is None and dcs[2] is None:
+        return powsum(e.a, dcs[1], e.b, e.k, e.index)
+    return _powsum(e, None, 0)
+
+
 @defvjp(Pow)
 def _pow(e, g, i):                       # d(x^p) = p x^{p-1} dx, elementwise
     return scale(g, mul(Const(Fraction(e.p)), power(e.arg, e.p - 1)))
+
+
+@defjvp(Pow)
+def _pow_d(e, dcs):
+    return scale(dcs[0], mul(Const(Fraction(e.p)), power(e.arg, e.p - 1)))
 
 
 def _fprime(name: str, e: Func) -> Expr:
@@ -166,9 +235,17 @@ def _func(e, g, i):                      # elementwise f: G o f'(X)
     return scale(g, _fprime(e.name, e))
 
 
+@defjvp(Func)
+def _func_d(e, dcs):                     # elementwise f: f'(X) o dX
+    return scale(dcs[0], _fprime(e.name, e))
+
+
 @defvjp(Trace)
 def _trace(e, g, i):                     # Cookbook (100): d tr(X) = tr(dX)
     return mul(g, Identity(e.arg.shape[0]))
+
+
+defjvp(Trace)(linear(lambda e, k: trace(k[0])))
 
 
 @defvjp(Det)
@@ -176,9 +253,19 @@ def _det(e, g, i):                       # Cookbook (49): d det(X) = det(X) tr(X
     return mul(g, e, transpose(inverse(e.arg)))
 
 
+@defjvp(Det)
+def _det_d(e, dcs):
+    return mul(e, trace(matmul(inverse(e.arg), dcs[0])))
+
+
 @defvjp(Norm)
 def _norm(e, g, i):                      # Cookbook (129), (131): x / ||x||_2, X / ||X||_F
     return mul(g, power(e, -1), e.arg)
+
+
+@defjvp(Norm)
+def _norm_d(e, dcs):
+    return mul(power(e, -1), inner(e.arg, dcs[0]))
 
 
 @defvjp(Diag)
@@ -186,9 +273,18 @@ def _diag(e, g, i):                      # diag is linear; its adjoint is diag a
     return diag(g)
 
 
+defjvp(Diag)(linear(lambda e, k: diag(k[0])))
+
+
 @defvjp(Softmax)
 def _softmax(e, g, i):                   # d s = (diag(s) - s s^T) dx, s = softmax(x)
     return add(hadamard(e, g), neg(mul(matmul(transpose(e), g), e)))
+
+
+@defjvp(Softmax)
+def _softmax_d(e, dcs):
+    t = dcs[0]
+    return add(hadamard(e, t), neg(mul(matmul(transpose(e), t), e)))
 
 
 @defvjp(Conj)
@@ -196,6 +292,19 @@ def _conj(e, g, i):
     # conjugates are pushed down to the symbols before differentiating (simplify.push_conj);
     # with x and conj(x) independent (Wirtinger), conj(x) is then a variable of its own
     raise Unsupported("internal: a conjugate of a compound expression reached the rules")
+
+
+@defjvp(Conj)
+def _conj_d(e, dcs):
+    return conj(dcs[0])
+
+
+@defvjp(Vec)
+def _vec(e, g, i):
+    raise Unsupported("the gradient through vec(...) is not supported yet")
+
+
+defjvp(Vec)(linear(lambda e, k: vec(k[0])))
 
 
 # ---------------------------------------------------------------------- the driver
@@ -234,3 +343,75 @@ def gradient(f: Expr, x: Expr) -> Expr:
             if c in deps:
                 pending.setdefault(c, []).append(rule(n, g, i))
     return result if result is not None else Zero(x.shape)
+
+
+def differential(f: Expr, x: Expr, dx: Expr) -> Expr:
+    """dF: the differential of ``f`` when ``x`` moves by ``dx`` (forward accumulation)."""
+    deps = depends_on(f, x)
+    tangent: dict = {}
+    for n in walk(f):
+        if n not in deps:
+            continue
+        if n == x:
+            tangent[n] = dx
+            continue
+        d = JVP[type(n)](n, [tangent.get(c) if c in deps else None for c in n.children])
+        tangent[n] = d if d is not None else Zero(n.shape)
+    return tangent.get(f, Zero(f.shape))
+
+
+# --------------------------------------------------------------- identification
+
+def identify(e: Expr, dx: Expr) -> Expr:
+    """J with vec(e) = J vec(dx), for an ``e`` linear in ``dx`` (Magnus & Neudecker's first
+    identification theorem; for a vector dx and vector e, e = J dx)."""
+    m, n = dx.shape
+    rows = dim_mul(e.shape[0], e.shape[1])
+    cols = dim_mul(m, n)
+    if e == dx:
+        return Identity(cols)
+    if not _contains(e, dx):
+        return Zero((rows, cols))
+    if isinstance(e, Transpose) and e.arg == dx:
+        return commutation(m, n)                        # vec(dX^T) = K vec(dX)
+    if isinstance(e, Add):
+        return add(*[identify(t, dx) for t in e.terms])
+    if isinstance(e, Mul):
+        i = _the_one(e.factors, dx)
+        others = [f for j, f in enumerate(e.factors) if j != i]
+        if e.factors[i].shape != SCALAR or e.shape == SCALAR:
+            return mul(*others, identify(e.factors[i], dx))
+        # s(dX) M = vec(M) ds, ds = (d s / d vec(dX)^T) vec(dX)
+        return matmul(vec(mul(*others)), identify(e.factors[i], dx))
+    if isinstance(e, MatMul):
+        i = _the_one(e.factors, dx)
+        fi = e.factors[i]
+        left = e.factors[:i]
+        right = e.factors[i + 1:]
+        p = matmul(*left) if left else Identity(fi.shape[0])
+        q = matmul(*right) if right else Identity(fi.shape[1])
+        return matmul(kron(transpose(q), p), identify(fi, dx))  # vec(PYQ) = (Q^T (x) P) vec Y
+    if isinstance(e, Hadamard):
+        i = _the_one(e.factors, dx)
+        others = hadamard(*[f for j, f in enumerate(e.factors) if j != i])
+        return matmul(diag(vec(others)), identify(e.factors[i], dx))
+    if isinstance(e, Transpose):
+        r, c = e.arg.shape
+        return matmul(commutation(r, c), identify(e.arg, dx))
+    if isinstance(e, Trace):
+        return matmul(transpose(vec(Identity(e.arg.shape[0]))), identify(e.arg, dx))
+    if isinstance(e, Vec):
+        return identify(e.arg, dx)
+    raise Unsupported(f"cannot read a derivative off a differential through {type(e).__name__}",
+                      hint="this derivative has no matrix form here yet")
+
+
+def _contains(e: Expr, x: Expr) -> bool:
+    return any(n == x for n in walk(e))
+
+
+def _the_one(factors, dx) -> int:
+    idx = [i for i, f in enumerate(factors) if _contains(f, dx)]
+    if len(idx) != 1:
+        raise Unsupported("internal: a differential that is not linear")  # pragma: no cover
+    return idx[0]

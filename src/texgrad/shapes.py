@@ -106,6 +106,8 @@ class Typer:
         self.symtab: dict = {}      # name -> Sym with DimVar dims
         self.style = {"transpose": None, "trace": None, "hadamard": None}
         self.hints: dict = {}       # name -> info collected in a pre-pass
+        self.out_index: tuple = ()  # (M)_{kl} as the whole formula: the entry asked for
+        self.root: N | None = None
 
     # ------------------------------------------------------------------ pre-pass
     def survey(self, root: N):
@@ -385,6 +387,8 @@ class Typer:
             return S.Diag(e)
         if name == "softmax":
             return S.Softmax(e)
+        if name == "vec":
+            return S.Vec(e)
         if name == "conj":
             return self.t_conj(n, arg)
         raise Unsupported(f"the function {name} is not supported",
@@ -505,7 +509,13 @@ class Typer:
         if base.op == "sup" and base.args[0].op == "sym":     # x^T_1 is x_1^T
             inner = N("subscript", (base.args[0], payload), base.start, payload.end)
             return self.t_sup(n, inner, base.args[1])
-        raise Unsupported("index notation (entries like (X^T B X)_{kl}) is not supported yet",
+        idx = self.sub_name(payload).replace(",", "")
+        if n is self.root and idx.isalpha() and 1 <= len(idx) <= 2:
+            e = self.build(base)          # (X^T B X)_{kl}: the entry (k, l) of a matrix
+            self.out_index = (idx[0], idx[1] if len(idx) > 1 else None)
+            return e
+        raise Unsupported("index notation (entries like (X^T B X)_{kl}) is only supported as "
+                          "the whole formula or inside \\sum",
                           hint="differentiate the matrix expression itself").at(
             self.text, n.start, n.end - n.start)
 

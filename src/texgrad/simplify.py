@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .ir import (SCALAR, Add, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron,
+from .ir import (SCALAR, Add, Commutation, Conj, Const, Det, SingleEntry, Vec, Diag, Expr, Func, Hadamard, Identity, Kron,
                  MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose,
                  Zero, walk)
 
@@ -117,6 +117,8 @@ def mul(*factors: Expr) -> Expr:
             stack.extend(reversed(f.factors))
         elif isinstance(f, Const):
             coef *= f.value
+        elif isinstance(f, (Identity, Ones)) and f.shape == SCALAR:
+            continue                       # the 1 x 1 identity is the number 1
         elif f.shape == SCALAR:
             if isinstance(f, Zero):
                 coef = Fraction(0)
@@ -332,6 +334,13 @@ def _sigmoid_pattern(core: list) -> list:
 def kron(a: Expr, b: Expr) -> Expr:
     if a.shape == SCALAR or b.shape == SCALAR:
         return mul(a, b)
+    if isinstance(a, Identity) and isinstance(b, Identity):
+        return Identity(Kron(a, b).shape[0])
+    # a row and a column: u^T (x) v = v u^T, v (x) u^T = v u^T
+    if a.shape[0] == 1 and b.shape[1] == 1:
+        return matmul(b, a)
+    if a.shape[1] == 1 and b.shape[0] == 1:
+        return matmul(a, b)
     sa, ma = _peel(a)
     sb, mb = _peel(b)
     if isinstance(ma, Zero) or isinstance(mb, Zero):
@@ -372,6 +381,10 @@ def transpose(e: Expr) -> Expr:
         return e
     if isinstance(e, PowSum):
         return PowSum(transpose(e.b), transpose(e.g), transpose(e.a), e.k, e.index)
+    if isinstance(e, SingleEntry):
+        return SingleEntry((e.dims[1], e.dims[0]), e.j, e.i)
+    if isinstance(e, Commutation):
+        return Commutation(e.n, e.m)
     return Transpose(e)
 
 
@@ -485,6 +498,12 @@ def trace(e: Expr) -> Expr:
         return mul(*e.factors[:-1], trace(e.factors[-1]))
     if isinstance(e, Kron):
         return mul(trace(e.left), trace(e.right))
+    if isinstance(e, Add):
+        spread = add(*[trace(t) for t in e.terms])
+        if not isinstance(spread, Add) or len(spread.terms) < len(e.terms):
+            return spread
+    if isinstance(e, Identity) and isinstance(e.n, int):
+        return Const(Fraction(e.n))
     if isinstance(e, MatMul):
         fs = e.factors
         for i in range(1, len(fs)):   # tr(x y^T) = y^T x
@@ -531,6 +550,27 @@ def diag(e: Expr) -> Expr:
 
 def softmax(e: Expr) -> Expr:
     return Softmax(e)
+
+
+def vec(e: Expr) -> Expr:
+    if e.shape[1] == 1:
+        return e
+    if isinstance(e, Zero):
+        return Zero(Vec(e).shape)
+    if isinstance(e, Mul):
+        return mul(*e.factors[:-1], vec(e.factors[-1]))
+    return Vec(e)
+
+
+def commutation(m, n) -> Expr:
+    """K_{mn}; the identity when X is a vector."""
+    if m == 1 or n == 1:
+        return Identity(Commutation(m, n).shape[0])
+    return Commutation(m, n)
+
+
+def single_entry(dims, i: str, j: str) -> Expr:
+    return SingleEntry(dims, i, j)
 
 
 REAL_FUNCS = {"exp", "log", "sin", "cos", "tan", "tanh", "sigma", "sinh", "cosh", "arctan"}
@@ -618,6 +658,7 @@ REBUILD = {
     Diag: lambda e, k: diag(k[0]),
     Softmax: lambda e, k: softmax(k[0]),
     Conj: lambda e, k: conj(k[0]),
+    Vec: lambda e, k: vec(k[0]),
 }
 
 
@@ -640,7 +681,35 @@ def _term_parts(t: Expr):
     return scal, chain
 
 
+def _factor_kron(e: Add) -> Expr:
+    """I (x) A + I (x) B = I (x) (A + B), and likewise on the right."""
+    terms = list(e.terms)
+    for side in (0, 1):
+        groups: dict = {}
+        for k, t in enumerate(terms):
+            c, rest = split_coef(t)
+            if isinstance(rest, Kron):
+                key = rest.left if side == 0 else rest.right
+                groups.setdefault(key, []).append(k)
+        for key, idx in groups.items():
+            if len(idx) < 2:
+                continue
+            inner = []
+            for k in idx:
+                c, rest = split_coef(terms[k])
+                inner.append(with_coef(c, rest.right if side == 0 else rest.left))
+            s = factor_node(add(*inner))
+            merged = kron(key, s) if side == 0 else kron(s, key)
+            rest_terms = [t for k, t in enumerate(terms) if k not in idx]
+            return factor_node(add(merged, *rest_terms)) if rest_terms else merged
+    return e
+
+
 def _factor_sum(e: Add) -> Expr:
+    if any(isinstance(split_coef(t)[1], Kron) for t in e.terms):
+        k = _factor_kron(e)
+        if k is not e:
+            return k
     parts = [_term_parts(t) for t in e.terms]
     if any(p is None for p in parts) or len(parts) < 2:
         return _common_coef(e)
@@ -726,7 +795,10 @@ def _common_coef(e: Add) -> Expr:
 
 def factor_node(e: Expr) -> Expr:
     if isinstance(e, Add):
-        return _factor_sum(e)
+        out = _factor_sum(e)
+        if isinstance(out, Add):      # B + B^T, not B^T + B: fewer transposes first
+            out = Add(tuple(sorted(out.terms, key=_count_transposes)))
+        return out
     return e
 
 
