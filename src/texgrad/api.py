@@ -7,11 +7,12 @@ print -> numeric check.  It imports NumPy only when a value is computed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from . import simplify as S
 from .errors import ShapeError, TexgradError, Unsupported
-from .ir import SCALAR, Expr, Sym, is_complex, walk
+from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
 from .parse import N, _unwrap_postfix, parse
 from .printer import LatexPrinter, Style, count_terms, latex as to_latex
 from .shapes import Typer
@@ -137,13 +138,18 @@ def split_request(ast: N, text: str) -> Request:
         op, operand = first.args
         whole = N("add", (operand,) + node.args[1:], operand.start, node.end)
         node = N("request", (op, whole), first.start, node.end)
+    if node.op == "product" and node.args[0].op == "sym" and node.args[0].args[1] == "\\Delta":
+        # \Delta f at the front of the formula: the Laplacian of f
+        rest = node.args[1:]
+        f = rest[0] if len(rest) == 1 else N("product", rest, rest[0].start, rest[-1].end)
+        return Request(f, None, 2, text, laplacian=True)
     if node.op == "request":
         op, operand = node.args
         base, posts = _unwrap_postfix(op)
         if base.op == "dop":
             order, wrts, _f, _kind = base.args
             return Request(operand, wrts[0], max(order, len(wrts)), text)
-        # \nabla_x, \nabla^2_x
+        # \nabla_x; \nabla^2_x is a Hessian, \nabla^2 without a variable the Laplacian
         wrt = None
         order = 1
         for kind, payload, _ in posts:
@@ -151,7 +157,7 @@ def split_request(ast: N, text: str) -> Request:
                 wrt = payload
             elif kind == "sup":
                 order = 2
-        return Request(operand, wrt, order, text)
+        return Request(operand, wrt, order, text, laplacian=order == 2 and wrt is None)
     if node.op == "dop" and node.args[2] is not None:
         order, wrts, f, _kind = node.args
         return Request(f, wrts[0], max(order, len(wrts)), text)
@@ -270,12 +276,16 @@ def _norm_assume(assume) -> dict:
 
 def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None,
                   assume: dict | None = None, kind: str | None = None,
-                  verify: bool = True, seed: int = 0, layout: str = "numerator") -> Result:
+                  verify: bool = True, seed: int = 0, layout: str = "numerator",
+                  symmetric: str = "G") -> Result:
     """Differentiate a LaTeX formula.  See the README for the kinds and conventions."""
     if kind is not None and kind not in KINDS:
         raise TexgradError(f"unknown kind {kind!r}", hint="kinds: " + ", ".join(KINDS))
     if layout not in LAYOUTS:
         raise TexgradError(f"unknown layout {layout!r}", hint="layouts: " + ", ".join(LAYOUTS))
+    if symmetric not in SYMMETRIC:
+        raise TexgradError(f"unknown symmetric convention {symmetric!r}",
+                           hint="conventions: " + ", ".join(SYMMETRIC))
     req, name, typer, raw = _prepare(latex, shapes, assume, wrt)
     if name is None:
         found = sorted(typer.symtab)
@@ -303,10 +313,14 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
     style = _style(typer)
     conv = _convention(x_full)
     if kind == "gradient" and not typer.out_index:
-        res = _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv)
+        sym_var = bool({"symmetric", "spd"} & x_full.assume) and x_full.dims[1] != 1
+        conv = _convention(x_full, symmetric if sym_var else "G")
+        res = _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv,
+                        symmetric if sym_var else "G")
         if verify:
             from .numeric import check_gradient
-            res.check = check_gradient(fd, res.expr, x_diff, syms, seed=seed, convention=conv)
+            res.check = check_gradient(fd, res.expr, x_diff, syms, seed=seed, convention=conv,
+                                       space=symmetric if sym_var else "G")
         return res
     if is_complex(fd):
         raise Unsupported("Jacobians and Hessians of complex variables are not supported yet",
@@ -344,11 +358,20 @@ def _kind(kind, req, f, x, entry, typer, latex) -> str:
     return kind
 
 
-def _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv) -> Result:
+SYMMETRIC = ("G", "cookbook", "sym")
+
+
+def _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv,
+              symmetric="G") -> Result:
     g = _raw_gradient(f, fd, x_full, x_diff)
     if x_diff is not x_full and x_diff != x_full:
         g = S.resimplify(g, {x_diff: x_full})
     g = S.factor(g)
+    if symmetric == "sym":          # the gradient on the space of symmetric matrices
+        g = S.factor(S.mul(S.const(Fraction(1, 2)), S.add(g, S.transpose(g))))
+    elif symmetric == "cookbook":   # Cookbook sec. 2.8: G + G^T - I o G
+        g = S.factor(S.add(g, S.transpose(g),
+                           S.neg(S.hadamard(Identity(x_full.dims[0]), g))))
     if entry:
         style.index = True
         style.taken = tuple(entry) + tuple(typer.symtab)
@@ -399,8 +422,9 @@ def _derivative(latex, kind, f, fd, x_full, x_diff, syms, style, entry, typer, v
         d = S.resimplify(d, {x_diff: x_full})
     d = S.factor(d)
     shown = d
-    if layout == "denominator" and form == "vec" and f.shape[1] == 1 and kind != "laplacian":
-        shown = S.transpose(d)
+    if kind != "laplacian" and (form == "vec" or form == "scalar" and target.shape[1] == 1) \
+            and (layout == "denominator" or layout == "mixed" and target.shape == SCALAR):
+        shown = S.transpose(d)      # see the README's layout table
     if entry and typer.out_index:
         style.index = True
         style.taken = tuple(entry) + tuple(typer.out_index) + tuple(typer.symtab)
@@ -472,9 +496,15 @@ def _deriv_convention(kind, form, f, x, layout) -> str:
     xv = x.dims[1] == 1
     if kind == "hessian" and xv:
         return f"the Hessian: d^2 f / d{x.name} d{x.name}^T"
+    if kind == "hessian":
+        return (f"the Hessian in vec form: d^2 f / d vec({x.name}) d vec({x.name})^T, "
+                "column-major vec")
     if fv and xv:
-        lay = "rows index f" if layout != "denominator" else "rows index the variable"
+        lay = "rows index the variable" if layout == "denominator" else "rows index f"
         return f"the Jacobian in {layout} layout ({lay})"
+    if layout == "denominator":
+        return ("vec form, denominator layout: d vec(F)^T / d vec(" + x.name + "), "
+                "column-major vec")
     return ("vec form: d vec(F) / d vec(" + x.name + ")^T, column-major vec "
             "(Magnus & Neudecker)")
 
@@ -493,7 +523,7 @@ def _shape_words(shape) -> str:
     return f"a matrix ({r} x {c})"
 
 
-def _convention(x: Sym) -> str:
+def _convention(x: Sym, symmetric: str = "G") -> str:
     if x.dims == SCALAR:
         what = f"the derivative by the scalar {x.name}"
     elif x.dims[1] == 1:
@@ -503,8 +533,14 @@ def _convention(x: Sym) -> str:
     if "complex" in x.assume:
         return (f"{what}; complex gradient df/dRe({x.name}) + i df/dIm({x.name}) = "
                 f"2 df/dconj({x.name}) (Cookbook sec. 4.1)")
-    if {"symmetric", "spd"} & x.assume:
-        return f"{what}; unconstrained gradient at a symmetric {x.name}"
+    if {"symmetric", "spd"} & x.assume and x.dims[1] != 1:
+        if symmetric == "sym":
+            return (f"{what}; the gradient on symmetric matrices, (G + G^T)/2 "
+                    "(checked along symmetric directions)")
+        if symmetric == "cookbook":
+            return (f"{what}; Cookbook sec. 2.8: G + G^T - I o G, the derivative by the "
+                    "independent entries (checked along symmetric directions)")
+        return f"{what}; unconstrained gradient G at a symmetric {x.name}"
     return what
 
 

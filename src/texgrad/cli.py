@@ -85,6 +85,14 @@ def _internal(exc: Exception, fmt: str, text: str | None) -> None:
 @click.option("--kind", type=click.Choice(["gradient", "jacobian", "hessian", "laplacian",
                                            "derivative"]), default=None,
               help="What to compute (default: inferred; gradient of a scalar).")
+@click.option("--layout", type=click.Choice(["numerator", "denominator", "mixed"]),
+              default="numerator", show_default=True,
+              help="Layout of vector-by-vector Jacobians (gradients keep the variable's "
+                   "shape in every layout).")
+@click.option("--symmetric", "sym_conv", type=click.Choice(["G", "cookbook", "sym"]),
+              default="G", show_default=True,
+              help="Derivative by a symmetric matrix: G (unconstrained gradient), cookbook "
+                   "(G + G^T - I o G, Cookbook sec. 2.8), sym ((G + G^T)/2).")
 @click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="latex",
               show_default=True, help="Output format.")
 @click.option("--no-verify", is_flag=True, help="Skip the numeric check.")
@@ -92,7 +100,7 @@ def _internal(exc: Exception, fmt: str, text: str | None) -> None:
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random draws of the numeric check.")
 @click.version_option(__version__, "--version", "-V", prog_name="texgrad")
-def main(expr, wrt, shapes, assume, kind, fmt, no_verify, no_stamp, seed):
+def main(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_stamp, seed):
     """Differentiate a LaTeX matrix expression: texgrad EXPR --wrt VAR.
 
     EXPR may carry its own variable: '\\frac{\\partial}{\\partial X} \\operatorname{tr}(X^T A X)'
@@ -104,8 +112,8 @@ def main(expr, wrt, shapes, assume, kind, fmt, no_verify, no_stamp, seed):
         text = _read_stdin() if expr in (None, "-") else expr
         from .api import differentiate
         r = differentiate(text, wrt=wrt, shapes=_parse_shape(shapes),
-                          assume=_parse_assume(assume), kind=kind or "gradient",
-                          verify=not no_verify, seed=seed)
+                          assume=_parse_assume(assume), kind=kind, layout=layout,
+                          symmetric=sym_conv, verify=not no_verify, seed=seed)
     except TexgradError as err:
         _fail(err, fmt, text)
         return

@@ -246,15 +246,22 @@ def _finite(x) -> bool:
 
 
 def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
-                   directions: int = 2, seed: int = 0, convention: str = "") -> Check:
-    """Compare <grad, V> with central differences of f along V at random points."""
+                   directions: int = 2, seed: int = 0, convention: str = "",
+                   space: str = "G") -> Check:
+    """Compare <grad, V> with central differences of f along V at random points.  For a
+    symmetric variable, ``space`` says in which sense the gradient is claimed: ``G`` along
+    every direction, ``sym`` along symmetric directions, ``cookbook`` (a derivative by the
+    independent entries) along symmetric directions counting each off-diagonal pair once."""
     def apply(env, sizes, v):
         g = evaluate(grad, env, sizes)
+        if space == "cookbook":
+            g = np.triu(g)
         # d f(x + hV)/dh = Re <conj(G), V>: G = df/dRe x + i df/dIm x for complex x
         return (np.array(float(np.real(np.sum(np.conj(g) * v)))),
                 float(np.sum(np.abs(g * v))))
     return check_derivative(f, x, syms, apply, [grad], trials=trials, directions=directions,
-                            seed=seed, convention=convention, real_f=True)
+                            seed=seed, convention=convention, real_f=True,
+                            symmetric_directions=space != "G")
 
 
 def apply_vec(jac: Expr, f_shape_of):
@@ -290,7 +297,7 @@ def apply_entries(d: Expr, x: Sym, i: str, j: str | None):
 
 def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials: int = 3,
                      directions: int = 2, seed: int = 0, convention: str = "",
-                     real_f: bool = False) -> Check:
+                     real_f: bool = False, symmetric_directions: bool = False) -> Check:
     """Compare the derivative applied to random directions V (``apply(env, sizes, V)``) with
     Richardson-extrapolated central differences of f along V, at random points."""
     rng = np.random.default_rng(seed)
@@ -331,6 +338,8 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
                 v = rng.standard_normal(x0.shape)
                 if cplx:
                     v = v + 1j * rng.standard_normal(x0.shape)
+                if symmetric_directions:
+                    v = (v + v.T) / 2
 
                 def phi(h):
                     e2 = dict(env)

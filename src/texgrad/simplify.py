@@ -307,6 +307,9 @@ def hadamard(*factors: Expr) -> Expr:
             continue
         core.append(m)
     core = sorted(_sigmoid_pattern(core), key=_size)
+    if len(core) == 2 and any(isinstance(c, Identity) for c in core):
+        # I o M keeps the diagonal, which M^T shares: I o A^T = I o A
+        core = [c.arg if isinstance(c, Transpose) else c for c in core]
     if not core:
         body = Ones(shape)
     elif len(core) == 1:
