@@ -315,6 +315,9 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
     if kind == "gradient" and not typer.out_index:
         sym_var = bool({"symmetric", "spd"} & x_full.assume) and x_full.dims[1] != 1
         conv = _convention(x_full, symmetric if sym_var else "G")
+        if entry:
+            conv = (f"the derivative by the entry {x_full.name}_{{{''.join(e for e in entry if e)}}}"
+                    " (the same expression for every entry when no index is left)")
         res = _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv,
                         symmetric if sym_var else "G")
         if verify:
@@ -339,7 +342,7 @@ def _kind(kind, req, f, x, entry, typer, latex) -> str:
             kind = "laplacian"
         elif req.order > 1:
             kind = "hessian"
-        elif f.shape == SCALAR and not entry:
+        elif f.shape == SCALAR:
             kind = "gradient"
         elif f.shape[1] == 1 and (x.dims == SCALAR or x.dims[1] == 1) and not entry:
             kind = "jacobian"

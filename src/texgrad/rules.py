@@ -332,7 +332,7 @@ def gradient(f: Expr, x: Expr) -> Expr:
         contribs = pending.pop(n, None)
         if not contribs:
             continue
-        g = add(*contribs)
+        g = add(*reversed(contribs))     # parents were visited right to left
         if n == x:
             result = g
             continue

@@ -799,8 +799,9 @@ def _common_coef(e: Add) -> Expr:
 def factor_node(e: Expr) -> Expr:
     if isinstance(e, Add):
         out = _factor_sum(e)
-        if isinstance(out, Add):      # B + B^T, not B^T + B: fewer transposes first
-            out = Add(tuple(sorted(out.terms, key=_count_transposes)))
+        if isinstance(out, Add):      # B + B^T, not B^T + B; negative terms last
+            out = Add(tuple(sorted(out.terms, key=lambda t: (split_coef(t)[0] < 0,
+                                                             _count_transposes(t)))))
         return out
     return e
 
