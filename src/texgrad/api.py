@@ -318,6 +318,8 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
         if entry:
             conv = (f"the derivative by the entry {x_full.name}_{{{''.join(e for e in entry if e)}}}"
                     " (the same expression for every entry when no index is left)")
+        if is_complex(f):
+            _require_real(f, syms, latex)
         res = _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv,
                         symmetric if sym_var else "G")
         if verify:
@@ -334,6 +336,23 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
 
 
 LAYOUTS = ("numerator", "denominator", "mixed")
+
+
+def _require_real(f: Expr, syms: dict, latex: str) -> None:
+    """A gradient needs a real-valued f; a complex-valued one (x^H A x for a general A) has
+    none.  Decided at random complex points."""
+    import numpy as np
+    from .numeric import assign_sizes, draw_env, safe_evaluate
+    rng = np.random.default_rng(12345)
+    sizes = assign_sizes(syms)
+    for _ in range(2):
+        v = safe_evaluate(f, draw_env(syms, sizes, rng, 0), sizes)
+        if v is not None and np.isfinite(v).all() and \
+                abs(np.imag(v[0, 0])) > 1e-9 * max(1.0, abs(v[0, 0])):
+            raise TexgradError("the function is complex-valued, so it has no gradient",
+                               hint="a real function of complex variables has one: e.g. "
+                                    "|.|^2, x^H A x with A Hermitian, or take Re(...)",
+                               line=1, column=1, source=latex)
 
 
 def _kind(kind, req, f, x, entry, typer, latex) -> str:
@@ -575,6 +594,11 @@ def _bind(syms: dict, values: dict, expr: Expr):
         if name not in values:
             continue
         a = from_user(name, values[name], sym)
+        if np.iscomplexobj(a) and "complex" not in sym.assume:
+            if np.any(np.imag(a) != 0):
+                raise ShapeError(f"{name} is real, but its value is complex",
+                                 hint=f"declare it complex: assume={{'{name}': ('complex',)}}")
+            a = np.real(a)
         env[name] = a
         for d, n in zip(sym.dims, a.shape):
             if d == 1:
