@@ -164,6 +164,15 @@ def split_request(ast: N, text: str) -> Request:
     return Request(node, None, 1, text)
 
 
+def has_request(latex: str) -> bool:
+    """Whether a formula names its own derivative (\\frac{\\partial}{\\partial X}, \\nabla)."""
+    try:
+        req = split_request(parse(latex), latex)
+    except TexgradError:
+        return False
+    return req.wrt is not None or req.laplacian
+
+
 def _is_request(n: N) -> bool:
     return n.op == "request" or (n.op == "dop" and n.args[2] is not None) or (
         n.op == "add" and n.args[0].op == "request")

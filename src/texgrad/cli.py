@@ -25,9 +25,7 @@ def _parse_shape(specs) -> dict:
             raise TexgradError(f"--shape {spec!r}: expected NAME=DIMS, e.g. X=m,n or x=n or a=",
                                hint="a scalar is NAME= (no dimensions)")
         name, dims = spec.split("=", 1)
-        dims = [d.strip() for d in dims.replace("x", ",").split(",") if d.strip()] \
-            if "," in dims or "x" not in dims else [d.strip() for d in dims.split(",")]
-        out[name.strip().lstrip("\\")] = tuple(dims)
+        out[name.strip().lstrip("\\")] = tuple(d.strip() for d in dims.split(",") if d.strip())
     return out
 
 
@@ -63,6 +61,19 @@ def _fail(err: TexgradError, fmt: str, text: str | None) -> None:
     sys.exit(err.exit_code)
 
 
+def _replacement(text: str, r) -> str:
+    """The selection as an equation: the request (written out when the selection is only
+    the function) followed by '= derivative'."""
+    from .api import has_request
+    body = text.strip()
+    if has_request(body):
+        return f"{body} = {r.latex}"
+    var = r.symbols[r.wrt].latex or r.wrt
+    op = {"hessian": f"\\frac{{\\partial^2}}{{\\partial {var}\\,\\partial {var}^\\top}}",
+          "laplacian": "\\nabla^2"}.get(r.kind, f"\\frac{{\\partial}}{{\\partial {var}}}")
+    return f"{op} \\left({body}\\right) = {r.latex}"
+
+
 def _internal(exc: Exception, fmt: str, text: str | None) -> None:
     import os
     msg = f"internal error: {type(exc).__name__}: {exc}"
@@ -75,7 +86,55 @@ def _internal(exc: Exception, fmt: str, text: str | None) -> None:
     sys.exit(3)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+# subcommands that live in their own modules, imported only when used (start-up time)
+LAZY = {"check": "texgrad.claims:check_command", "batch": "texgrad.batch:batch_command"}
+
+
+class DefaultGroup(click.Group):
+    """``texgrad EXPR ...`` runs the ``diff`` command; ``texgrad check ...`` and the other
+    subcommands are named."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(LAZY))
+
+    def get_command(self, ctx, name):
+        if name in LAZY and name not in self.commands:
+            import importlib
+            mod, attr = LAZY[name].split(":")
+            try:
+                return getattr(importlib.import_module(mod), attr)
+            except (ImportError, AttributeError):
+                return None
+        return super().get_command(ctx, name)
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in LAZY and
+                        args[0] not in ("-h", "--help", "-V", "--version")):
+            args = ["diff", *args]
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx, formatter):
+        super().format_help(ctx, formatter)
+        diff = self.commands["diff"]
+        with click.Context(diff, info_name="diff", parent=ctx) as sub:
+            rows = [r for r in (p.get_help_record(sub) for p in diff.get_params(sub)) if r]
+        with formatter.section("Options of `texgrad EXPR` (the diff command)"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="texgrad")
+def main():
+    """texgrad: LaTeX in, derivative out, verified numerically.
+
+    \b
+    texgrad EXPR --wrt VAR        differentiate (the default command, `diff`)
+    texgrad check FILE...         verify the derivative claims printed in a paper
+    texgrad batch IN -o OUT       differentiate many records
+    """
+
+
+@main.command("diff", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("expr", required=False)
 @click.option("--wrt", "-w", help="The variable, as written in the formula (X, '\\mathbf{x}').")
 @click.option("--shape", "-s", "shapes", multiple=True, metavar="NAME=DIMS",
@@ -99,8 +158,10 @@ def _internal(exc: Exception, fmt: str, text: str | None) -> None:
 @click.option("--no-stamp", is_flag=True, help="Do not print the verification comment line.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random draws of the numeric check.")
-@click.version_option(__version__, "--version", "-V", prog_name="texgrad")
-def main(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_stamp, seed):
+@click.option("--replace", is_flag=True,
+              help="Print the request followed by '= derivative', to replace a selection.")
+def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_stamp, seed,
+         replace):
     """Differentiate a LaTeX matrix expression: texgrad EXPR --wrt VAR.
 
     EXPR may carry its own variable: '\\frac{\\partial}{\\partial X} \\operatorname{tr}(X^T A X)'
@@ -132,7 +193,7 @@ def main(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
         click.echo(f"  = {r.latex}")
         click.echo(f"  terms: {r.terms}; {r.stamp.lstrip('% ')}")
     else:
-        click.echo(r.latex)
+        click.echo(_replacement(text, r) if replace else r.latex)
         if not no_stamp or failed:
             click.echo(r.stamp)
     if failed:
