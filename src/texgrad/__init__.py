@@ -11,5 +11,14 @@ from .errors import LimitError, ParseError, ShapeError, TexgradError, Unsupporte
 
 __version__ = "0.1.0"
 
-__all__ = ["differentiate", "evaluate", "Result", "TexgradError", "ParseError", "ShapeError",
-           "Unsupported", "LimitError", "__version__"]
+__all__ = ["differentiate", "evaluate", "check_claim", "ClaimResult", "Result",
+           "TexgradError", "ParseError", "ShapeError", "Unsupported", "LimitError",
+           "__version__"]
+
+
+def __getattr__(name):
+    # the paper checker is imported on first use, off the CLI's start-up path
+    if name in ("check_claim", "ClaimResult", "check_text"):
+        from . import claims
+        return getattr(claims, name)
+    raise AttributeError(f"module 'texgrad' has no attribute {name!r}")

@@ -1,0 +1,82 @@
+"""texgrad check: claims found in samples/, decided against texgrad's verified derivative."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import texgrad
+from texgrad.cli import main
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+# the misprints planted in the samples: file -> lines of the wrong claims
+WRONG = {"paper.tex": {25, 32}, "notes.md": {11, 17}}
+FOUND = {"paper.tex": 7, "notes.md": 5}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG))
+def test_check_flags_exactly_the_wrong_claims(name):
+    res = CliRunner().invoke(main, ["check", str(SAMPLES / name), "--format", "json"])
+    assert res.exit_code == 1, res.output
+    records = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+    assert len(records) == FOUND[name]
+    assert {r["line"] for r in records if r["status"] == "wrong"} == WRONG[name]
+    assert all(r["status"] == "ok" for r in records if r["line"] not in WRONG[name])
+
+
+def test_report_reads_like_a_compiler():
+    res = CliRunner().invoke(main, ["check", str(SAMPLES / "paper.tex")])
+    lines = res.stdout.splitlines()
+    wrong = [ln for ln in lines if ": wrong: " in ln]
+    assert wrong and all(ln.split(":")[1].isdigit() for ln in wrong)
+    assert any("is 2\\Sigma\\mathbf{x}, the text prints \\Sigma \\mathbf{x}" in ln
+               for ln in wrong)
+
+
+def test_check_claim_api():
+    ok = texgrad.check_claim(r"\frac{\partial}{\partial W}\|XW - Y\|_F^2 = 2X^T(XW - Y)")
+    assert ok.verdict is True and ok.max_rel_error < 1e-9
+    bad = texgrad.check_claim(r"\frac{\partial}{\partial W}\|XW - Y\|_F^2 = X^T(XW - Y)")
+    assert bad.verdict is False and "2X" in bad.derivative_latex
+    undecided = texgrad.check_claim(r"\frac{\partial}{\partial W}\|XW - Y\|_F^2 = \foo")
+    assert undecided.verdict is None and undecided.reason
+
+
+def test_definitions_in_a_separate_display():
+    r = texgrad.check_claim("f(W) = \\|XW - Y\\|_F^2\n\\nabla f(W) = 2X^\\top(XW - Y)")
+    assert r.verdict is True
+
+
+def test_chain_every_member_must_be_right():
+    r = texgrad.check_claim(r"\frac{\partial \mathbf{x}^T A \mathbf{x}}{\partial \mathbf{x}}"
+                            r" = (A + A^T)\mathbf{x} = 2A\mathbf{x}")
+    assert r.verdict is False
+
+
+def test_declarations_from_prose():
+    shapes, assume = texgrad.claims.declarations(
+        r"Let $X \in \mathbb{R}^{m \times n}$, $\mathbf{x} \in \mathbb{R}^n$, $W$ symmetric "
+        r"and $\Sigma \succ 0$.")
+    assert shapes["X"] == ("m", "n") and shapes["x"] == ("n",)
+    assert "symmetric" in assume["W"] and "spd" in assume["Sigma"]
+
+
+def test_stdin_and_real_subprocess():
+    text = (SAMPLES / "notes.md").read_text()
+    out = subprocess.run([sys.executable, "-m", "texgrad", "check", "-"], input=text,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert out.stdout.count(": wrong: ") == 2
+    assert "5 claims: 3 ok, 2 wrong, 0 skipped" in out.stderr
+
+
+def test_unreadable_file_exits_2(tmp_path):
+    res = CliRunner().invoke(main, ["check", str(tmp_path / "missing.tex")])
+    assert res.exit_code == 2
