@@ -16,6 +16,12 @@ __all__ = ["differentiate", "evaluate", "check_claim", "ClaimResult", "Result",
            "__version__"]
 
 
+def load_ipython_extension(ipython):
+    """``%load_ext texgrad``: the ``%texgrad`` and ``%%texgrad`` magics."""
+    from .notebook import load_ipython_extension as load
+    load(ipython)
+
+
 def __getattr__(name):
     # the paper checker is imported on first use, off the CLI's start-up path
     if name in ("check_claim", "ClaimResult", "check_text"):

@@ -107,6 +107,13 @@ class Result:
     def _repr_latex_(self):
         return f"$${self.latex}$$"
 
+    def _repr_markdown_(self):
+        stamp = self.stamp.lstrip("% ")
+        return f"$${self.latex}$$\n\n*{stamp}*"
+
+    def __str__(self):
+        return f"{self.latex}\n{self.stamp}"
+
 
 def _user_shape(dims, sizes) -> tuple:
     from .numeric import dim_size

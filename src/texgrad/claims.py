@@ -61,6 +61,15 @@ class ClaimResult:
         d["status"] = self.status
         return d
 
+    def _repr_markdown_(self):
+        verdict = {"ok": "right", "wrong": "**wrong**", "skipped": "undecided"}[self.status]
+        out = f"Claim {verdict}"
+        if self.derivative_latex:
+            out += f": the derivative is $${self.derivative_latex}$$"
+        if self.reason:
+            out += f"\n\n*{self.reason}*"
+        return out
+
     @property
     def status(self) -> str:
         return {True: "ok", False: "wrong", None: "skipped"}[self.verdict]
