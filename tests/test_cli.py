@@ -222,3 +222,18 @@ def test_subprocess_real_command():
     assert len(lines) == 2 and lines[1].startswith("%"), lines
     assert lines[0] == invoke([QUAD, "--wrt", X]).stdout.splitlines()[0]
     check_quad_gradient(lines[0])
+
+
+def test_editor_filter_contract_replace_and_no_stamp():
+    """Selection in on stdin, LaTeX out, stderr empty, exit 0 (what Vim's :'<,'>! needs)."""
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-m", "texgrad", "--wrt", "W", "--replace",
+                          "--no-stamp"], input="\\|XW - Y\\|_F^2\n", capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout.strip() == ("\\frac{\\partial}{\\partial W} \\left(\\|XW - Y\\|_F^2\\right)"
+                                  " = 2X^{T}\\left(XW - Y\\right)")
+    bad = subprocess.run([sys.executable, "-m", "texgrad", "--wrt", "W"], input="\\frac{x",
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == "" and "^" in bad.stderr
