@@ -6,6 +6,7 @@ print -> numeric check.  It imports NumPy only when a value is computed.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -215,6 +216,7 @@ def wrt_name(n: N, text: str) -> str:
                        ).at(text, n.start, n.end - n.start)
 
 
+@functools.lru_cache(maxsize=1024)
 def _parse_wrt(wrt: str) -> str:
     import re
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9,]+)*", wrt.strip()) and \

@@ -24,25 +24,60 @@ SCALAR: Shape = (1, 1)
 _FIELDS: dict = {}
 
 
-def _field_names(cls) -> tuple:
-    names = _FIELDS.get(cls)
-    if names is None:
+def _field_getter(cls):
+    """A fast getter of a node type's compared fields, as a tuple."""
+    get = _FIELDS.get(cls)
+    if get is None:
+        from operator import attrgetter
         names = tuple(f.name for f in fields(cls) if f.compare)
-        _FIELDS[cls] = names
-    return names
+        one = attrgetter(*names)
+        get = (lambda self: (one(self),)) if len(names) == 1 else one
+        _FIELDS[cls] = get
+    return get
 
 
 class Expr:
-    """Base of all IR nodes."""
+    """Base of all IR nodes.  Besides its shape and hash, a node caches, when first asked,
+    three counts over its tree: transposes (``ntrans``), nodes (``size``) and whether a
+    complex symbol occurs (``cplx``), which the simplifier consults often."""
 
-    __slots__ = ()
+    __slots__ = ("_nt", "_sz", "_cx")
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", self._shape())
-        object.__setattr__(self, "_hash", hash((type(self).__name__, self._key())))
+        sa = object.__setattr__
+        sa(self, "shape", self._shape())
+        sa(self, "_hash", hash((self.__class__, self._key())))
 
     def _key(self):
-        return tuple(getattr(self, n) for n in _field_names(type(self)))
+        return _field_getter(self.__class__)(self)
+
+    @property
+    def ntrans(self) -> int:
+        try:
+            return self._nt
+        except AttributeError:
+            n = sum(c.ntrans for c in self.children) + isinstance(self, Transpose)
+            object.__setattr__(self, "_nt", n)
+            return n
+
+    @property
+    def size(self) -> int:
+        try:
+            return self._sz
+        except AttributeError:
+            n = 1 + sum(c.size for c in self.children)
+            object.__setattr__(self, "_sz", n)
+            return n
+
+    @property
+    def cplx(self) -> bool:
+        try:
+            return self._cx
+        except AttributeError:
+            n = any(c.cplx for c in self.children) or (
+                isinstance(self, Sym) and "complex" in self.assume)
+            object.__setattr__(self, "_cx", n)
+            return n
 
     def __hash__(self):
         return self._hash
@@ -439,7 +474,7 @@ NODES = (Sym, Const, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Tra
 
 def is_complex(e: Expr) -> bool:
     """Whether a complex symbol occurs in ``e``."""
-    return any(isinstance(n, Sym) and "complex" in n.assume for n in walk(e))
+    return e.cplx
 
 ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sigma", "abs", "sign")
 

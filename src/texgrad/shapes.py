@@ -665,18 +665,19 @@ class Typer:
         for v in self.user_shapes.values():
             used.update(str(d) for d in v)
         taken = set(self.symtab) | used
-        pool = [c for c in "nmpqklrsuvw" if c not in taken] + [f"d{i}" for i in range(1, 999)]
+        letters = [c for c in "nmpqklrsuvw" if c not in taken]
+        counter = iter(range(1, 10 ** 9))
         assigned: dict = {}
+
+        def fresh() -> str:
+            return letters.pop(0) if letters else f"d{next(counter)}"
 
         def name(d):
             d = self.dims.find(d)
             if not isinstance(d, DimVar):
                 return d
             if d not in assigned:
-                if d.unit_ok:
-                    assigned[d] = pool.pop(0)
-                else:
-                    assigned[d] = pool.pop(0)
+                assigned[d] = fresh()
             return assigned[d]
         # name vectors' and matrices' dimensions in order of first appearance
         for sym in self.symtab.values():

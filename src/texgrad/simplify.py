@@ -247,7 +247,7 @@ def matmul(*factors: Expr) -> Expr:
 
 
 def _count_transposes(e: Expr) -> int:
-    return sum(1 for n in walk(e) if isinstance(n, Transpose))
+    return e.ntrans
 
 
 def _compound_transposes(m: MatMul) -> int:
@@ -258,7 +258,7 @@ def _compound_transposes(m: MatMul) -> int:
 
 
 def _size(e: Expr) -> int:
-    return len(walk(e))
+    return e.size
 
 
 def skey(e: Expr) -> str:
