@@ -354,6 +354,17 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
 
 
 LAYOUTS = ("numerator", "denominator", "mixed")
+MAX_NODES = 200_000        # distinct nodes of a derivative
+
+
+def _bounded(e: Expr, latex: str) -> Expr:
+    """A derivative larger than MAX_NODES distinct nodes is refused, not printed."""
+    from .errors import LimitError
+    if e.size > MAX_NODES and len(walk(e)) > MAX_NODES:
+        raise LimitError(f"the derivative has more than {MAX_NODES:,} distinct nodes",
+                         hint="differentiate a smaller part, or introduce names for "
+                              "repeated subexpressions", line=1, column=1, source=latex)
+    return e
 
 
 def _require_real(f: Expr, syms: dict, latex: str) -> None:
@@ -403,7 +414,7 @@ SYMMETRIC = ("G", "cookbook", "sym")
 
 def _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv,
               symmetric="G") -> Result:
-    g = _raw_gradient(f, fd, x_full, x_diff)
+    g = _bounded(_raw_gradient(f, fd, x_full, x_diff), latex)
     if x_diff is not x_full and x_diff != x_full:
         g = S.resimplify(g, {x_diff: x_full})
     g = S.factor(g)
@@ -456,6 +467,7 @@ def _derivative(latex, kind, f, fd, x_full, x_diff, syms, style, entry, typer, v
         dx = Sym("d" + x.name, x.dims, "\\mathrm{d}" + (x.latex or x.name))
         d = identify(differential(target, x, dx), dx)
         form = "vec"
+    d = _bounded(d, latex)
     if kind == "laplacian":
         d = S.trace(d) if form == "vec" else d
     if x_diff != x_full:

@@ -61,6 +61,36 @@ def _fail(err: TexgradError, fmt: str, text: str | None) -> None:
     sys.exit(err.exit_code)
 
 
+class time_limited:
+    """Raise LimitError after ``seconds`` (POSIX timers, main thread; otherwise no limit)."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.armed = False
+
+    def _expire(self, signum, frame):
+        from .errors import LimitError
+        raise LimitError(f"the formula took longer than {self.seconds:g} s",
+                         hint="raise --time-limit, or differentiate a smaller part")
+
+    def __enter__(self):
+        import signal
+        import threading
+        if self.seconds and self.seconds > 0 and hasattr(signal, "setitimer") and \
+                threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGALRM, self._expire)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            self.armed = True
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            import signal
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.old)
+        return False
+
+
 def _replacement(text: str, r) -> str:
     """The selection as an equation: the request (written out when the selection is only
     the function) followed by '= derivative'."""
@@ -158,10 +188,12 @@ def main():
 @click.option("--no-stamp", is_flag=True, help="Do not print the verification comment line.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random draws of the numeric check.")
+@click.option("--time-limit", type=float, default=60.0, show_default=True, metavar="SECONDS",
+              help="Give up on a formula after this long (exit 2).")
 @click.option("--replace", is_flag=True,
               help="Print the request followed by '= derivative', to replace a selection.")
 def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_stamp, seed,
-         replace):
+         time_limit, replace):
     """Differentiate a LaTeX matrix expression: texgrad EXPR --wrt VAR.
 
     EXPR may carry its own variable: '\\frac{\\partial}{\\partial X} \\operatorname{tr}(X^T A X)'
@@ -172,9 +204,10 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
     try:
         text = _read_stdin() if expr in (None, "-") else expr
         from .api import differentiate
-        r = differentiate(text, wrt=wrt, shapes=_parse_shape(shapes),
-                          assume=_parse_assume(assume), kind=kind, layout=layout,
-                          symmetric=sym_conv, verify=not no_verify, seed=seed)
+        with time_limited(time_limit):
+            r = differentiate(text, wrt=wrt, shapes=_parse_shape(shapes),
+                              assume=_parse_assume(assume), kind=kind, layout=layout,
+                              symmetric=sym_conv, verify=not no_verify, seed=seed)
     except TexgradError as err:
         _fail(err, fmt, text)
         return
