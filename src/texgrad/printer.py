@@ -349,33 +349,21 @@ class LatexPrinter:
     def _print_Softmax(self, e: Softmax):
         return f"\\operatorname{{softmax}}{self.arg(e.arg)}", PREC["atom"]
 
+    def _print_Conj(self, e: Conj):
+        return self.sup(self.at_least(e.arg, PREC["atom"]), self.style.conj), PREC["postfix"]
 
-def _print_conj(self, e: Conj):
-    return self.sup(self.at_least(e.arg, PREC["atom"]), self.style.conj), PREC["postfix"]
+    def _print_Vec(self, e: Vec):
+        return f"\\operatorname{{vec}}{self.arg(e.arg)}", PREC["atom"]
 
+    def _print_Commutation(self, e: Commutation):
+        return f"K_{{{_dim(e.m)}{_dim(e.n)}}}", PREC["atom"]
 
-LatexPrinter._print_Conj = _print_conj
-
-
-def _print_vec(self, e: Vec):
-    return f"\\operatorname{{vec}}{self.arg(e.arg)}", PREC["atom"]
-
-
-def _print_commutation(self, e: Commutation):
-    return f"K_{{{_dim(e.m)}{_dim(e.n)}}}", PREC["atom"]
-
-
-def _print_single_entry(self, e: SingleEntry):
-    return f"J^{{{e.i}{e.j}}}", PREC["atom"]
+    def _print_SingleEntry(self, e: SingleEntry):
+        return f"J^{{{e.i}{e.j}}}", PREC["atom"]
 
 
 def _dim(d) -> str:
     return "".join(d) if isinstance(d, tuple) else str(d).lstrip("#")
-
-
-LatexPrinter._print_Vec = _print_vec
-LatexPrinter._print_Commutation = _print_commutation
-LatexPrinter._print_SingleEntry = _print_single_entry
 
 
 def latex(e: Expr, style: Style | None = None) -> str:
