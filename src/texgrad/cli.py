@@ -190,10 +190,12 @@ def main():
               help="Seed of the random draws of the numeric check.")
 @click.option("--time-limit", type=float, default=60.0, show_default=True, metavar="SECONDS",
               help="Give up on a formula after this long (exit 2).")
+@click.option("--emit", type=click.Choice(["numpy", "jax", "torch", "sympy"]), default=None,
+              help="Print a Python function returning f and its derivative instead.")
 @click.option("--replace", is_flag=True,
               help="Print the request followed by '= derivative', to replace a selection.")
 def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_stamp, seed,
-         time_limit, replace):
+         time_limit, emit, replace):
     """Differentiate a LaTeX matrix expression: texgrad EXPR --wrt VAR.
 
     EXPR may carry its own variable: '\\frac{\\partial}{\\partial X} \\operatorname{tr}(X^T A X)'
@@ -219,7 +221,17 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
         _internal(exc, fmt, text)
         return
     failed = r.check is not None and not r.check.passed
-    if fmt == "json":
+    if emit:
+        from .codegen import emit as generate
+        try:
+            source = generate(r, emit)
+        except NotImplementedError as exc:
+            _fail(TexgradError(f"--emit {emit}: {exc}", hint="print the LaTeX instead"),
+                  fmt, text)
+            return
+        click.echo(source.rstrip("\n"))
+        click.echo("# " + r.stamp.lstrip("% "))
+    elif fmt == "json":
         click.echo(json.dumps(r.to_dict(), default=str))
     elif fmt == "text":
         click.echo(f"d/d{r.wrt} of {' '.join(text.split())}")
