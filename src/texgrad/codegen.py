@@ -162,6 +162,13 @@ def _array_table(lib: _Lib) -> dict:
         return _product(e, a)
 
     def matmul(e, a, g):
+        fs = e.factors
+        if len(fs) == 2 and g.kind(e) == S:    # 1^T v and v^T 1 are sums
+            for i, j in ((0, 1), (1, 0)):
+                one = fs[i].arg if isinstance(fs[i], Transpose) else fs[i]
+                if isinstance(one, Ones) and g.kind(fs[j]) in (C, R):
+                    return f"{mod}.sum({a[j]})"
+
         def times(x, y, kx, ky):          # -> (code, whether it is a binary operation)
             if S in (kx, ky):
                 return f"{x} * {y}", True

@@ -1,0 +1,247 @@
+"""texgrad against the tools a user would pick instead, measured side by side in one run.
+
+- throughput: derivations per second in one process over the corpus, with and without the
+  numeric check;
+- SymPy: the same gradients with ``sympy.MatrixSymbol`` and ``.diff`` (f is built in SymPy from
+  texgrad's own reading of the formula, so both differentiate the same function), time ratio
+  and how many SymPy gets numerically right against the corpus's references;
+- generated code (``--emit numpy``) against the hand-written closed form and ``jax.grad`` at
+  n = 1000, and a Hessian against ``jax.hessian``.
+
+Run: ``python bench/peers.py`` (after ``pip install .``; jax optional).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import texgrad
+from texgrad.codegen import emit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from corpus import assume_of, draw, load, numpy_eval, sizes_for  # noqa: E402
+
+
+def best(fn, repeat=5):
+    t = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        t = min(t, time.perf_counter() - t0)
+    return t
+
+
+def run_namespace(source: str) -> dict:
+    ns: dict = {}
+    exec(compile(source, "<generated>", "exec"), ns)   # our own generated code
+    return ns
+
+
+# --------------------------------------------------------------------------- throughput
+
+def throughput(cases):
+    def go(verify):
+        for c in cases:
+            texgrad.differentiate(c["latex"], wrt=c["wrt"], assume=assume_of(c),
+                                  kind=c["kind"], verify=verify)
+    go(False)
+    t_no = best(lambda: go(False), 5)
+    t_yes = best(lambda: go(True), 2)
+    return len(cases) / t_no, len(cases) / t_yes
+
+
+# ------------------------------------------------------------------------------- sympy
+
+def sympy_value(expr, mapping):
+    import sympy
+    v = expr.xreplace(mapping)
+    for special in (sympy.OneMatrix, sympy.ZeroMatrix, sympy.Identity):
+        v = v.replace(special, lambda *a, cls=special: cls(*a).as_explicit())
+    v = v.doit()
+    if getattr(v, "is_Matrix", False):
+        return np.array(sympy.Matrix(v).evalf(), dtype=float)
+    return float(sympy.N(v))
+
+
+def against_sympy(cases):
+    import sympy
+    from sympy.core.cache import clear_cache
+    rows = []
+    for c in cases:
+        r = texgrad.differentiate(c["latex"], wrt=c["wrt"], assume=assume_of(c), verify=False)
+        t_tex = best(lambda: texgrad.differentiate(c["latex"], wrt=c["wrt"],
+                                                   assume=assume_of(c), verify=False), 5)
+        try:
+            ns = run_namespace(emit(r, "sympy"))
+        except NotImplementedError:
+            continue
+        f, var = ns["f"], ns[r.wrt]
+        times = []
+        d = None
+        err = ""
+        for _ in range(3):
+            clear_cache()
+            t0 = time.perf_counter()
+            try:
+                d = f.diff(var)
+            except Exception as e:  # SymPy gives up: counted as not done
+                err = type(e).__name__
+                break
+            times.append(time.perf_counter() - t0)
+        if d is None:
+            rows.append((c["id"], t_tex, None, False, err))
+            continue
+        rng = np.random.default_rng(5)
+        values = draw(c, rng)
+        sizes = sizes_for(c)
+        mapping = {sympy.Symbol(k, integer=True): v for k, v in sizes.items()}
+        for name, v in values.items():
+            obj = ns.get(name)
+            if obj is None:
+                continue
+            if isinstance(obj, sympy.MatrixSymbol):
+                mapping[obj] = sympy.ImmutableMatrix(np.reshape(v, (np.shape(v)[0], -1)))
+            else:
+                mapping[obj] = sympy.Float(v)
+        ref = np.asarray(numpy_eval(c["numpy"]["d"], values), dtype=float)
+        try:
+            got = np.asarray(sympy_value(d, mapping), dtype=float)
+            ok = got.size == ref.size and (np.allclose(got.reshape(ref.shape), ref, rtol=1e-6)
+                                           or (got.ndim == 2 and got.T.size == ref.size and
+                                               np.allclose(got.T.reshape(ref.shape), ref,
+                                                           rtol=1e-6)))
+        except Exception as e:  # SymPy's answer cannot even be evaluated
+            ok, err = False, type(e).__name__
+        rows.append((c["id"], t_tex, min(times), bool(ok), err))
+    return rows
+
+
+# --------------------------------------------------------------------- generated code
+
+HAND = {
+    r"\operatorname{tr}(X^\top A X)": (
+        "X", lambda A, X: (np.trace(X.T @ A @ X), (A + A.T) @ X),
+        lambda n, rng: {"A": rng.standard_normal((n, n)), "X": rng.standard_normal((n, n // 2))}),
+    r"\|XW - Y\|_F^2": (
+        "W", lambda X, W, Y: ((lambda R: (np.sum(R * R), 2 * X.T @ R))(X @ W - Y)),
+        lambda n, rng: {"X": rng.standard_normal((n, n // 2)),
+                        "W": rng.standard_normal((n // 2, n // 4)),
+                        "Y": rng.standard_normal((n, n // 4))}),
+    r"\log\det X": (
+        "X", lambda X: (np.linalg.slogdet(X)[1], np.linalg.inv(X).T),
+        lambda n, rng: {"X": (lambda M: M @ M.T / n + np.eye(n))(rng.standard_normal((n, n)))}),
+}
+
+
+def generated_code(n=1000):
+    rows = []
+    try:
+        import jax
+        import jax.numpy as jnp
+        jax.config.update("jax_enable_x64", True)
+    except ImportError:
+        jax = None
+    rng = np.random.default_rng(0)
+    for tex, (wrt, hand, make) in HAND.items():
+        assume = {"X": ("spd",)} if "det" in tex else None
+        r = texgrad.differentiate(tex, wrt=wrt, assume=assume, verify=False)
+        ns = run_namespace(emit(r, "numpy"))
+        gen = ns["f_and_grad"]
+        vals = make(n, rng)
+        args = [vals[k] for k in sorted(vals)]
+        kw = dict(vals)
+        f1, g1 = gen(*args)
+        f2, g2 = hand(**kw)
+        assert np.allclose(f1, f2) and np.allclose(g1, g2), tex
+        t_gen = best(lambda: gen(*args), 7)
+        t_hand = best(lambda: hand(**kw), 7)
+        t_jax = None
+        if jax is not None:
+            jns = run_namespace(emit(r, "jax"))
+            jf = jns["f_and_grad"]
+            names = sorted(vals)
+            k = names.index(wrt)
+
+            def fonly(*a):
+                return jf(*a)[0]
+            vg = jax.jit(jax.value_and_grad(fonly, argnums=k))
+            jargs = [jnp.asarray(vals[nm]) for nm in names]
+            jax.block_until_ready(vg(*jargs))
+            t_jax = best(lambda: jax.block_until_ready(vg(*jargs)), 7)
+        rows.append((tex, t_gen, t_hand, t_jax))
+    # a Hessian against jax.hessian
+    tex = r"\log\left(\mathbf{1}^T \exp(\mathbf{x})\right)"
+    r = texgrad.differentiate(tex, wrt=r"\mathbf{x}", kind="hessian", verify=False)
+    gen = run_namespace(emit(r, "numpy"))["f_and_grad"]
+    x = rng.standard_normal(n)
+    t_gen = best(lambda: gen(x), 7)
+    t_jax = None
+    if jax is not None:
+        h = jax.jit(jax.hessian(lambda v: jnp.log(jnp.sum(jnp.exp(v)))))
+        jx = jnp.asarray(x)
+        assert np.allclose(np.asarray(h(jx)), gen(x)[1], atol=1e-10)
+        t_jax = best(lambda: jax.block_until_ready(h(jx)), 7)
+
+    def hand_h(v):
+        s = np.exp(v - v.max())
+        s /= s.sum()
+        return np.log(np.sum(np.exp(v))), np.diag(s) - np.outer(s, s)
+    rows.append(("Hessian " + tex, t_gen, best(lambda: hand_h(x), 7), t_jax))
+    return rows
+
+
+def main():
+    cases = load()
+    grads = [c for c in cases if c["kind"] == "gradient" and "complex" not in c.get("tags", [])
+             and "index" not in c.get("tags", [])]
+    out = {}
+    no, yes = throughput(cases)
+    out["throughput_no_check"], out["throughput_check"] = no, yes
+    print(f"throughput over the corpus ({len(cases)} cases), one process:")
+    print(f"  without the check  {no:8.0f} derivations/s   target >= 2000: "
+          f"{'MET' if no >= 2000 else 'NOT MET'}")
+    print(f"  with the check     {yes:8.0f} derivations/s")
+    print()
+    try:
+        rows = against_sympy(grads)
+    except ImportError:
+        rows = []
+    if rows:
+        done = [r for r in rows if r[2] is not None]
+        right = sum(1 for r in rows if r[3])
+        ratios = sorted(r[2] / r[1] for r in done)
+        med = ratios[len(ratios) // 2]
+        print(f"SymPy MatrixSymbol .diff on {len(rows)} gradient cases: it returned an answer "
+              f"on {len(done)}, numerically right on {right}")
+        print(f"  time ratio SymPy / texgrad: median {med:.0f}x, min {ratios[0]:.0f}x, "
+              f"max {ratios[-1]:.0f}x   target >= 100x: "
+              f"{'MET' if ratios[0] >= 100 else ('MET on the median' if med >= 100 else 'NOT MET')}")
+        for cid, tt, ts, ok, err in rows:
+            ts_txt = f"{ts * 1000:7.2f} ms" if ts is not None else "   gave up"
+            print(f"    {cid:<28} texgrad {tt * 1000:6.3f} ms   sympy {ts_txt}   "
+                  f"{'right' if ok else 'WRONG ' + err}")
+        out["sympy"] = {"cases": len(rows), "answered": len(done), "right": right,
+                        "median_ratio": med, "min_ratio": ratios[0]}
+        print()
+    rows = generated_code()
+    print("generated code (--emit numpy) at n = 1000, f and derivative together:")
+    print(f"  {'formula':<48} {'generated':>10} {'by hand':>10} {'ratio':>6} {'jax':>10}")
+    for tex, tg, th, tj in rows:
+        jt = f"{tj * 1000:8.2f}ms" if tj is not None else "       n/a"
+        print(f"  {tex:<48} {tg * 1000:8.2f}ms {th * 1000:8.2f}ms {tg / th:6.2f} {jt}")
+    worst = max(tg / th for _, tg, th, _ in rows)
+    print(f"  worst generated / hand-written: {worst:.2f}   target <= 1.1: "
+          f"{'MET' if worst <= 1.1 else 'NOT MET'}")
+    out["codegen_worst_ratio"] = worst
+    if "--json" in sys.argv:
+        print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
