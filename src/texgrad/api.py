@@ -66,6 +66,9 @@ class Result:
     entry: Any = None
 
     def evaluate(self, values: dict):
+        return _guarded(self._evaluate)(values)
+
+    def _evaluate(self, values: dict):
         """The derivative's value (NumPy) at ``values`` (name -> array; vectors 1-D), in the
         layout D[f-index..., variable-index...] whatever the printed notation."""
         import numpy as np
@@ -292,6 +295,26 @@ def _norm_assume(assume) -> dict:
     return out
 
 
+def _guarded(fn):
+    """Arithmetic facts met while simplifying or evaluating (a division by something that
+    simplifies to 0, a singular matrix at the given values) are the user's input, not bugs."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ZeroDivisionError:
+            raise TexgradError("division by zero: a denominator or a negative power of "
+                               "something that is 0", hint="check the denominators") from None
+        except Exception as e:
+            if type(e).__name__ == "LinAlgError":
+                raise TexgradError(f"linear algebra failed at these values: {e}",
+                                   hint="an inverse or a determinant of a singular matrix"
+                                   ) from None
+            raise
+    return wrapper
+
+
+@_guarded
 def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None,
                   assume: dict | None = None, kind: str | None = None,
                   verify: bool = True, seed: int = 0, layout: str = "numerator",
@@ -596,6 +619,7 @@ def _convention(x: Sym, symmetric: str = "G") -> str:
     return what
 
 
+@_guarded
 def evaluate(latex: str, values: dict, shapes: dict | None = None,
              assume: dict | None = None):
     """The value of the formula (NumPy) at ``values`` (name -> array; vectors 1-D)."""

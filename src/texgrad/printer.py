@@ -114,6 +114,12 @@ class LatexPrinter:
         return self.style.identity, PREC["atom"]
 
     def _print_Ones(self, e: Ones):
+        r, c = e.shape
+        if c != 1 and r != 1:       # a matrix of ones: 1 1^T, which reads back as one
+            return f"{self.style.ones}{self.sup(self.style.ones, self.style.transpose)}", \
+                PREC["product"]
+        if r == 1 and c != 1:
+            return self.sup(self.style.ones, self.style.transpose), PREC["postfix"]
         return self.style.ones, PREC["atom"]
 
     def _print_Zero(self, e: Zero):

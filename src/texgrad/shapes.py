@@ -677,7 +677,9 @@ class Typer:
             if not isinstance(d, DimVar):
                 return d
             if d not in assigned:
-                assigned[d] = fresh()
+                # a size that only I, \mathbf{1} or \mathbf{0} carry (no symbol fixes it,
+                # as in `I t`) is 1: nothing makes them larger
+                assigned[d] = 1 if d.unit_ok else fresh()
             return assigned[d]
         # name vectors' and matrices' dimensions in order of first appearance
         for sym in self.symtab.values():

@@ -1,0 +1,24 @@
+"""Hypothesis profiles for the fuzz tests (tests/test_fuzz.py).
+
+* ``ci`` (the default): derandomized, so a CI run is reproducible; about 60 examples per
+  property; no deadline (a derivative with its numeric check can take a few tens of ms and
+  the first call pays for building the parser); no example database (nothing written into
+  the checkout); the reproduction blob printed on failure.
+* ``long``: 20,000 examples, randomized; ``HYPOTHESIS_PROFILE=long python -m pytest
+  tests/test_fuzz.py`` or ``python bench/fuzz.py`` (which shares the budget among the
+  properties and prints the figures).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=60, deadline=None, print_blob=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "long", max_examples=20_000, deadline=None, print_blob=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
