@@ -333,8 +333,8 @@ class LatexPrinter:
         if e.name == "abs":
             return f"\\left|{arg}\\right|", PREC["atom"]
         if e.name == "log":
-            if isinstance(e.arg, Det):
-                return f"{self.style.log}{self._print(e.arg)[0]}", PREC["atom"]
+            if isinstance(e.arg, Det):   # \log\det(X): a postfix would bind to det(X)
+                return f"{self.style.log}{self._print(e.arg)[0]}", PREC["product"]
             return f"{self.style.log}{self.arg(e.arg)}", PREC["atom"]
         if e.name == "exp" and isinstance(e.arg, Trace):
             return f"\\operatorname{{etr}}{self.arg(e.arg.arg)}", PREC["atom"]
