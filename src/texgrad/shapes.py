@@ -275,7 +275,9 @@ class Typer:
         return Add(tuple(built))
 
     def t_product(self, n, *items):
-        acc = None
+        """Juxtaposition, left to right: a scalar factor multiplies, otherwise a matrix
+        product (one flat MatMul per run of matrix factors, so long products stay linear)."""
+        chain: list = []           # the current run of matrix-product factors
         acc_node = None
         for it in items:
             if it.op == "op":
@@ -286,12 +288,17 @@ class Typer:
                 e = S.Pow(e, Fraction(-1))
             else:
                 e = self.build(it)
-            if acc is None:
-                acc, acc_node = e, it
+            if not chain:
+                chain, acc_node = [e], it
+                continue
+            acc = chain[0] if len(chain) == 1 else S.MatMul(tuple(chain))
+            if self.is_scalar(acc) or self.is_scalar(e):
+                chain = [_raw_mul(acc, e)]
             else:
-                acc = self.juxt(acc, e, acc_node, it)
-                acc_node = N("span", (), acc_node.start, it.end)
-        return acc
+                self.dims.unify(chain[-1].shape[1], e.shape[0], "matrix product", acc_node, it)
+                chain.append(e)
+            acc_node = N("span", (), acc_node.start, it.end)
+        return chain[0] if len(chain) == 1 else S.MatMul(tuple(chain))
 
     def t_hadamard(self, n, a, b):
         ea, eb = self.build(a), self.build(b)
