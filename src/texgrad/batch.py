@@ -76,6 +76,7 @@ import time
 
 import click
 
+from .cli import problem_options
 from .errors import TexgradError
 
 DEFAULT_TIMEOUT = 30.0
@@ -817,14 +818,7 @@ def _count_records(path: str) -> int | None:
 @click.option("--input-format", "informat", type=click.Choice(["auto", "jsonl", "text"]),
               default="auto", show_default=True,
               help="JSON Lines records or one formula per line (auto: by suffix/content).")
-@click.option("--wrt", "-w", help="The variable (default for every record).")
-@click.option("--shape", "-s", "shapes", multiple=True, metavar="NAME=DIMS",
-              help="Declare a shape for every record: X=m,n, x=n, a=.")
-@click.option("--assume", "-a", "assume", multiple=True, metavar="NAME=PROP",
-              help="Declare an assumption for every record: W=symmetric.")
-@click.option("--kind", type=click.Choice(["gradient", "jacobian", "hessian", "laplacian",
-                                           "derivative"]), default=None,
-              help="What to compute (default: a record's own, else inferred).")
+@problem_options           # defaults for every record; a record's own fields override them
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the numeric check's random draws.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local",

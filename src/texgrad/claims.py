@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 
 import click
 
+from .cli import shape_options
 from .errors import TexgradError
 
 # ------------------------------------------------------------------ finding the math
@@ -395,10 +396,7 @@ def report_line(r: ClaimResult) -> str:
 
 @click.command("check", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("files", nargs=-1, required=True)
-@click.option("--shape", "-s", "shapes", multiple=True, metavar="NAME=DIMS",
-              help="Declare a shape (as for texgrad EXPR).")
-@click.option("--assume", "-a", "assume", multiple=True, metavar="NAME=PROP",
-              help="Declare an assumption (as for texgrad EXPR).")
+@shape_options
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="One line per claim, or one JSON record per claim.")
 @click.option("--seed", type=int, default=0, show_default=True)

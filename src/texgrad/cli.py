@@ -164,16 +164,28 @@ def main():
     """
 
 
+def shape_options(f):
+    """--shape and --assume, shared by the commands that read formulas."""
+    f = click.option("--assume", "-a", "assume", multiple=True, metavar="NAME=PROP",
+                     help="symmetric, spd, invertible, positive, orthogonal, diagonal, "
+                          "complex.")(f)
+    return click.option("--shape", "-s", "shapes", multiple=True, metavar="NAME=DIMS",
+                        help="Declare a shape: X=m,n (matrix), x=n (vector), a= (scalar).")(f)
+
+
+def problem_options(f):
+    """--wrt, --shape, --assume, --kind: what to differentiate (diff and batch)."""
+    f = click.option("--kind", type=click.Choice(["gradient", "jacobian", "hessian",
+                                                  "laplacian", "derivative"]), default=None,
+                     help="What to compute (default: inferred; gradient of a scalar).")(f)
+    f = shape_options(f)
+    return click.option("--wrt", "-w",
+                        help="The variable, as written in the formula (X, '\\mathbf{x}').")(f)
+
+
 @main.command("diff", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("expr", required=False)
-@click.option("--wrt", "-w", help="The variable, as written in the formula (X, '\\mathbf{x}').")
-@click.option("--shape", "-s", "shapes", multiple=True, metavar="NAME=DIMS",
-              help="Declare a shape: X=m,n (matrix), x=n (vector), a= (scalar).")
-@click.option("--assume", "-a", "assume", multiple=True, metavar="NAME=PROP",
-              help="symmetric, spd, invertible, positive, orthogonal, diagonal.")
-@click.option("--kind", type=click.Choice(["gradient", "jacobian", "hessian", "laplacian",
-                                           "derivative"]), default=None,
-              help="What to compute (default: inferred; gradient of a scalar).")
+@problem_options
 @click.option("--layout", type=click.Choice(["numerator", "denominator", "mixed"]),
               default="numerator", show_default=True,
               help="Layout of vector-by-vector Jacobians (gradients keep the variable's "
