@@ -41,10 +41,16 @@ class Expr:
     three counts over its tree: transposes (``ntrans``), nodes (``size``) and whether a
     complex symbol occurs (``cplx``), which the simplifier consults often."""
 
-    __slots__ = ("_nt", "_sz", "_cx")
+    __slots__ = ("shape", "children", "_hash", "_nt", "_sz", "_cx")
+    _kids: tuple = ()          # the fields holding child nodes; "*name" is a tuple of them
 
     def __post_init__(self):
         sa = object.__setattr__
+        kids = self._kids
+        if kids and kids[0][0] == "*":
+            sa(self, "children", getattr(self, kids[0][1:]))
+        else:
+            sa(self, "children", tuple(getattr(self, k) for k in kids))
         sa(self, "shape", self._shape())
         sa(self, "_hash", hash((self.__class__, self._key())))
 
@@ -92,10 +98,6 @@ class Expr:
         return not self.__eq__(other)
 
     @property
-    def children(self) -> tuple:
-        return ()
-
-    @property
     def is_scalar(self) -> bool:
         return self.shape == SCALAR
 
@@ -118,8 +120,6 @@ class Sym(Expr):
     dims: Shape
     latex: str = field(default="", compare=False)
     assume: frozenset = frozenset()
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _shape(self):
         return self.dims
@@ -129,8 +129,6 @@ class Sym(Expr):
 class Const(Expr):
     """A rational number (a scalar)."""
     value: Fraction
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _shape(self):
         return SCALAR
@@ -139,8 +137,6 @@ class Const(Expr):
 @node
 class Identity(Expr):
     n: Dim
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _shape(self):
         return (self.n, self.n)
@@ -150,8 +146,6 @@ class Identity(Expr):
 class Ones(Expr):
     """All-ones array: ``\\mathbf{1}`` (a column of ones when ``dims`` is ``(n, 1)``)."""
     dims: Shape
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _shape(self):
         return self.dims
@@ -161,8 +155,6 @@ class Ones(Expr):
 class Zero(Expr):
     """The symbolic zero of a shape; rules never build ``0 + ...``."""
     dims: Shape
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _shape(self):
         return self.dims
@@ -173,15 +165,11 @@ class Zero(Expr):
 @node
 class Add(Expr):
     terms: tuple
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _key(self):
         return frozenset(Counter(self.terms).items())
 
-    @property
-    def children(self):
-        return self.terms
+    _kids = ("*terms",)
 
     def _shape(self):
         return self.terms[0].shape
@@ -191,8 +179,6 @@ class Add(Expr):
 class Mul(Expr):
     """Product by scalars: every factor is a scalar but possibly the last one."""
     factors: tuple
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _key(self):
         last = self.factors[-1]
@@ -200,9 +186,7 @@ class Mul(Expr):
             return (frozenset(Counter(self.factors[:-1]).items()), last)
         return (frozenset(Counter(self.factors).items()), None)
 
-    @property
-    def children(self):
-        return self.factors
+    _kids = ("*factors",)
 
     def _shape(self):
         return self.factors[-1].shape
@@ -211,12 +195,8 @@ class Mul(Expr):
 @node
 class MatMul(Expr):
     factors: tuple
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return self.factors
+    _kids = ("*factors",)
 
     def _shape(self):
         return (self.factors[0].shape[0], self.factors[-1].shape[1])
@@ -225,15 +205,11 @@ class MatMul(Expr):
 @node
 class Hadamard(Expr):
     factors: tuple
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _key(self):
         return frozenset(Counter(self.factors).items())
 
-    @property
-    def children(self):
-        return self.factors
+    _kids = ("*factors",)
 
     def _shape(self):
         return self.factors[0].shape
@@ -243,12 +219,8 @@ class Hadamard(Expr):
 class Kron(Expr):
     left: Expr
     right: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.left, self.right)
+    _kids = ("left", "right")
 
     def _shape(self):
         return (dim_mul(self.left.shape[0], self.right.shape[0]),
@@ -258,12 +230,8 @@ class Kron(Expr):
 @node
 class Transpose(Expr):
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return (self.arg.shape[1], self.arg.shape[0])
@@ -274,12 +242,8 @@ class MatPow(Expr):
     """Integer matrix power; ``k == -1`` is the inverse."""
     arg: Expr
     k: int
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return self.arg.shape
@@ -293,12 +257,8 @@ class PowSum(Expr):
     b: Expr
     k: int
     index: str = "r"
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.a, self.g, self.b)
+    _kids = ("a", "g", "b")
 
     def _shape(self):
         return self.g.shape
@@ -309,12 +269,8 @@ class Pow(Expr):
     """Elementwise power with a rational exponent (the ordinary power of a scalar)."""
     arg: Expr
     p: Fraction
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return self.arg.shape
@@ -325,12 +281,8 @@ class Func(Expr):
     """An elementwise function (``exp``, ``log``, ``sin``, ``cos``, ``tanh``, ``sigma``...)."""
     name: str
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return self.arg.shape
@@ -339,12 +291,8 @@ class Func(Expr):
 @node
 class Trace(Expr):
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return SCALAR
@@ -353,12 +301,8 @@ class Trace(Expr):
 @node
 class Det(Expr):
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return SCALAR
@@ -369,12 +313,8 @@ class Norm(Expr):
     """The 2-norm of a vector (``p == "2"``) or the Frobenius norm of a matrix (``"F"``)."""
     arg: Expr
     p: str
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return SCALAR
@@ -384,12 +324,8 @@ class Norm(Expr):
 class Diag(Expr):
     """``diag``: a vector to the diagonal matrix, or a square matrix to its diagonal vector."""
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         r, c = self.arg.shape
@@ -400,12 +336,8 @@ class Diag(Expr):
 class Softmax(Expr):
     """``softmax(x) = exp(x) / (1^T exp(x))`` of a column vector."""
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return self.arg.shape
@@ -415,12 +347,8 @@ class Softmax(Expr):
 class Conj(Expr):
     """Elementwise complex conjugate (``x^*``, ``\\overline{x}``; ``x^H`` is its transpose)."""
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return self.arg.shape
@@ -430,12 +358,8 @@ class Conj(Expr):
 class Vec(Expr):
     """``vec(X)``: the columns of X stacked (column-major), a column of rows*cols entries."""
     arg: Expr
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
-    @property
-    def children(self):
-        return (self.arg,)
+    _kids = ("arg",)
 
     def _shape(self):
         return (dim_mul(self.arg.shape[0], self.arg.shape[1]), 1)
@@ -446,8 +370,6 @@ class Commutation(Expr):
     """The commutation matrix K_{mn}: vec(X^T) = K_{mn} vec(X) for an m x n matrix X."""
     m: Dim
     n: Dim
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _shape(self):
         d = dim_mul(self.m, self.n)
@@ -460,8 +382,6 @@ class SingleEntry(Expr):
     dims: Shape
     i: str
     j: str
-    shape: Shape = field(init=False, compare=False, repr=False)
-    _hash: int = field(init=False, compare=False, repr=False)
 
     def _shape(self):
         return self.dims
