@@ -1,6 +1,6 @@
 """The typed intermediate representation.
 
-Every node is a frozen, slotted dataclass with a ``shape``: a pair ``(rows, cols)`` of
+Every node is an immutable, slotted object with a ``shape``: a pair ``(rows, cols)`` of
 dimensions.  A dimension is the integer ``1`` or a name such as ``"n"``; a Kronecker product
 has a product dimension, a tuple of names.  A column vector is ``(n, 1)``, a row vector
 ``(1, n)``, a scalar ``(1, 1)``.  Values in the numeric layer are 2-D arrays of that shape.
@@ -13,49 +13,58 @@ constructors here do no simplification and only compute the shape.  Equality is 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, fields
 from fractions import Fraction
+from operator import attrgetter
 from typing import Tuple, Union
 
 Dim = Union[int, str, tuple]
 Shape = Tuple[Dim, Dim]
 SCALAR: Shape = (1, 1)
 
-_FIELDS: dict = {}
-
-
-def _field_getter(cls):
-    """A fast getter of a node type's compared fields, as a tuple."""
-    get = _FIELDS.get(cls)
-    if get is None:
-        from operator import attrgetter
-        names = tuple(f.name for f in fields(cls) if f.compare)
-        one = attrgetter(*names)
-        get = (lambda self: (one(self),)) if len(names) == 1 else one
-        _FIELDS[cls] = get
-    return get
+_set = object.__setattr__
 
 
 class Expr:
     """Base of all IR nodes.  Besides its shape and hash, a node caches, when first asked,
     three counts over its tree: transposes (``ntrans``), nodes (``size``) and whether a
-    complex symbol occurs (``cplx``), which the simplifier consults often."""
+    complex symbol occurs (``cplx``), which the simplifier consults often.
+
+    Nodes are immutable: assignment raises.  Each node type declares its fields in
+    ``__slots__`` (with ``_defaults`` for the trailing ones, ``_uncompared`` for fields left
+    out of equality), names in ``_kids`` the fields holding child nodes ("*name" for a tuple
+    of them) and computes its shape in ``_shape``; :func:`node` supplies the rest.
+    """
 
     __slots__ = ("shape", "children", "_hash", "_nt", "_sz", "_cx")
-    _kids: tuple = ()          # the fields holding child nodes; "*name" is a tuple of them
+    _kids: tuple = ()
+    _defaults: tuple = ()
+    _uncompared: tuple = ()
+    _fields: tuple = ()
 
-    def __post_init__(self):
-        sa = object.__setattr__
+    def _finish(self):
         kids = self._kids
         if kids and kids[0][0] == "*":
-            sa(self, "children", getattr(self, kids[0][1:]))
+            _set(self, "children", getattr(self, kids[0][1:]))
         else:
-            sa(self, "children", tuple(getattr(self, k) for k in kids))
-        sa(self, "shape", self._shape())
-        sa(self, "_hash", hash((self.__class__, self._key())))
+            _set(self, "children", tuple(getattr(self, k) for k in kids))
+        _set(self, "shape", self._shape())
+        _set(self, "_hash", hash((self.__class__, self._key())))
 
-    def _key(self):
-        return _field_getter(self.__class__)(self)
+    def _key(self):  # replaced by node(): the compared fields, as a tuple
+        raise NotImplementedError
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} nodes are immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"{type(self).__name__} nodes are immutable")
+
+    def __reduce__(self):
+        return (self.__class__, tuple(getattr(self, f) for f in self._fields))
+
+    def __repr__(self):
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__name__}({args})"
 
     @property
     def ntrans(self) -> int:
@@ -63,7 +72,7 @@ class Expr:
             return self._nt
         except AttributeError:
             n = sum(c.ntrans for c in self.children) + isinstance(self, Transpose)
-            object.__setattr__(self, "_nt", n)
+            _set(self, "_nt", n)
             return n
 
     @property
@@ -72,7 +81,7 @@ class Expr:
             return self._sz
         except AttributeError:
             n = 1 + sum(c.size for c in self.children)
-            object.__setattr__(self, "_sz", n)
+            _set(self, "_sz", n)
             return n
 
     @property
@@ -82,7 +91,7 @@ class Expr:
         except AttributeError:
             n = any(c.cplx for c in self.children) or (
                 isinstance(self, Sym) and "complex" in self.assume)
-            object.__setattr__(self, "_cx", n)
+            _set(self, "_cx", n)
             return n
 
     def __hash__(self):
@@ -105,9 +114,44 @@ class Expr:
         raise NotImplementedError
 
 
+def _initializer(fields: tuple):
+    """An ``__init__`` storing ``fields`` positionally, then computing shape and hash.
+    Written out per arity (no generated source), so construction stays one call."""
+    if len(fields) == 1:
+        (a,) = fields
+
+        def __init__(self, x):
+            _set(self, a, x)
+            self._finish()
+    elif len(fields) == 2:
+        a, b = fields
+
+        def __init__(self, x, y):
+            _set(self, a, x)
+            _set(self, b, y)
+            self._finish()
+    else:
+        def __init__(self, *values):
+            if len(values) != len(fields):
+                values = values + self._defaults[len(values) - len(fields):]
+            for f, v in zip(fields, values):
+                _set(self, f, v)
+            self._finish()
+    return __init__
+
+
 def node(cls):
-    """Decorator: a frozen slotted dataclass with a computed shape and a cached hash."""
-    cls = dataclass(frozen=True, slots=True, eq=False)(cls)
+    """Class decorator of an IR node type: positional ``__init__`` over its ``__slots__``
+    (trailing ``_defaults`` optional), and ``_key``, the fields equality compares."""
+    fields = cls.__slots__
+    cls._fields = fields
+    cls.__init__ = _initializer(fields)
+    if cls._defaults and len(fields) <= 2:
+        cls.__init__.__defaults__ = cls._defaults
+    if "_key" not in cls.__dict__:
+        compared = tuple(f for f in fields if f not in cls._uncompared)
+        get = attrgetter(*compared)
+        cls._key = (lambda self: (get(self),)) if len(compared) == 1 else (lambda self: get(self))
     return cls
 
 
@@ -116,10 +160,9 @@ def node(cls):
 @node
 class Sym(Expr):
     """A named symbol.  ``latex`` is how it is printed, ``assume`` its declared properties."""
-    name: str
-    dims: Shape
-    latex: str = field(default="", compare=False)
-    assume: frozenset = frozenset()
+    __slots__ = ('name', 'dims', 'latex', 'assume')
+    _defaults = ("", frozenset())
+    _uncompared = ('latex',)
 
     def _shape(self):
         return self.dims
@@ -128,7 +171,7 @@ class Sym(Expr):
 @node
 class Const(Expr):
     """A rational number (a scalar)."""
-    value: Fraction
+    __slots__ = ('value',)
 
     def _shape(self):
         return SCALAR
@@ -136,7 +179,7 @@ class Const(Expr):
 
 @node
 class Identity(Expr):
-    n: Dim
+    __slots__ = ('n',)
 
     def _shape(self):
         return (self.n, self.n)
@@ -145,7 +188,7 @@ class Identity(Expr):
 @node
 class Ones(Expr):
     """All-ones array: ``\\mathbf{1}`` (a column of ones when ``dims`` is ``(n, 1)``)."""
-    dims: Shape
+    __slots__ = ('dims',)
 
     def _shape(self):
         return self.dims
@@ -154,7 +197,7 @@ class Ones(Expr):
 @node
 class Zero(Expr):
     """The symbolic zero of a shape; rules never build ``0 + ...``."""
-    dims: Shape
+    __slots__ = ('dims',)
 
     def _shape(self):
         return self.dims
@@ -164,7 +207,7 @@ class Zero(Expr):
 
 @node
 class Add(Expr):
-    terms: tuple
+    __slots__ = ('terms',)
 
     def _key(self):
         return frozenset(Counter(self.terms).items())
@@ -178,7 +221,7 @@ class Add(Expr):
 @node
 class Mul(Expr):
     """Product by scalars: every factor is a scalar but possibly the last one."""
-    factors: tuple
+    __slots__ = ('factors',)
 
     def _key(self):
         last = self.factors[-1]
@@ -194,7 +237,7 @@ class Mul(Expr):
 
 @node
 class MatMul(Expr):
-    factors: tuple
+    __slots__ = ('factors',)
 
     _kids = ("*factors",)
 
@@ -204,7 +247,7 @@ class MatMul(Expr):
 
 @node
 class Hadamard(Expr):
-    factors: tuple
+    __slots__ = ('factors',)
 
     def _key(self):
         return frozenset(Counter(self.factors).items())
@@ -217,8 +260,7 @@ class Hadamard(Expr):
 
 @node
 class Kron(Expr):
-    left: Expr
-    right: Expr
+    __slots__ = ('left', 'right')
 
     _kids = ("left", "right")
 
@@ -229,7 +271,7 @@ class Kron(Expr):
 
 @node
 class Transpose(Expr):
-    arg: Expr
+    __slots__ = ('arg',)
 
     _kids = ("arg",)
 
@@ -240,8 +282,7 @@ class Transpose(Expr):
 @node
 class MatPow(Expr):
     """Integer matrix power; ``k == -1`` is the inverse."""
-    arg: Expr
-    k: int
+    __slots__ = ('arg', 'k')
 
     _kids = ("arg",)
 
@@ -252,11 +293,8 @@ class MatPow(Expr):
 @node
 class PowSum(Expr):
     """``sum_{r=0}^{k-1} A^r G B^{k-1-r}`` (the adjoint of a matrix power, Cookbook eq. 91)."""
-    a: Expr
-    g: Expr
-    b: Expr
-    k: int
-    index: str = "r"
+    __slots__ = ('a', 'g', 'b', 'k', 'index')
+    _defaults = ("r",)
 
     _kids = ("a", "g", "b")
 
@@ -267,8 +305,7 @@ class PowSum(Expr):
 @node
 class Pow(Expr):
     """Elementwise power with a rational exponent (the ordinary power of a scalar)."""
-    arg: Expr
-    p: Fraction
+    __slots__ = ('arg', 'p')
 
     _kids = ("arg",)
 
@@ -279,8 +316,7 @@ class Pow(Expr):
 @node
 class Func(Expr):
     """An elementwise function (``exp``, ``log``, ``sin``, ``cos``, ``tanh``, ``sigma``...)."""
-    name: str
-    arg: Expr
+    __slots__ = ('name', 'arg')
 
     _kids = ("arg",)
 
@@ -290,7 +326,7 @@ class Func(Expr):
 
 @node
 class Trace(Expr):
-    arg: Expr
+    __slots__ = ('arg',)
 
     _kids = ("arg",)
 
@@ -300,7 +336,7 @@ class Trace(Expr):
 
 @node
 class Det(Expr):
-    arg: Expr
+    __slots__ = ('arg',)
 
     _kids = ("arg",)
 
@@ -311,8 +347,7 @@ class Det(Expr):
 @node
 class Norm(Expr):
     """The 2-norm of a vector (``p == "2"``) or the Frobenius norm of a matrix (``"F"``)."""
-    arg: Expr
-    p: str
+    __slots__ = ('arg', 'p')
 
     _kids = ("arg",)
 
@@ -323,7 +358,7 @@ class Norm(Expr):
 @node
 class Diag(Expr):
     """``diag``: a vector to the diagonal matrix, or a square matrix to its diagonal vector."""
-    arg: Expr
+    __slots__ = ('arg',)
 
     _kids = ("arg",)
 
@@ -335,7 +370,7 @@ class Diag(Expr):
 @node
 class Softmax(Expr):
     """``softmax(x) = exp(x) / (1^T exp(x))`` of a column vector."""
-    arg: Expr
+    __slots__ = ('arg',)
 
     _kids = ("arg",)
 
@@ -346,7 +381,7 @@ class Softmax(Expr):
 @node
 class Conj(Expr):
     """Elementwise complex conjugate (``x^*``, ``\\overline{x}``; ``x^H`` is its transpose)."""
-    arg: Expr
+    __slots__ = ('arg',)
 
     _kids = ("arg",)
 
@@ -357,7 +392,7 @@ class Conj(Expr):
 @node
 class Vec(Expr):
     """``vec(X)``: the columns of X stacked (column-major), a column of rows*cols entries."""
-    arg: Expr
+    __slots__ = ('arg',)
 
     _kids = ("arg",)
 
@@ -368,8 +403,7 @@ class Vec(Expr):
 @node
 class Commutation(Expr):
     """The commutation matrix K_{mn}: vec(X^T) = K_{mn} vec(X) for an m x n matrix X."""
-    m: Dim
-    n: Dim
+    __slots__ = ('m', 'n')
 
     def _shape(self):
         d = dim_mul(self.m, self.n)
@@ -379,9 +413,7 @@ class Commutation(Expr):
 @node
 class SingleEntry(Expr):
     """J^{ij}: the matrix of the shape ``dims`` with a one at (i, j) and zeros elsewhere."""
-    dims: Shape
-    i: str
-    j: str
+    __slots__ = ('dims', 'i', 'j')
 
     def _shape(self):
         return self.dims
