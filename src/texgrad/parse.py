@@ -1,8 +1,10 @@
 """Parse stage: LaTeX text to an untyped syntax tree (:class:`N`), with positions.
 
 The grammar lives in ``grammar/texgrad.lark`` (shipped inside the package as
-``texgrad/grammar``).  Lark builds the tree through the internal transformer :class:`Build`,
-so there is no intermediate parse tree and no recursion on long sums.  Lark's errors are
+``texgrad/grammar``).  Lark compiles it to LALR tables; :mod:`texgrad.lalr` runs them
+(without importing Lark, for start-up time) and builds the tree through the transformer
+:class:`Build`, as Lark's internal transformer would: no intermediate parse tree and no
+recursion on long sums.  On a syntax error Lark itself reparses the text, and its error is
 mapped to what the user typed, with a caret under the spot.
 """
 
@@ -13,6 +15,7 @@ import re
 from fractions import Fraction
 
 from .errors import LimitError, ParseError, TexgradError, position
+from .lalr import SyntaxFailure, Token
 
 MAX_LENGTH = 100_000        # characters of one formula
 MAX_DEPTH = 200             # nesting of brackets and braces
@@ -116,9 +119,8 @@ def _tok(op, tok, *args):
 
 
 def _make_build():
-    from lark import Transformer
 
-    class Build(Transformer):
+    class Build:
         """Builds :class:`N` nodes; the method names are the grammar's ``-> alias`` names."""
 
         # ---- sums and products
@@ -329,8 +331,6 @@ class Bars:
     always_accept = ("BAR", "DBAR")
 
     def process(self, stream):
-        from lark import Token
-
         stack = []
         prev = None
         split_next = False
@@ -401,38 +401,34 @@ def grammar_path() -> str:
     raise FileNotFoundError("texgrad.lark not found: the package is incompletely installed")
 
 
-def _cache_file(source: str) -> str | None:
-    import hashlib
-
-    try:
-        import lark
-        digest = hashlib.sha256((source + lark.__version__).encode()).hexdigest()[:16]
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        d = os.path.join(base, "texgrad")
-        os.makedirs(d, exist_ok=True)
-        return os.path.join(d, f"grammar-{digest}.lark.cache")
-    except OSError:
-        return None
-
-
 def parser():
-    """The LALR parser, built once per process (its tables cached on disk between runs)."""
+    """The parser, built once per process from the grammar's LALR tables (compiled by Lark
+    and cached on disk between runs; see :mod:`texgrad.lalr`)."""
     global _PARSER
     if _PARSER is None:
-        from lark import Lark
+        from .lalr import Parser, load_tables
 
         with open(grammar_path(), encoding="utf-8") as fh:
             source = fh.read()
         build = _make_build()()
-        kwargs = dict(parser="lalr", lexer="basic", transformer=build, postlex=Bars(),
-                      maybe_placeholders=False)
-        cache = _cache_file(source)
-        try:
-            p = Lark(source, cache=cache or False, **kwargs)
-        except OSError:  # an unwritable cache directory: build without it
-            p = Lark(source, **kwargs)
-        _PARSER = (p, build)
+        _PARSER = (Parser(load_tables(source, Bars()), build, Bars()), build, source)
     return _PARSER
+
+
+def lark_parser():
+    """Lark itself on the same grammar, transformer and post-lexer: it reports syntax
+    errors (the LALR runtime only detects them), and the tests compare the two."""
+    global _LARK
+    if _LARK is None:
+        from lark import Lark
+
+        _, build, source = parser()
+        _LARK = Lark(source, parser="lalr", lexer="basic", transformer=build, postlex=Bars(),
+                     maybe_placeholders=False)
+    return _LARK
+
+
+_LARK = None
 
 
 # --------------------------------------------------------------------------- errors
@@ -607,16 +603,25 @@ def parse(text: str) -> N:
     if not inner.strip():
         raise ParseError("empty input", hint="give a formula, e.g. '\\mathbf{x}^\\top A\\mathbf{x}'",
                          line=1, column=1, source=text)
-    from lark.exceptions import LarkError, UnexpectedInput
-
-    p, build = parser()
+    p, build, _ = parser()
     build.source = text
     try:
-        return p.parse(inner)
+        try:
+            return p.parse(inner)
+        except SyntaxFailure:
+            return _parse_with_lark(inner, text)
     except TexgradError as e:
         if e.source is None:
             e.source = text
         raise
+
+
+def _parse_with_lark(inner: str, text: str) -> N:
+    """Lark's own run on input the runtime rejected: it raises the error to report."""
+    from lark.exceptions import LarkError, UnexpectedInput
+
+    try:
+        return lark_parser().parse(inner)
     except UnexpectedInput as e:
         raise _map_lark_error(e, text) from None
     except LarkError as e:  # pragma: no cover - defensive

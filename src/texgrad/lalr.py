@@ -1,0 +1,287 @@
+"""A small runtime for the LALR(1) tables Lark builds from ``grammar/texgrad.lark``.
+
+Lark compiles the grammar (terminals, rules, the LALR table); this module runs the result
+without importing Lark, which is most of the CLI's start-up time otherwise.  The tables are
+plain data, written once to the user's cache directory (``~/.cache/texgrad``) and rebuilt
+with Lark whenever the grammar changes.
+
+The runtime reproduces exactly what ``Lark(grammar, parser="lalr", lexer="basic",
+transformer=T, postlex=P, maybe_placeholders=False)`` does on valid input: the same
+scanner (terminals in Lark's order, one alternation), the same post-lexer, the same
+shift/reduce steps, and Lark's tree shaping (``?rule`` with one child is inlined, ``_rule``
+children are spliced into their parent, anonymous filtered tokens dropped) before calling
+the transformer method named by the rule's alias or name.  On any syntax error it raises
+:class:`SyntaxFailure`; the caller then runs Lark itself for its precise error report
+(``tests/test_parse_runtime.py`` checks that both agree).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zlib
+
+FORMAT = 1          # bump when the table format below changes
+
+
+class Token(str):
+    """A token: its text, terminal ``type`` and position (the attributes of Lark's Token,
+    so the post-lexer and Lark's error reports can use either)."""
+
+    def __new__(cls, type, value, start_pos=None, line=None, column=None, end_line=None,
+                end_column=None, end_pos=None):
+        self = str.__new__(cls, value)
+        d = self.__dict__
+        d["type"] = type
+        d["value"] = value
+        d["start_pos"] = start_pos
+        d["line"] = line
+        d["column"] = column
+        d["end_line"] = end_line
+        d["end_column"] = end_column
+        d["end_pos"] = end_pos
+        return self
+
+    @classmethod
+    def new_borrow_pos(cls, type_, value, borrow_t):
+        return cls(type_, value, borrow_t.start_pos, borrow_t.line, borrow_t.column,
+                   borrow_t.end_line, borrow_t.end_column, borrow_t.end_pos)
+
+    def __repr__(self):
+        return f"Token({self.type!r}, {str(self)!r})"
+
+    def __reduce__(self):
+        return (Token, (self.type, str(self), self.start_pos, self.line, self.column,
+                        self.end_line, self.end_column, self.end_pos))
+
+
+class SyntaxFailure(Exception):
+    """The input is not in the language (the caller asks Lark for the error report)."""
+
+
+class _Splice(list):
+    """The children of a ``_rule``, to be spliced into the parent's children."""
+
+    __slots__ = ()
+
+
+# --------------------------------------------------------------------- building tables
+
+def build_tables(source: str, postlex=None) -> dict:
+    """Compile the grammar with Lark into plain data: terminals, rules and the table."""
+    from lark import Lark
+    from lark.parsers.lalr_analysis import Shift
+
+    lk = Lark(source, parser="lalr", lexer="basic", maybe_placeholders=False,
+              postlex=postlex)
+    frontend = lk.parser
+    lexer = frontend.lexer
+    lexer = getattr(lexer, "lexer", lexer)          # under a post-lexer connector
+    scanner = lexer.scanner
+    unless = {}
+    for typ, cb in lexer.callback.items():
+        # Lark's UnlessCallback: a regex terminal whose match equals a literal string
+        # terminal takes that terminal's type
+        sub = getattr(cb, "scanner", None)
+        if sub is None or any(t.pattern.type != "str" or t.pattern.flags
+                              for t in sub.terminals):
+            raise NotImplementedError(f"lexer callback on {typ} is not supported")
+        unless[typ] = {t.pattern.value: t.name for t in sub.terminals}
+    table = frontend.parser._parse_table
+    rules = list(table_rules(table))
+    index = {id(r): k for k, r in enumerate(rules)}
+    states = []
+    assert sorted(table.states) == list(range(len(table.states)))
+    for s in range(len(table.states)):
+        acts = {}
+        for sym, (action, arg) in table.states[s].items():
+            acts[sym] = arg if action is Shift else -1 - index[id(arg)]
+        states.append(acts)
+    return {
+        "format": FORMAT,
+        "flags": lexer.g_regex_flags,
+        "terminals": [[t.name, t.pattern.to_regexp()] for t in scanner.terminals],
+        "unless": unless,
+        "ignore": sorted(lexer.ignore_types),
+        "newline": sorted(lexer.newline_types),
+        "rules": [[str(r.origin.name), len(r.expansion), str(r.alias or r.origin.name),
+                   bool(r.options.expand1 and not r.alias), child_plan(r)] for r in rules],
+        "states": states,
+        "start": table.start_states["start"],
+        "end": table.end_states["start"],
+    }
+
+
+def table_rules(table):
+    """The distinct rules a table reduces by, in a stable order."""
+    seen = {}
+    for s in sorted(table.states):
+        for action, arg in table.states[s].values():
+            if hasattr(arg, "origin") and id(arg) not in seen:
+                seen[id(arg)] = arg
+    return sorted(seen.values(), key=lambda r: (r.origin.name, str(r.expansion), r.alias or ""))
+
+
+def child_plan(rule):
+    """Which children a rule keeps and which it splices (Lark's child filter), or None
+    when it keeps them all as they are."""
+    keep = rule.options.keep_all_tokens
+    plan = [(i, (not sym.is_term) and sym.name.startswith("_"))
+            for i, sym in enumerate(rule.expansion)
+            if keep or not (sym.is_term and sym.filter_out)]
+    if len(plan) < len(rule.expansion) or any(e for _, e in plan):
+        return plan
+    return None
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "texgrad")
+
+
+def load_tables(source: str, postlex=None) -> dict:
+    """The tables of ``source``: from the cache when its grammar is unchanged, else built
+    with Lark and cached (an unwritable cache directory only costs the rebuild)."""
+    key = f"{zlib.crc32(source.encode()):08x}-{len(source)}-f{FORMAT}"
+    path = os.path.join(cache_dir(), f"tables-{key}.json")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        if data.get("format") == FORMAT and data.get("grammar") == key:
+            return data
+    except (OSError, ValueError):
+        pass
+    data = build_tables(source, postlex)
+    data["grammar"] = key
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, separators=(",", ":"))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return data
+
+
+# --------------------------------------------------------------------------- running
+
+class Parser:
+    """Lexes, post-lexes and parses with the tables, calling ``transformer``'s methods."""
+
+    def __init__(self, tables: dict, transformer, postlex=None):
+        self.postlex = postlex
+        self.regex = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in tables["terminals"]),
+                                tables["flags"])
+        self.unless = tables["unless"]
+        self.ignore = frozenset(tables["ignore"])
+        self.newline = frozenset(tables["newline"])
+        self.states = tables["states"]
+        self.start = tables["start"]
+        self.end = tables["end"]
+        self.rules = [(origin, size, self._callback(transformer, name, expand1, plan))
+                      for origin, size, name, expand1, plan in tables["rules"]]
+
+    @staticmethod
+    def _callback(transformer, name, expand1, plan):
+        if name.startswith("_"):
+            user = _Splice
+        else:
+            user = getattr(transformer, name, None)
+            if user is None:
+                if not expand1:
+                    raise NotImplementedError(f"the transformer has no method for {name!r}")
+
+                def user(children, name=name):   # ?rule: x always has one child
+                    raise NotImplementedError(f"the transformer has no method for {name!r}")
+        if expand1:
+            inner = user
+
+            def user(children):
+                return children[0] if len(children) == 1 else inner(children)
+        if plan is None:
+            return user
+        plan = [tuple(p) for p in plan]
+
+        def filtered(children):
+            out = []
+            for i, splice in plan:
+                if splice:
+                    out.extend(children[i])
+                else:
+                    out.append(children[i])
+            return user(out)
+        return filtered
+
+    def lex(self, text: str):
+        match = self.regex.match
+        unless, ignore, newline = self.unless, self.ignore, self.newline
+        pos, n = 0, len(text)
+        line, line_start = 1, 0
+        while pos < n:
+            m = match(text, pos)
+            if m is None:
+                raise SyntaxFailure(pos)
+            typ = m.lastgroup
+            value = m.group()
+            end = m.end()
+            if typ in unless:
+                typ = unless[typ].get(value, typ)
+            col = pos - line_start + 1
+            if typ in newline and "\n" in value:
+                line_before = line
+                line += value.count("\n")
+                line_start = pos + value.rindex("\n") + 1
+            else:
+                line_before = line
+            if typ not in ignore:
+                yield Token(typ, value, pos, line_before, col, line, end - line_start + 1, end)
+            pos = end
+
+    def parse(self, text: str):
+        stream = self.lex(text)
+        if self.postlex is not None:
+            stream = self.postlex.process(stream)
+        states, rules = self.states, self.rules
+        state_stack = [self.start]
+        value_stack = []
+        last = None
+        for tok in stream:
+            last = tok
+            typ = tok.type
+            while True:
+                act = states[state_stack[-1]].get(typ)
+                if act is None:
+                    raise SyntaxFailure(tok.start_pos)
+                if act >= 0:
+                    state_stack.append(act)
+                    value_stack.append(tok)
+                    break
+                origin, size, fn = rules[-1 - act]
+                if size:
+                    kids = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    kids = []
+                value_stack.append(fn(kids))
+                state_stack.append(states[state_stack[-1]][origin])
+        # the end of the input: reduce until the start symbol is complete
+        end = self.end
+        while True:
+            act = states[state_stack[-1]].get("$END")
+            if act is None or act >= 0:
+                raise SyntaxFailure(last.end_pos if last is not None else 0)
+            origin, size, fn = rules[-1 - act]
+            if size:
+                kids = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                kids = []
+            value = fn(kids)
+            state_stack.append(states[state_stack[-1]][origin])
+            value_stack.append(value)
+            if state_stack[-1] == end:
+                return value

@@ -1,0 +1,137 @@
+"""The LALR runtime (texgrad.lalr) against Lark itself on the same grammar and transformer.
+
+texgrad parses with Lark's tables but without importing Lark (start-up time); these tests
+hold the two to the same trees, positions and errors, on the corpus, the notation tests'
+inputs, generated formulas, mutated formulas and token soup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from corpus import load
+from strategies import cases, latexish_text, mutated
+from texgrad import lalr, parse as P
+from texgrad.errors import TexgradError
+
+
+def shape(v):
+    """A comparable picture of a transformer result, positions included."""
+    if isinstance(v, P.N):
+        return (v.op, tuple(shape(a) for a in v.args), v.start, v.end)
+    if isinstance(v, tuple):
+        return tuple(shape(a) for a in v)
+    if isinstance(v, str):
+        return (type(v).__name__ == "Token", getattr(v, "type", None), str(v),
+                getattr(v, "start_pos", None), getattr(v, "end_pos", None))
+    return v
+
+
+def outcome(run, text):
+    try:
+        return "ok", shape(run(text))
+    except lalr.SyntaxFailure:
+        return "syntax", None
+    except TexgradError as e:
+        return "error", (type(e).__name__, e.message, e.column)
+    except Exception as e:  # noqa: BLE001 - Lark's syntax errors, by class
+        if type(e).__module__.startswith("lark"):
+            return "syntax", None
+        raise
+
+
+def both(text):
+    ours, build, _ = P.parser()
+    build.source = text
+    got = outcome(ours.parse, text)
+    build.source = text
+    want = outcome(P.lark_parser().parse, text)
+    return got, want
+
+
+CORPUS = [c["latex"] for c in load()]
+MORE = [
+    r"\mathbf{x}^\top B\,\mathbf{x}", r"\|XW - Y\|_F^2", r"|a - x^H b|^2", r"|A||B|",
+    r"\frac12 x^{12}", r"\frac{\partial}{\partial X}\operatorname{tr}(X^\top A X)",
+    r"\sum_{i=1}^{n} x_i^2", r"\left\lVert A\mathbf{x} - \mathbf{b} \right\rVert_2",
+    r"x \pm y", r"\sqrt[3]{x}", "a\n+\nb", r"\{x\}", "x^{\\circ 2}", "X^\\dagger", "x'",
+    r"\det X^{-1} A", "f = g = h", r"\mathrm{d}x", "((((x))))", "",
+]
+
+
+@pytest.mark.parametrize("text", CORPUS + MORE)
+def test_same_trees_as_lark(text):
+    got, want = both(text)
+    assert got == want
+
+
+@settings(max_examples=60)
+@given(cases())
+def test_same_trees_on_generated_formulas(case):
+    got, want = both(case.latex)
+    assert got == want
+
+
+@settings(max_examples=150)
+@given(st.one_of(mutated().map(lambda p: p[1]), latexish_text()))
+def test_same_verdicts_on_broken_text(text):
+    got, want = both(text)
+    assert got == want
+
+
+def test_tables_are_cached_and_rebuilt_when_the_grammar_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with open(P.grammar_path(), encoding="utf-8") as fh:
+        source = fh.read()
+    t1 = lalr.load_tables(source, P.Bars())
+    files = list((tmp_path / "texgrad").iterdir())
+    assert len(files) == 1 and json.loads(files[0].read_text()) == json.loads(json.dumps(t1))
+    changed = source + "\n// a comment changes the key\n"
+    lalr.load_tables(changed, P.Bars())
+    assert len(list((tmp_path / "texgrad").iterdir())) == 2
+
+
+def test_unwritable_cache_still_parses(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    with open(P.grammar_path(), encoding="utf-8") as fh:
+        tables = lalr.load_tables(fh.read(), P.Bars())
+    build = P._make_build()()
+    build.source = "x + y"
+    assert lalr.Parser(tables, build, P.Bars()).parse("x + y").op == "add"
+
+
+def test_a_corrupt_cache_file_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with open(P.grammar_path(), encoding="utf-8") as fh:
+        source = fh.read()
+    lalr.load_tables(source, P.Bars())
+    (f,) = (tmp_path / "texgrad").iterdir()
+    f.write_text("{truncated")
+    assert lalr.load_tables(source, P.Bars())["states"]
+
+
+RUN = r"""
+import sys, texgrad
+texgrad.differentiate(sys.argv[1], wrt="x")
+print("lark" in sys.modules)
+"""
+
+
+def _imports_lark(text):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    code = subprocess.run([sys.executable, "-c", RUN + "", text], capture_output=True,
+                          text=True, env=env)
+    return code.stdout.strip()
+
+
+def test_valid_input_does_not_import_lark():
+    assert _imports_lark(r"\mathbf{x}^\top B\,\mathbf{x}") == "False"
