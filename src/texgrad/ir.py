@@ -48,10 +48,15 @@ class Expr:
         else:
             _set(self, "children", tuple(getattr(self, k) for k in kids))
         _set(self, "shape", self._shape())
-        _set(self, "_hash", hash((self.__class__, self._key())))
+        _set(self, "_hash", hash((self.__class__, self._hashkey())))
 
     def _key(self):  # replaced by node(): the compared fields, as a tuple
         raise NotImplementedError
+
+    def _hashkey(self):
+        """What the hash is computed from: the key, or something cheaper that equal nodes
+        share (the n-ary nodes compared as multisets hash the sum of their parts' hashes)."""
+        return self._key()
 
     def __setattr__(self, name, value):
         raise AttributeError(f"{type(self).__name__} nodes are immutable")
@@ -214,6 +219,9 @@ class Add(Expr):
 
     _kids = ("*terms",)
 
+    def _hashkey(self):
+        return sum(map(hash, self.terms)), len(self.terms)
+
     def _shape(self):
         return self.terms[0].shape
 
@@ -228,6 +236,12 @@ class Mul(Expr):
         if last.shape != SCALAR:
             return (frozenset(Counter(self.factors[:-1]).items()), last)
         return (frozenset(Counter(self.factors).items()), None)
+
+    def _hashkey(self):
+        last = self.factors[-1]
+        if last.shape != SCALAR:
+            return sum(map(hash, self.factors[:-1])), len(self.factors), last
+        return sum(map(hash, self.factors)), len(self.factors), None
 
     _kids = ("*factors",)
 
@@ -253,6 +267,9 @@ class Hadamard(Expr):
         return frozenset(Counter(self.factors).items())
 
     _kids = ("*factors",)
+
+    def _hashkey(self):
+        return sum(map(hash, self.factors)), len(self.factors)
 
     def _shape(self):
         return self.factors[0].shape

@@ -180,7 +180,9 @@ class Parser:
         self.states = tables["states"]
         self.start = tables["start"]
         self.end = tables["end"]
-        self.rules = [(origin, size, self._callback(transformer, name, expand1, plan))
+        # a unit rule (?x: y, one kept child) passes its child's value up unchanged
+        self.rules = [(origin, size, None if expand1 and size == 1 and plan is None
+                       else self._callback(transformer, name, expand1, plan))
                       for origin, size, name, expand1, plan in tables["rules"]]
 
     @staticmethod
@@ -259,6 +261,9 @@ class Parser:
                     value_stack.append(tok)
                     break
                 origin, size, fn = rules[-1 - act]
+                if fn is None:
+                    state_stack[-1] = states[state_stack[-2]][origin]
+                    continue
                 if size:
                     kids = value_stack[-size:]
                     del state_stack[-size:]
@@ -274,14 +279,16 @@ class Parser:
             if act is None or act >= 0:
                 raise SyntaxFailure(last.end_pos if last is not None else 0)
             origin, size, fn = rules[-1 - act]
-            if size:
-                kids = value_stack[-size:]
-                del state_stack[-size:]
-                del value_stack[-size:]
+            if fn is None:
+                state_stack[-1] = states[state_stack[-2]][origin]
             else:
-                kids = []
-            value = fn(kids)
-            state_stack.append(states[state_stack[-1]][origin])
-            value_stack.append(value)
+                if size:
+                    kids = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    kids = []
+                value_stack.append(fn(kids))
+                state_stack.append(states[state_stack[-1]][origin])
             if state_stack[-1] == end:
-                return value
+                return value_stack[-1]
