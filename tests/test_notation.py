@@ -502,6 +502,32 @@ CASES += [
     C("delim-bracket-period", "\\[\n  \\mathbf{x}^T A \\mathbf{x} .\n\\]", QUAD, quad_f,
       r"\mathbf{x}", quad_g),
     C("multiline-input", "\\mathbf{x}^T\n A\n \\mathbf{x}", QUAD, quad_f, r"\mathbf{x}", quad_g),
+    # plain letters are scalars by default, vectors where their use says so: right of a
+    # matrix or a row vector (A x, x^T b), summed with a vector (A x - b), transposed or
+    # normed as a group ((x - b)^T, \|x - b\|)
+    C("plain-least-squares", r"\|Ax - b\|^2", {"A": ("m", "n"), "x": ("n",), "b": ("m",)},
+      lambda v: np.sum((v["A"] @ v["x"] - v["b"]) ** 2), "x",
+      lambda v: 2 * v["A"].T @ (v["A"] @ v["x"] - v["b"])),
+    C("plain-least-squares-transposed", r"(Ax - b)^T(Ax - b)",
+      {"A": ("m", "n"), "x": ("n",), "b": ("m",)},
+      lambda v: np.sum((v["A"] @ v["x"] - v["b"]) ** 2), "x",
+      lambda v: 2 * v["A"].T @ (v["A"] @ v["x"] - v["b"])),
+    C("plain-transposed-group", r"(x - b)^T W (x - b)", {"x": ("n",), "b": ("n",),
+                                                        "W": ("n", "n")},
+      lambda v: (v["x"] - v["b"]) @ v["W"] @ (v["x"] - v["b"]), "x",
+      lambda v: (v["W"] + v["W"].T) @ (v["x"] - v["b"])),
+    C("plain-inner-product", r"x^T b", {"x": ("n",), "b": ("n",)},
+      lambda v: v["x"] @ v["b"], "x", lambda v: v["b"]),
+    C("plain-normed-group", r"\|W(x - b)\|^2", {"W": ("m", "n"), "x": ("n",), "b": ("n",)},
+      lambda v: np.sum((v["W"] @ (v["x"] - v["b"])) ** 2), "x",
+      lambda v: 2 * v["W"].T @ v["W"] @ (v["x"] - v["b"])),
+    C("plain-ridge", r"\frac{1}{2}\|y - X\beta\|^2 + \frac{\lambda}{2}\|\beta\|^2",
+      {"y": ("m",), "X": ("m", "n"), "beta": ("n",), "lambda": ()},
+      lambda v: 0.5 * np.sum((v["y"] - v["X"] @ v["beta"]) ** 2)
+      + 0.5 * v["lambda"] * v["beta"] @ v["beta"], r"\beta",
+      lambda v: v["X"].T @ (v["X"] @ v["beta"] - v["y"]) + v["lambda"] * v["beta"]),
+    C("plain-scalar-stays-scalar", r"t\,x^T x + c", {"t": (), "x": ("n",), "c": ()},
+      lambda v: v["t"] * v["x"] @ v["x"] + v["c"], "x", lambda v: 2 * v["t"] * v["x"]),
 ]
 
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict

@@ -90,11 +90,40 @@ def _raw_mul(a: Expr, b: Expr) -> Expr:
     return Mul((b, a)) if b.shape == SCALAR and a.shape != SCALAR else Mul((a, b))
 
 
+class Promote(Exception):
+    """Plain letters read as scalars meet a use only a vector has (``A x``, ``x^T b``,
+    ``A x - b``, ``(x - b)^T``, ``\\|x - b\\|``): type again with them as column vectors."""
+
+    def __init__(self, names: set):
+        super().__init__(sorted(names))
+        self.names = names
+
+
+def typed(text: str, root: N, shapes: dict | None, assume: dict | None):
+    """(typer, raw IR) of ``root``: typed with the notation's defaults, then again with
+    plain letters promoted to vectors as long as their uses ask for it (each round
+    promotes at least one more letter, so this ends)."""
+    forced: set = set()
+    while True:
+        typer = Typer(text, shapes, assume, forced)
+        typer.root = root
+        typer.survey(root)
+        try:
+            return typer, typer.build(root)
+        except Promote as p:
+            if p.names <= forced:      # pragma: no cover - each raise names a new letter
+                raise
+            forced |= p.names
+
+
 class Typer:
     """Builds typed IR from the untyped tree.  One method per syntax-tree op."""
 
-    def __init__(self, text: str, shapes: dict | None, assume: dict | None):
+    def __init__(self, text: str, shapes: dict | None, assume: dict | None,
+                 vectors: set | frozenset = frozenset()):
         self.text = text
+        self.vectors = vectors      # plain letters promoted to column vectors
+        self.soft: set = set()      # plain letters read as scalars only by default
         self.dims = Dims(text)
         self.user_shapes = {k: tuple(v) for k, v in (shapes or {}).items()}
         self.user_assume = {k: frozenset(v) for k, v in (assume or {}).items()}
@@ -172,10 +201,12 @@ class Typer:
             shape = (DimVar(name), 1)
         elif "upper" in hints or "boldupper" in hints:
             shape = (DimVar(name + ".rows"), DimVar(name + ".cols"))
-        elif info["vector_use"]:
+        elif info["vector_use"] or name in self.vectors:
             shape = (DimVar(name), 1)
         else:
             shape = SCALAR
+            if "plain" in hints and name not in self.user_assume:
+                self.soft.add(name)
         assume = self.user_assume.get(name, frozenset())
         if assume & {"symmetric", "spd", "diagonal", "orthogonal", "invertible"}:
             if shape == SCALAR:
@@ -221,7 +252,46 @@ class Typer:
     def src(self, n: N) -> str:
         return " ".join(self.text[n.start:n.end].split())
 
+    def _definitely_not_1(self, d) -> bool:
+        d = self.dims.find(d)
+        return isinstance(d, (str, tuple)) or (isinstance(d, DimVar) and not d.unit_ok)
+
+    def soft_names(self, e: Expr):
+        """The letters of ``e`` when it is built only of plain letters read as scalars by
+        default (``x``, ``x - b``, ``2b``), else None."""
+        if isinstance(e, Sym):
+            return {e.name} if e.name in self.soft else None
+        if isinstance(e, Add):
+            out: set = set()
+            for t in e.terms:
+                part = self.soft_names(t)
+                if part is None:
+                    return None
+                out |= part
+            return out
+        if isinstance(e, Mul):
+            rest = [f for f in e.factors if not isinstance(f, S.Const)]
+            return self.soft_names(rest[0]) if len(rest) == 1 else None
+        return None
+
+    def promote_after(self, a: Expr, b: Expr) -> None:
+        """``A x`` and ``x^T b``: a plain letter right of a matrix or a row vector is a
+        column vector, not a scale factor."""
+        if self.is_scalar(b) and not self.is_scalar(a) and \
+                self._definitely_not_1(a.shape[1]):
+            names = self.soft_names(b)
+            if names:
+                raise Promote(names)
+
+    def promote_if_scalar(self, e: Expr) -> None:
+        """``(x - b)^T`` and ``\\|x - b\\|``: what is transposed or normed is a vector."""
+        if self.is_scalar(e):
+            names = self.soft_names(e)
+            if names:
+                raise Promote(names)
+
     def juxt(self, a: Expr, b: Expr, na: N, nb: N) -> Expr:
+        self.promote_after(a, b)
         if self.is_scalar(a) or self.is_scalar(b):
             return _raw_mul(a, b)
         self.dims.unify(a.shape[1], b.shape[0], "matrix product", na, nb)
@@ -268,6 +338,15 @@ class Typer:
 
     def t_add(self, n, *terms):
         built = [self.build(t) for t in terms]
+        if any(self._definitely_not_1(e.shape[0]) or self._definitely_not_1(e.shape[1])
+               for e in built):
+            # A x - b: a plain letter summed with a vector is one
+            names: set = set()
+            for e in built:
+                if self.is_scalar(e):
+                    names |= self.soft_names(e) or set()
+            if names:
+                raise Promote(names)
         first = built[0]
         for t, e in zip(terms[1:], built[1:]):
             self.dims.unify(first.shape[0], e.shape[0], "sum", terms[0], t)
@@ -292,6 +371,7 @@ class Typer:
                 chain, acc_node = [e], it
                 continue
             acc = chain[0] if len(chain) == 1 else S.MatMul(tuple(chain))
+            self.promote_after(acc, e)
             if self.is_scalar(acc) or self.is_scalar(e):
                 chain = [_raw_mul(acc, e)]
             else:
@@ -352,6 +432,7 @@ class Typer:
 
     def t_norm(self, n, inner, p=None):
         e = self.build(inner)
+        self.promote_if_scalar(e)
         if self.is_scalar(e):
             return S.Func("abs", e)
         r, c = self.shape_of(e)
@@ -411,6 +492,8 @@ class Typer:
             e = self.build(base)
             return S.Pow(e, value)
         e = self.build(base)
+        if kind in ("T", "H", "invT"):
+            self.promote_if_scalar(e)
         if kind == "T":
             self.style["transpose"] = self.style["transpose"] or value
             return S.Transpose(e)
