@@ -16,7 +16,7 @@ from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
 from .parse import N, _unwrap_postfix, parse
 from .printer import LatexPrinter, Style, count_terms, latex as to_latex
-from .shapes import Typer
+from .shapes import Typer, typed
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "lambda", "mu",
           "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Sigma",
@@ -270,10 +270,7 @@ def _prepare(latex: str, shapes, assume, wrt: str | None = None):
             raise TexgradError(f"the formula differentiates by {name} but wrt={wrt!r} was given",
                                hint="drop one of them")
         name = given
-    typer = Typer(latex, _norm_shapes(shapes), _norm_assume(assume))
-    typer.root = req.f
-    typer.survey(req.f)
-    raw = typer.build(req.f)
+    typer, raw = typed(latex, req.f, _norm_shapes(shapes), _norm_assume(assume))
     return req, name, typer, raw
 
 
