@@ -370,10 +370,8 @@ def transpose(e: Expr) -> Expr:
     if isinstance(e, Mul):
         return mul(*e.factors[:-1], transpose(e.factors[-1]))
     if isinstance(e, (Add, Hadamard)):
-        pushed = (add if isinstance(e, Add) else hadamard)(*[transpose(t) for t in e.children])
-        if _count_transposes(pushed) < 1 + _count_transposes(e):
-            return pushed
-        return Transpose(e)
+        # pushed to the leaves: (A + \lambda I)^T = A^T + \lambda I
+        return (add if isinstance(e, Add) else hadamard)(*[transpose(t) for t in e.children])
     if isinstance(e, Kron):
         return kron(transpose(e.left), transpose(e.right))
     if isinstance(e, MatPow):
@@ -796,12 +794,27 @@ def _common_coef(e: Add) -> Expr:
     return e
 
 
+def _term_order(terms) -> list:
+    r"""Printing order of a sum: positive terms first; a term next to its transpose, the
+    untransposed one first (A + A^T + 2\lambda I, not A + 2\lambda I + A^T); otherwise as
+    they come."""
+    groups: dict = {}
+
+    def group(t):
+        rest = split_coef(t)[1]
+        k = "" if rest is None else skey(rest.arg if isinstance(rest, Transpose) else rest)
+        return groups.setdefault(k, len(groups))
+    keyed = [((split_coef(t)[0] < 0), group(t), _count_transposes(t), i, t)
+             for i, t in enumerate(terms)]
+    keyed.sort(key=lambda k: k[:4])
+    return [k[4] for k in keyed]
+
+
 def factor_node(e: Expr) -> Expr:
     if isinstance(e, Add):
         out = _factor_sum(e)
-        if isinstance(out, Add):      # B + B^T, not B^T + B; negative terms last
-            out = Add(tuple(sorted(out.terms, key=lambda t: (split_coef(t)[0] < 0,
-                                                             _count_transposes(t)))))
+        if isinstance(out, Add):
+            out = Add(tuple(_term_order(out.terms)))
         return out
     return e
 
