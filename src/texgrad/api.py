@@ -392,7 +392,8 @@ def _require_real(f: Expr, syms: dict, latex: str) -> None:
     none.  Decided at random complex points."""
     import numpy as np
     from .numeric import assign_sizes, draw_env, safe_evaluate
-    rng = np.random.default_rng(12345)
+    from .numeric import Draws
+    rng = Draws(12345)
     sizes = assign_sizes(syms)
     for _ in range(2):
         v = safe_evaluate(f, draw_env(syms, sizes, rng, 0), sizes)
@@ -541,7 +542,7 @@ def _check_laplacian(fd, g, x, syms, lap, seed, conv):
                                 seed=seed, convention=conv)
     if check.passed:   # the printed Laplacian is the trace of the verified Hessian
         import numpy as np
-        env = NM.draw_env(syms, check.sizes, np.random.default_rng(seed + 1), 2)
+        env = NM.draw_env(syms, check.sizes, NM.Draws(seed + 1), 2)
         a = NM.safe_evaluate(lap, env, check.sizes)
         b = NM.safe_evaluate(h, env, check.sizes)
         if a is None or b is None or not np.isclose(a[0, 0], np.trace(b), rtol=1e-8,

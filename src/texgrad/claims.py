@@ -307,7 +307,7 @@ def _distance(r, rhs: str, shapes: dict, assume: dict, conj_var: bool, seed: int
         ours = S.mul(S.const(__import__("fractions").Fraction(1, 2)), ours)
     allsyms = {**syms, **r.symbols}
     sizes = NM.assign_sizes(allsyms)
-    rng = np.random.default_rng(seed + 7)
+    rng = NM.Draws(seed + 7)
     worst = 0.0
     note = ""
     tried = 0

@@ -147,10 +147,50 @@ def dim_size(d, sizes: dict) -> int:
         return 1
     if isinstance(d, tuple):
         return prod(dim_size(x, sizes) for x in d)
-    return sizes[d]
+    try:
+        return sizes[d]
+    except KeyError:
+        # a size no symbol carries (I_3, or I_n alone): its number, else the next free size
+        if isinstance(d, str) and d.startswith("#"):
+            sizes[d] = int(d[1:])
+        else:
+            sizes[d] = max([v for v in sizes.values() if isinstance(v, int)] + [2]) + 1
+        return sizes[d]
 
 
 # ------------------------------------------------------------------------- drawing
+
+class Draws:
+    """The random test inputs of the numeric check: a seeded stand-in for the two methods of
+    ``numpy.random.Generator`` texgrad uses (``standard_normal``, ``uniform``), built on the
+    standard library's Mersenne Twister.  ``numpy.random`` costs 15-20 ms to import, a
+    large part of a cold start, for a few dozen numbers per check.  The same seed gives the
+    same draws; a ``size`` of None gives a float, an int or a tuple a float64 array of that
+    shape."""
+
+    __slots__ = ("_random",)
+
+    def __init__(self, seed: int | None = None):
+        import random
+        self._random = random.Random(seed)
+
+    def standard_normal(self, size=None):
+        gauss = self._random.gauss
+        return self._fill(size, lambda: gauss(0.0, 1.0))
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size=None):
+        """Uniform on [low, high), like numpy's."""
+        u, width = self._random.random, high - low
+        return self._fill(size, lambda: low + width * u())
+
+    @staticmethod
+    def _fill(size, one):
+        if size is None:
+            return one()
+        shape = (int(size),) if np.ndim(size) == 0 else tuple(int(k) for k in size)
+        n = prod(shape)
+        return np.fromiter((one() for _ in range(n)), dtype=np.float64, count=n).reshape(shape)
+
 
 def assign_sizes(syms: dict, reverse: bool = False) -> dict:
     """Distinct sizes per dimension name: 3, 4, 5, ... in order of appearance, or in the
@@ -300,7 +340,7 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
                      real_f: bool = False, symmetric_directions: bool = False) -> Check:
     """Compare the derivative applied to random directions V (``apply(env, sizes, V)``) with
     Richardson-extrapolated central differences of f along V, at random points."""
-    rng = np.random.default_rng(seed)
+    rng = Draws(seed)
     sizes = assign_sizes(syms)
     worst = 0.0
     worst_pair = ()
