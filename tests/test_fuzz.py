@@ -66,10 +66,8 @@ FAILURES: list = []                     # every failure met (COUNT_ONLY), with i
 KNOWN_BUGS: list = [
     # (BUG 1, a size fixed only by I or \mathbf{1}, and BUG 2, an all-ones matrix printed as
     # a vector, are fixed: their examples are regression tests now.)
-    # BUG 3: the size of I is lost in print: d/dt det(tC) (C n x n) prints
-    # \frac{\operatorname{tr}(I)\det(tC)}{t} (tr(I) = n, but which n?); reading it back
-    # meets BUG 1 (KeyError).
-    ("roundtrip", "input", r"\det(tC)"),
+    # (BUG 3, the size of I lost in print, is fixed: d/dt det(tC) prints tr(I_{n}), and I_n
+    # reads back as the identity of size n.)
     # (BUG 4, a division by something that simplifies to 0, is fixed: a TexgradError now.)
 ]
 

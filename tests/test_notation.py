@@ -526,6 +526,16 @@ CASES += [
       lambda v: 0.5 * np.sum((v["y"] - v["X"] @ v["beta"]) ** 2)
       + 0.5 * v["lambda"] * v["beta"] @ v["beta"], r"\beta",
       lambda v: v["X"].T @ (v["X"] @ v["beta"] - v["y"]) + v["lambda"] * v["beta"]),
+    # I_n, \mathbf{I}_3, \mathbf{1}_n: the identity and the ones vector of a named size
+    C("identity-sized", r"\mathbf{x}^T (A + \lambda I_n) \mathbf{x}",
+      {"x": ("n",), "A": ("n", "n"), "lambda": ()},
+      lambda v: v["x"] @ (v["A"] + v["lambda"] * np.eye(SIZES["n"])) @ v["x"], r"\mathbf{x}",
+      lambda v: (v["A"] + v["A"].T + 2 * v["lambda"] * np.eye(SIZES["n"])) @ v["x"],
+      declare=True),
+    C("identity-bold-numeric", r"t\,\operatorname{tr}(\mathbf{I}_3)", {"t": ()},
+      lambda v: 3 * v["t"], "t", lambda v: 3.0),
+    C("ones-sized", r"\mathbf{1}_n^T \mathbf{x}", {"x": ("n",)},
+      lambda v: np.sum(v["x"]), r"\mathbf{x}", lambda v: np.ones(SIZES["n"]), declare=True),
     C("plain-scalar-stays-scalar", r"t\,x^T x + c", {"t": (), "x": ("n",), "c": ()},
       lambda v: v["t"] * v["x"] @ v["x"] + v["c"], "x", lambda v: 2 * v["t"] * v["x"]),
 ]

@@ -341,6 +341,10 @@ class LatexPrinter:
         return f"{self.FUNC_LATEX[e.name]}{self.arg(e.arg)}", PREC["atom"]
 
     def _print_Trace(self, e: Trace):
+        if isinstance(e.arg, Identity) and isinstance(e.arg.n, str) and \
+                not e.arg.n.startswith("#"):
+            # tr(I) is the size, which nothing else in the print may show: I_n says it
+            return f"{self.style.trace}({self.style.identity}_{{{e.arg.n}}})", PREC["atom"]
         return f"{self.style.trace}{self.arg(e.arg)}", PREC["atom"]
 
     def _print_Det(self, e: Det):

@@ -123,6 +123,7 @@ class Typer:
                  vectors: set | frozenset = frozenset()):
         self.text = text
         self.vectors = vectors      # plain letters promoted to column vectors
+        self.named_dims: set = set()    # dimensions named in the formula (I_n)
         self.soft: set = set()      # plain letters read as scalars only by default
         self.dims = Dims(text)
         self.user_shapes = {k: tuple(v) for k, v in (shapes or {}).items()}
@@ -571,7 +572,33 @@ class Typer:
             return "pow", val
         return "expr", None
 
+    def sized_unit(self, base: N, payload: N):
+        """``I_n``, ``\\mathbf{I}_3``, ``\\mathbf{1}_n``: an identity or a ones vector of the
+        size the subscript names (a letter names a dimension, as in --shape), when the
+        letter I is not declared as something else.  None for anything else."""
+        if base.op == "sym" and base.args[0] == "I" and base.args[2] == "upper":
+            if "I" in self.user_shapes or "I" in self.user_assume:
+                return None
+            kind = "identity"
+        elif base.op in ("identity", "ones"):
+            kind = base.op
+        else:
+            return None
+        sub = self.sub_name(payload)
+        if not (sub.isdigit() or (len(sub) == 1 and sub.isalpha())) or \
+                f"{base.args[0] if base.op == 'sym' else 'I'}_{sub}" in self.user_shapes:
+            return None
+        if sub.isdigit():
+            d = self._user_dim(sub)
+        else:
+            d = sub
+            self.named_dims.add(sub)
+        return Identity(d) if kind == "identity" else Ones((d, 1))
+
     def t_subscript(self, n, base, payload):
+        unit = self.sized_unit(base, payload)
+        if unit is not None:
+            return unit
         if base.op == "sym":
             name, latex, hint = base.args
             sub = self.sub_name(payload)
@@ -754,6 +781,7 @@ class Typer:
         used = set()
         for v in self.user_shapes.values():
             used.update(str(d) for d in v)
+        used.update(self.named_dims)
         taken = set(self.symtab) | used
         letters = [c for c in "nmpqklrsuvw" if c not in taken]
         counter = iter(range(1, 10 ** 9))

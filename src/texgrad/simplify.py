@@ -505,6 +505,8 @@ def trace(e: Expr) -> Expr:
             return spread
     if isinstance(e, Identity) and isinstance(e.n, int):
         return Const(Fraction(e.n))
+    if isinstance(e, Identity) and isinstance(e.n, str) and e.n[:1] == "#":   # tr(I_3) = 3
+        return Const(Fraction(int(e.n[1:])))
     if isinstance(e, MatMul):
         fs = e.factors
         for i in range(1, len(fs)):   # tr(x y^T) = y^T x
