@@ -391,8 +391,7 @@ def _require_real(f: Expr, syms: dict, latex: str) -> None:
     """A gradient needs a real-valued f; a complex-valued one (x^H A x for a general A) has
     none.  Decided at random complex points."""
     import numpy as np
-    from .numeric import assign_sizes, draw_env, safe_evaluate
-    from .numeric import Draws
+    from .numeric import Draws, assign_sizes, draw_env, safe_evaluate
     rng = Draws(12345)
     sizes = assign_sizes(syms)
     for _ in range(2):

@@ -451,11 +451,13 @@ def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym) -> bool:
 
 
 def _well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:
-    """Inverses and determinants in f are evaluated at matrices that are not near-singular."""
+    """Inverses and determinants in f are evaluated at matrices that are not near-singular
+    (condition number at most 1e3: at 1e4, about 0.3% of seeds gave a right derivative of
+    tr(X^{-1}A) a false alarm; at 1e3 none in 3,000)."""
     for e in walk(f):
         if isinstance(e, MatPow) and e.k < 0 or isinstance(e, Det):
             m = safe_evaluate(e.arg, env, sizes)
-            if m is None or m.shape[0] > 1 and np.linalg.cond(m) > 1e4:
+            if m is None or m.shape[0] > 1 and np.linalg.cond(m) > 1e3:
                 return False
     return True
 
