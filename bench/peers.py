@@ -139,8 +139,40 @@ HAND = {
 }
 
 
+def hand_logsumexp_hessian(v):
+    """log-sum-exp and its Hessian diag(s) - s s^T, s = softmax(v), written by hand."""
+    s = np.exp(v - v.max())
+    s /= s.sum()
+    return np.log(np.sum(np.exp(v))), np.diag(s) - np.outer(s, s)
+
+
+def best_interleaved(fns, seconds=0.6, rounds=12):
+    """The best time of one call of each function, measured in rounds that take turns
+    between the functions, in an order reversed every round (a burst of load on the machine
+    hits all of them alike).  In a round each function runs a few times in a row, at least
+    twice, so that it is timed in its own steady state (the memory allocator's, not the one
+    the previous function left).  The garbage collector is off meanwhile, as in timeit."""
+    import gc
+    single = [best(fn, 2) for fn in fns]
+    calls = [max(2, round(seconds / rounds / max(t, 1e-6))) for t in single]
+    out = [float("inf")] * len(fns)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for k in range(rounds):
+            turn = range(len(fns)) if k % 2 == 0 else reversed(range(len(fns)))
+            for i in turn:
+                out[i] = min(out[i], best(fns[i], calls[i]))
+    finally:
+        if enabled:
+            gc.enable()
+    return out
+
+
 def generated_code(n=1000):
-    rows = []
+    """(formula, generated, by hand, jax) times at size n.  The NumPy pairs are timed first
+    and interleaved (best_interleaved); jax afterwards, so that its thread pool does not run
+    beside a NumPy timing."""
     try:
         import jax
         import jax.numpy as jnp
@@ -148,51 +180,51 @@ def generated_code(n=1000):
     except ImportError:
         jax = None
     rng = np.random.default_rng(0)
+    cases = []                                   # (formula, generated, by hand, jax or None)
     for tex, (wrt, hand, make) in HAND.items():
         assume = {"X": ("spd",)} if "det" in tex else None
         r = texgrad.differentiate(tex, wrt=wrt, assume=assume, verify=False)
-        ns = run_namespace(emit(r, "numpy"))
-        gen = ns["f_and_grad"]
+        gen = run_namespace(emit(r, "numpy"))["f_and_grad"]
         vals = make(n, rng)
-        args = [vals[k] for k in sorted(vals)]
-        kw = dict(vals)
+        names = sorted(vals)
+        args = [vals[k] for k in names]
         f1, g1 = gen(*args)
-        f2, g2 = hand(**kw)
+        f2, g2 = hand(**vals)
         assert np.allclose(f1, f2) and np.allclose(g1, g2), tex
-        t_gen = best(lambda: gen(*args), 7)
-        t_hand = best(lambda: hand(**kw), 7)
-        t_jax = None
+        jfn = None
         if jax is not None:
-            jns = run_namespace(emit(r, "jax"))
-            jf = jns["f_and_grad"]
-            names = sorted(vals)
-            k = names.index(wrt)
+            jf = run_namespace(emit(r, "jax"))["f_and_grad"]
 
-            def fonly(*a):
+            def fonly(*a, jf=jf):
                 return jf(*a)[0]
-            vg = jax.jit(jax.value_and_grad(fonly, argnums=k))
+            vg = jax.jit(jax.value_and_grad(fonly, argnums=names.index(wrt)))
             jargs = [jnp.asarray(vals[nm]) for nm in names]
-            jax.block_until_ready(vg(*jargs))
-            t_jax = best(lambda: jax.block_until_ready(vg(*jargs)), 7)
-        rows.append((tex, t_gen, t_hand, t_jax))
-    # a Hessian against jax.hessian
+            jfn = (lambda vg=vg, jargs=jargs: jax.block_until_ready(vg(*jargs)))
+        cases.append((tex, lambda gen=gen, args=args: gen(*args),
+                      lambda hand=hand, vals=vals: hand(**vals), jfn))
+    # a Hessian against the closed form and jax.hessian
     tex = r"\log\left(\mathbf{1}^T \exp(\mathbf{x})\right)"
     r = texgrad.differentiate(tex, wrt=r"\mathbf{x}", kind="hessian", verify=False)
-    gen = run_namespace(emit(r, "numpy"))["f_and_grad"]
+    gen_h = run_namespace(emit(r, "numpy"))["f_and_grad"]
     x = rng.standard_normal(n)
-    t_gen = best(lambda: gen(x), 7)
-    t_jax = None
+    (f1, h1), (f2, h2) = gen_h(x), hand_logsumexp_hessian(x)
+    assert np.allclose(f1, f2) and np.allclose(h1, h2, atol=1e-12), tex
+    jfn = None
     if jax is not None:
         h = jax.jit(jax.hessian(lambda v: jnp.log(jnp.sum(jnp.exp(v)))))
         jx = jnp.asarray(x)
-        assert np.allclose(np.asarray(h(jx)), gen(x)[1], atol=1e-10)
-        t_jax = best(lambda: jax.block_until_ready(h(jx)), 7)
+        assert np.allclose(np.asarray(h(jx)), h1, atol=1e-10)
+        jfn = (lambda: jax.block_until_ready(h(jx)))
+    cases.append(("Hessian " + tex, lambda: gen_h(x), lambda: hand_logsumexp_hessian(x), jfn))
 
-    def hand_h(v):
-        s = np.exp(v - v.max())
-        s /= s.sum()
-        return np.log(np.sum(np.exp(v))), np.diag(s) - np.outer(s, s)
-    rows.append(("Hessian " + tex, t_gen, best(lambda: hand_h(x), 7), t_jax))
+    numpy_times = [best_interleaved([gen, hand]) for _, gen, hand, _ in cases]
+    rows = []
+    for (tex, _, _, jfn), (t_gen, t_hand) in zip(cases, numpy_times):
+        t_jax = None
+        if jfn is not None:
+            jfn()                                # compiled and warm
+            t_jax = best(jfn, max(7, round(0.3 / max(best(jfn, 2), 1e-6))))
+        rows.append((tex, t_gen, t_hand, t_jax))
     return rows
 
 

@@ -233,10 +233,14 @@ def test_residual_is_computed_once(target):
                               verify=False)
     source = emit(r, target)
     assert source.count("A @ x") == 1, source
-    residual = re.search(r"^\s*(t\d+) = t\d+ - b$", source, re.M)
+    # NumPy subtracts b from the dead temporary A @ x in place
+    residual = re.search(r"^\s*(t\d+) = t\d+ - b$" if target != "numpy" else
+                         r"^\s*(t\d+) -= b$", source, re.M)
     assert residual, source
-    # defined once, used by the norm (f) and by A^T (.) (the gradient)
-    assert len(re.findall(rf"\b{residual.group(1)}\b", source)) == 3, source
+    # made once, then read by the norm (f) and by A^T (.) (the gradient)
+    after = source[residual.end():]
+    reads = [line for line in after.splitlines() if re.search(rf"\b{residual.group(1)}\b", line)]
+    assert len(reads) == 2 and "norm(" in reads[0] and "A.T @" in reads[1], source
 
 
 def test_quadratic_form_temporaries():
@@ -249,12 +253,181 @@ def test_quadratic_form_temporaries():
     assert re.findall(r"^\s+(t\d+) =", body, re.M) == ["t0", "t1", "t2"]
 
 
-def test_hessian_shares_softmax():
+@pytest.mark.parametrize("target", ARRAY_TARGETS)
+def test_hessian_shares_softmax(target):
+    """f = log-sum-exp, computed stably, and its Hessian diag(s) - s s^T share max(x),
+    exp(x - max(x)) and its sum: one exp in all."""
+    r = texgrad.differentiate(r"\log\left(\mathbf{1}^T \exp(\mathbf{x})\right)",
+                              wrt=r"\mathbf{x}", kind="hessian", verify=False)
+    source = emit(r, target)
+    mod = {"numpy": "np", "jax": "jnp", "torch": "torch"}[target]
+    assert source.count(f"{mod}.exp(") == 1 and source.count(f"{mod}.max(x)") == 1, source
+    assert re.search(rf"= t\d+ \+ {mod}\.log\(t\d+\)$", source, re.M), source
+    fn = _compile(source)
+    to_numpy = _backend(target)
+    x = np.array([800.0, 799.0, -3.0])             # exp(800) overflows: the stable form
+    f, h = (to_numpy(v) for v in fn(x))
+    s = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+    np.testing.assert_allclose(f, 800.0 + np.log1p(np.exp(-1.0) + np.exp(-803.0)))
+    np.testing.assert_allclose(h, np.diag(s) - np.outer(s, s), atol=1e-15)
+
+
+def test_hessian_updates_one_matrix_in_place():
+    """NumPy: -s s^T is made once, with the sign on a vector, and s is added to its
+    diagonal: no diag(s) matrix, no subtraction allocating a third n x n array."""
     r = texgrad.differentiate(r"\log\left(\mathbf{1}^T \exp(\mathbf{x})\right)",
                               wrt=r"\mathbf{x}", kind="hessian", verify=False)
     source = emit(r, "numpy")
-    assert source.count("np.exp(x - np.max(x))") == 1
-    assert "np.outer(t4, t4)" in source, source
+    assert "np.diag(" not in source and source.count("np.outer(") == 1, source
+    outer = re.search(r"^\s*(t\d+) = np\.outer\(-(t\d+), \2\)$", source, re.M)
+    assert outer, source
+    h, s = outer.groups()
+    assert re.search(rf"^\s*{h}\.flat\[::n \+ 1\] \+= {s}$", source, re.M), source
+    assert re.search(rf"return t\d+, {h}$", source, re.M), source
+
+
+# ------------------------------------------------------------ NumPy: updates in place
+
+# a line updating a temporary in place: t3 += ..., t3 *= ..., t3 **= 2,
+# t3.flat[::n + 1] += ..., np.exp(t3, out=t3)
+_UPDATE = re.compile(r"^\s+(?:t\d+(?:\.flat\[[^]]*\])? (?P<op>[-+*]|\*\*)= .*"
+                     r"|np\.\w+\((t\d+), out=\2\))$", re.M)
+
+
+def _updates(source: str) -> set:
+    """The kinds of in-place update in NumPy source: '+', '-', '*', '**', 'flat', 'out'."""
+    kinds = set()
+    for m in _UPDATE.finditer(source):
+        kinds.add("out" if m.group("op") is None else
+                  "flat" if ".flat[" in m.group(0) else m.group("op"))
+    return kinds
+
+
+def _read_only(values: dict) -> dict:
+    """Copies of the array values that NumPy refuses to write into."""
+    out = {}
+    for name, v in values.items():
+        if isinstance(v, np.ndarray):
+            v = v.copy()
+            v.setflags(write=False)
+        out[name] = v
+    return out
+
+
+def _check_arguments_kept(fn, values: dict, call):
+    """Calls fn twice on read-only copies of the values (a write into an argument raises):
+    the arguments are unchanged and the second call returns what the first did."""
+    frozen = _read_only(values)
+    first = [np.copy(v) for v in call(fn, frozen)]
+    for name, v in values.items():
+        np.testing.assert_array_equal(frozen[name], v)
+    for a, b in zip(first, call(fn, frozen)):
+        np.testing.assert_array_equal(a, b)
+    return first
+
+
+def _numpy_corpus_params():
+    return [pytest.param(c, id=c["id"]) for c in CASES
+            if _corpus_result(c["id"]).form != "entry"]
+
+
+@pytest.mark.parametrize("case", _numpy_corpus_params())
+def test_numpy_code_never_modifies_its_arguments(case):
+    fn = _compile(emit(_corpus_result(case["id"]), "numpy"))
+    values = draw(case, np.random.default_rng(4))
+    _check_arguments_kept(fn, values, lambda fn, v: fn(**v))
+
+
+@pytest.mark.parametrize("i", range(len(EXTRA)), ids=[e[0] + " / " + e[1] for e in EXTRA])
+def test_numpy_code_never_modifies_its_arguments_extra(i):
+    r = _extra_result(i)
+    fn = _compile(emit(r, "numpy"))
+    values = _draw_values(r, 4)
+    _check_arguments_kept(fn, values, lambda fn, v: fn(*[v[n] for n in sorted(r.symbols)]))
+
+
+def test_in_place_updates_match_the_corpus():
+    """Every corpus case whose NumPy code updates a temporary in place gives the corpus's
+    reference values, with read-only arguments; every kind of update occurs."""
+    kinds, updating = set(), 0
+    for case in CASES:
+        r = _corpus_result(case["id"])
+        if r.form == "entry":
+            continue
+        source = emit(r, "numpy")
+        if not _updates(source):
+            continue
+        updating += 1
+        kinds |= _updates(source)
+        fn = _compile(source)
+        rng = np.random.default_rng(6)
+        for _ in range(2):
+            values = draw(case, rng)
+            f_val, d_val = _check_arguments_kept(fn, values, lambda fn, v: fn(**v))
+            np.testing.assert_allclose(f_val, numpy_eval(case["numpy"]["f"], values),
+                                       rtol=1e-7, atol=1e-9, err_msg=case["id"])
+            np.testing.assert_allclose(d_val, numpy_eval(case["numpy"]["d"], values),
+                                       rtol=1e-7, atol=1e-9, err_msg=case["id"])
+    assert updating >= 10, updating
+    assert {"+", "-", "*", "flat", "out"} <= kinds, kinds
+
+
+# formulas reaching the other update paths: (latex, wrt, options, an expected line)
+IN_PLACE = [
+    (r"\mathbf{1}^T (A\mathbf{x})^{\circ 3}", r"\mathbf{x}", {},
+     r"t\d+ \*\*= 2"),                                         # a power; A x is read first
+    (r"\mathbf{x}^T\mathbf{x} + \mathbf{x}^T A \mathbf{x}", r"\mathbf{x}", {"kind": "hessian"},
+     r"t\d+ \+= A\.T"),                                        # 2 I + A + A^T
+    (r"\operatorname{tr}(X^{-1} + X)", "X", {},
+     r"t\d+\.flat\[::n \+ 1\] \+= 1\.0"),                      # - X^-T X^-T + I
+    (r"\mathbf{1}^T (A\mathbf{x} \odot B\mathbf{x})", r"\mathbf{x}", {},
+     r"t\d+ \*= t\d+"),                                        # a Hadamard product
+    (r"\log\left(\mathbf{1}^T \exp(A\mathbf{x})\right)", r"\mathbf{x}", {"kind": "hessian"},
+     r"t\d+\.flat\[::n \+ 1\] \+= t\d+"),                      # A^T (diag(s) - s s^T) A
+    (r"\|XW - Y\|_F^2", "W", {}, r"t\d+ -= Y"),
+]
+
+
+@pytest.mark.parametrize("latex, wrt, kw, line", IN_PLACE, ids=[e[0] for e in IN_PLACE])
+def test_in_place_paths(latex, wrt, kw, line):
+    r = texgrad.differentiate(latex, wrt=wrt, verify=False, **kw)
+    source = emit(r, "numpy")
+    assert re.search(rf"^\s+{line}$", source, re.M), source
+    fn = _compile(source)
+    names = sorted(r.symbols)
+    for seed in (0, 1):
+        values = _draw_values(r, seed)
+        f_val, d_val = _check_arguments_kept(fn, values, lambda fn, v: fn(*[v[n] for n in names]))
+        np.testing.assert_allclose(d_val, r.evaluate(values), rtol=1e-7, atol=1e-9)
+        f_ref = texgrad.evaluate(r.input, values, shapes=r.shapes)
+        np.testing.assert_allclose(f_val, f_ref, rtol=1e-7, atol=1e-9)
+
+
+def test_integer_arguments_are_converted():
+    """Integer arrays work like their float64 values (an update in place of an integer
+    temporary by a float would fail): the arguments are converted, not changed."""
+    r = texgrad.differentiate(r"\|XW - Y\|_F^2", wrt="W", verify=False)
+    fn = _compile(emit(r, "numpy"))
+    rng = np.random.default_rng(7)
+    ints = {"X": rng.integers(-5, 5, (4, 3)), "W": rng.integers(-5, 5, (3, 2)),
+            "Y": rng.integers(-5, 5, (4, 2))}
+    f_int, d_int = _check_arguments_kept(fn, ints, lambda fn, v: fn(v["W"], v["X"], v["Y"]))
+    f_flt, d_flt = fn(*(ints[k].astype(float) for k in ("W", "X", "Y")))
+    assert d_int.dtype == np.float64
+    np.testing.assert_array_equal(f_int, f_flt)
+    np.testing.assert_array_equal(d_int, d_flt)
+
+
+def test_only_new_arrays_are_updated_in_place():
+    """A temporary that may be a view (of an argument or of another value) is never a
+    target: only code making a new array at its top counts."""
+    new, view = codegen._new_array, [("t0[:, 0]", codegen.C), ("X.T.reshape(-1)", codegen.C),
+                                     ("np.diag(t1)", codegen.C), ("t0.T", codegen.M),
+                                     ("np.reshape(t0, (1, 1))", codegen.M),
+                                     ("t0 + t1", codegen.S)]
+    assert new("np.outer(-t4, t4)", codegen.M) and new("t0 - Y", codegen.M)
+    assert new("np.diag(t4)", codegen.M) and new("-t2", codegen.C)
+    assert not any(new(text, kind) for text, kind in view)
 
 
 # ---------------------------------------------------------------------------- sympy

@@ -10,6 +10,15 @@ atoms) and the generator (kinds, sizes, fresh temporaries) and returns a Python 
 The array targets generate 1-D-aware code in the API's value convention: a value of shape
 (1, 1) is a scalar, (n, 1) and (n, 1)^T are 1-D arrays (transposing a vector costs nothing),
 anything else is 2-D.  A matrix chain is multiplied in the cheapest order (``A @ (B @ x)``).
+log(1^T exp(v)) is computed stably as max(v) + log(sum(exp(v - max(v)))), sharing exp(v -
+max(v)) and its sum with a softmax of v.
+
+NumPy code allocates sparingly: a sum, a scaling, a Hadamard product, an elementwise function
+or a power is written into an operand when that operand is a temporary holding a new real
+array that nothing reads afterwards (``t0 -= Y``, ``np.exp(t0, out=t0)``); a diag(v) or I term
+of such a sum goes onto the diagonal (``t5.flat[::n + 1] += v``) and a product read only
+negated takes the sign on a vector (``np.outer(-s, s)``).  Arguments are never written into:
+they are converted to float64 (those not declared complex), so updates keep the dtype.
 
 Nothing here evaluates user text: symbol and dimension names are turned into identifiers, and
 the formula appears only in a docstring or comment, on one line and without quotes.  This
@@ -18,6 +27,7 @@ module imports neither NumPy nor SymPy: the generated source does.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from fractions import Fraction
@@ -92,12 +102,14 @@ def _unsupported(what: str, target: str):
 class _Lib:
     """What differs between NumPy, JAX and PyTorch in the array rules."""
 
-    def __init__(self, target, mod, imports, dtype, funcs):
+    def __init__(self, target, mod, imports, dtype, funcs, inplace=False):
         self.target = target
         self.mod = mod                  # np / jnp / torch
         self.imports = imports
         self.dtype = dtype              # ", dtype=torch.float64" for constructors
         self.funcs = funcs              # elementwise function name -> template over {x}
+        self.inplace = inplace          # may update a dead temporary in place (NumPy only:
+        #                                 JAX arrays are immutable, torch autograd forbids it)
 
 
 _ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arctan", "abs",
@@ -111,11 +123,15 @@ def _funcs(mod: str, sigma: str) -> dict:
 
 
 NUMPY_LIB = _Lib("numpy", "np", "import numpy as np", "",
-                 _funcs("np", "0.5 * (1.0 + np.tanh(0.5 * {x}))"))
+                 _funcs("np", "0.5 * (1.0 + np.tanh(0.5 * {x}))"), inplace=True)
 JAX_LIB = _Lib("jax", "jnp", "import jax.numpy as jnp", "",
                _funcs("jnp", "0.5 * (1.0 + jnp.tanh(0.5 * {x}))"))
 TORCH_LIB = _Lib("torch", "torch", "import torch", ", dtype=torch.float64",
                  _funcs("torch", "torch.sigmoid({x})"))
+
+
+# the table key of the fused log(1^T exp(v)) rule (not a node type; array targets only)
+_LOGSUMEXP = "logsumexp"
 
 
 def _array_table(lib: _Lib) -> dict:
@@ -254,11 +270,24 @@ def _array_table(lib: _Lib) -> dict:
             return f"{a[0]}[0]"
         return f"{mod}.diag({a[0]})"
 
+    def shifted_exp(v, g):
+        """max(v), exp(v - max(v)) and its sum: temporaries that a softmax and a log-sum-exp
+        of the same v share."""
+        m = g.shared(f"{mod}.max({v})")
+        z = g.shared(f"{mod}.exp({v} - {m})")
+        return m, z, g.shared(f"{mod}.sum({z})")
+
     def softmax(e, a, g):
         if g.kind(e) == S:
             return "1.0"
-        z = g.temp(f"{mod}.exp({a[0]} - {mod}.max({a[0]}))")
-        return f"{z} / {mod}.sum({z})"
+        _, z, total = shifted_exp(a[0], g)
+        return f"{z} / {total}"
+
+    def logsumexp(e, a, g):
+        """log(1^T exp(v)) (a = [the code of v]) computed stably as
+        m + log(sum(exp(v - m))), m = max(v)."""
+        m, _, total = shifted_exp(a[0], g)
+        return f"{m} + {mod}.log({total})"
 
     def conj(e, a, g):
         if mod == "torch":               # torch.conj is a lazy view that .numpy() refuses
@@ -283,6 +312,7 @@ def _array_table(lib: _Lib) -> dict:
         Conj: conj, Vec: vec, Commutation: commutation,
         SingleEntry: _unsupported("the single-entry matrix J^{ij} (a derivative by an entry)",
                                   lib.target),
+        _LOGSUMEXP: logsumexp,
     }
 
 
@@ -473,6 +503,33 @@ _RESERVED = set(keyword.kwlist) | {
 # how sizes are guessed when ordering a matrix chain (only the order of magnitude matters)
 _CHAIN_SIZE = 64
 
+_TEMP_REF = re.compile(r"\bt\d+\b")        # user names never look like a temporary
+
+# NumPy calls that return a new array (a temporary holding one may be updated in place)
+_NEW_ARRAY = frozenset({f"np.{name}" for name in _ELEMENTWISE} | {
+    "np.outer", "np.kron", "np.linalg.inv", "np.eye", "np.ones", "np.zeros", "np.sqrt",
+    "np.power", "np.conj"})
+
+
+def _temps_in(text: str) -> list:
+    """The temporaries a piece of code mentions, once per mention."""
+    return _TEMP_REF.findall(text)
+
+
+def _new_array(text: str, kind: str) -> bool:
+    """Whether NumPy code surely makes a new array: an operator or a call making one at its
+    top (not a possible view such as ``t0[:, 0]``, ``X.T.reshape(-1)`` or a diagonal)."""
+    if kind == S:
+        return False
+    top = ast.parse(text, mode="eval").body
+    if isinstance(top, ast.BinOp) or isinstance(top, ast.UnaryOp) and \
+            isinstance(top.op, ast.USub):
+        return True
+    if isinstance(top, ast.Call):
+        name = ast.unparse(top.func)
+        return name in _NEW_ARRAY or name == "np.diag" and kind == M
+    return False
+
 
 def _identifier(name: str, taken: set, prefix: str) -> str:
     """A Python identifier for a user-given name, distinct from ``taken``."""
@@ -520,6 +577,18 @@ class _Gen:
         self.dims_used: list = []
         self.code: dict = {}                 # node -> its code (a temporary, name or atom)
         self.scalar_products = False
+        self.lib = LIBS.get(target)
+        self.inplace = self.lib is not None and self.lib.inplace
+        self.uses: dict = {}                 # node -> how many nodes (and roots) read it
+        self.shared_temps: dict = {}         # code -> the temporary holding it (rules share)
+        # planned before the walk (see _plan)
+        self.skip: set = set()               # nodes a fusion computes otherwise
+        self.lse: dict = {}                  # log(1^T exp(v)) -> v
+        self.fold: dict = {}                 # product P -> the operand taking -(P)'s sign
+        self.folded: set = set()             # the negations -(P) so folded
+        # in-place bookkeeping (NumPy)
+        self.owned: set = set()              # temporaries holding an array only they refer to
+        self.pending: dict = {}              # temporary -> reads still to come
         taken: set = set()
         self.args = {name: _identifier(name, taken, "_") for name in sorted(result.symbols)}
         self.dimvar: dict = {}
@@ -545,6 +614,14 @@ class _Gen:
         name = f"t{self.ntemp}"
         self.ntemp += 1
         self.lines.append(f"{name} = {text}")
+        return name
+
+    def shared(self, text: str) -> str:
+        """A temporary for ``text`` that every rule asking for the same code gets (it is
+        never updated in place: a later rule may read it)."""
+        name = self.shared_temps.get(text)
+        if name is None:
+            name = self.shared_temps[text] = self.temp(text)
         return name
 
     def size(self, d) -> str:
@@ -612,34 +689,201 @@ class _Gen:
                 if e not in seen:
                     seen.add(e)
                     order.append(e)
-        uses: dict = {}
+        uses = self.uses
         for e in order:
             for c in e.children:
                 uses[c] = uses.get(c, 0) + 1
         for root in roots:
             uses[root] = uses.get(root, 0) + 1
-        code = self.code
+        self._plan(order)
+        code, pending = self.code, self.pending
         for e in order:
+            if e in self.skip:
+                continue
             if isinstance(e, Sym):
                 if e.name not in self.args:
                     raise NotImplementedError(f"Sym: {e.name} is not among the result's "
                                               "symbols")
                 code[e] = self.args[e.name]
                 continue
+            operands = [code[self.lse[e]]] if e in self.lse else [code[c] for c in e.children]
+            for x in operands:                   # these reads are done after this node
+                for t in _temps_in(x):
+                    pending[t] -= 1
+            code[e] = self._node_code(e, operands)
+            for t in _temps_in(code[e]):          # every reader of e reads these
+                pending[t] = pending.get(t, 0) + uses[e]
+        return [code[root] for root in roots]
+
+    def _node_code(self, e: Expr, operands: list) -> str:
+        """The code of a node: an atom or an inline expression, a new temporary, or (NumPy)
+        a dead temporary operand updated in place."""
+        if e in self.folded:                     # -(P) with the sign already inside P
+            return operands[1]
+        if e in self.lse:
+            rule = self.table[_LOGSUMEXP]
+        else:
             rule = self.table.get(type(e))
             if rule is None:
                 raise NotImplementedError(f"{type(e).__name__}: no {self.target} code rule")
-            operands = [code[c] for c in e.children]
-            text = rule(e, operands, self)
-            once = uses.get(e, 0) <= 1
-            if (isinstance(e, (Const, Transpose)) or text in operands
-                    or (once and (_is_negation(e)
-                                  or isinstance(e, (Identity, Ones, Zero, Commutation))))
-                    or isinstance(e, (Identity, Ones, Zero)) and kind_of(e.shape) == S):
-                code[e] = text
+        if self.inplace and e not in self.lse:
+            updated = self._in_place(e, operands)
+            if updated is not None:
+                return updated
+        if e in self.fold:
+            i = self.fold[e]
+            operands = operands[:i] + [_neg(operands[i])] + operands[i + 1:]
+        text = rule(e, operands, self)
+        once = self.uses.get(e, 0) <= 1
+        if (isinstance(e, (Const, Transpose)) or text in operands
+                or (once and (_is_negation(e)
+                              or isinstance(e, (Identity, Ones, Zero, Commutation))))
+                or isinstance(e, (Identity, Ones, Zero)) and kind_of(e.shape) == S
+                or once and self.inplace and isinstance(e, Diag) and self.kind(e) == M):
+            return text                          # a diag(v) read once: see _add_in_place
+        name = self.temp(text)
+        if self.inplace:
+            if _new_array(text, self.kind(e)):
+                self.owned.add(name)
+            else:                                # it may be a view of what it mentions
+                self.owned.difference_update(_temps_in(text))
+        return name
+
+    # -- fusions planned before the walk
+    def _plan(self, order: list):
+        """log(1^T exp(v)) becomes a log-sum-exp of v (its exp and sum are not computed, and
+        a softmax of v shares its temporaries); in NumPy, a product P read only by -(P)
+        takes the sign on its cheapest operand (``np.outer(-s, s)``), so that an update
+        in place can add P instead of subtracting it."""
+        moved = set()                            # (node, child) reads a fused node takes over
+        if _LOGSUMEXP in self.table:
+            for e in order:
+                ex = self._exp_summed_by_log(e)
+                if ex is not None:
+                    self.lse[e] = ex.arg
+                    self.skip.update((e.arg, ex))
+                    moved.add((ex, ex.arg))
+        if self.skip:                            # what only skipped nodes read is not needed
+            dead: dict = {}
+            for e in reversed(order):            # parents before children
+                if e not in self.skip:
+                    continue
+                for c in e.children:
+                    if (e, c) not in moved:
+                        dead[c] = dead.get(c, 0) + 1
+                        if dead[c] == self.uses[c]:
+                            self.skip.add(c)
+        if self.inplace:
+            for e in order:
+                if _is_negation(e) and e not in self.skip:
+                    p = e.factors[1]
+                    if (isinstance(p, (MatMul, Kron)) and self.uses[p] == 1
+                            and self.kind(p) != S):
+                        kinds = [self.kind(c) for c in p.children]
+                        cheap = [i for i, k in enumerate(kinds) if k != M]
+                        if cheap:                # a scalar before a vector
+                            self.fold[p] = min(cheap, key=lambda i: kinds[i] != S)
+                            self.folded.add(e)
+
+    def _exp_summed_by_log(self, e: Expr):
+        """The exp(v) node when ``e`` is log(1^T exp(v)) (v a real vector) and nothing else
+        reads the sum or the exp, else None."""
+        if not (isinstance(e, Func) and e.name == "log" and isinstance(e.arg, MatMul)):
+            return None
+        total = e.arg
+        if len(total.factors) != 2 or self.kind(total) != S or self.uses[total] != 1:
+            return None
+        for one, ex in (total.factors, total.factors[::-1]):
+            one = one.arg if isinstance(one, Transpose) else one
+            if (isinstance(one, Ones) and isinstance(ex, Func) and ex.name == "exp"
+                    and self.kind(ex) in (C, R) and self.uses[ex] == 1 and not ex.cplx):
+                return ex
+        return None
+
+    # -- updates in place (NumPy)
+    def _reusable(self, x: str, child: Expr, e: Expr, operands: list) -> bool:
+        """Whether operand code ``x`` is a temporary that node ``e`` may overwrite with its
+        own value: an array this code made (not an argument, a view or a shared value), of
+        e's shape, and read by nothing else, now or later."""
+        return (x in self.owned and self.pending.get(x, 0) == 0
+                and sum(_temps_in(y).count(x) for y in operands) == 1
+                and _user_dims(child.shape) == _user_dims(e.shape))
+
+    def _in_place(self, e: Expr, a: list):
+        """Lines updating a dead temporary operand into e's value, and its name; None when
+        no operand can be reused.  Only for real arrays: the arguments are float64 then, so
+        every temporary is float64 and an update keeps the dtype the operator would give."""
+        if self.kind(e) == S or e.cplx:
+            return None
+        mod, lines = self.lib.mod, self.lines
+        if isinstance(e, Add):
+            return self._add_in_place(e, a)
+        if isinstance(e, Mul):                   # scalars times the last factor
+            *scalars, last = e.factors
+            x = a[-1]
+            if (not scalars or any(self.kind(f) != S for f in scalars)
+                    or not self._reusable(x, last, e, a)):
+                return None
+            factors = list(a[:-1])
+            if _is_negation(e):                  # read once, -t is written into its reader
+                if self.uses[e] <= 1:
+                    return None
+                lines.append(f"{mod}.negative({x}, out={x})")
+                return x
+            if isinstance(scalars[0], Const) and scalars[0].value == -1:
+                factors = [_neg(factors[1])] + factors[2:]
+            lines.append(f"{x} *= {' * '.join(factors)}")
+            return x
+        if isinstance(e, Hadamard):
+            for i, (f, x) in enumerate(zip(e.factors, a)):
+                if self._reusable(x, f, e, a):
+                    lines.extend(f"{x} *= {y}" for j, y in enumerate(a) if j != i)
+                    return x
+            return None
+        if isinstance(e, Func) and e.name in _ELEMENTWISE and self._reusable(a[0], e.arg, e, a):
+            lines.append(f"{mod}.{e.name}({a[0]}, out={a[0]})")
+            return a[0]
+        if isinstance(e, Pow) and self._reusable(a[0], e.arg, e, a):
+            if e.p.denominator == 1 and e.p >= 2:
+                lines.append(f"{a[0]} **= {int(e.p)}")
+                return a[0]
+            if e.p == Fraction(1, 2):
+                lines.append(f"{mod}.sqrt({a[0]}, out={a[0]})")
+                return a[0]
+        return None
+
+    def _add_in_place(self, e: Add, a: list):
+        """A sum accumulated into a dead temporary term (a negated one is negated in place
+        first); a term diag(v) or I not yet computed is added to the diagonal only, and
+        1 (all ones) as a number."""
+        mod, best = self.lib.mod, None
+        for i, (t, x) in enumerate(zip(e.terms, a)):
+            neg = x.startswith("-")
+            if self._reusable(x[1:] if neg else x, t, e, a) and (best is None or best[2]
+                                                                 and not neg):
+                best = (i, x[1:] if neg else x, neg)
+        if best is None:
+            return None
+        i, target, neg = best
+        if neg:
+            self.lines.append(f"{mod}.negative({target}, out={target})")
+        diagonal = []
+        for j, (t, x) in enumerate(zip(e.terms, a)):
+            if j == i:
+                continue
+            op, body = ("-=", x[1:]) if x.startswith("-") else ("+=", x)
+            inner = t.factors[1] if op == "-=" and _is_negation(t) else t
+            if isinstance(inner, Diag) and body == f"{mod}.diag({self.code[inner.arg]})":
+                diagonal.append((op, self.code[inner.arg]))
+            elif isinstance(inner, Identity) and body == self.code[inner]:
+                diagonal.append((op, "1.0"))
+            elif isinstance(inner, Ones) and body == self.code[inner]:
+                self.lines.append(f"{target} {op} 1.0")
             else:
-                code[e] = self.temp(text)
-        return [code[root] for root in roots]
+                self.lines.append(f"{target} {op} {body}")
+        for op, v in diagonal:                   # the diagonal of the n x n target
+            self.lines.append(f"{target}.flat[::{self.size(e.shape[0])} + 1] {op} {v}")
+        return target
 
 
 # ------------------------------------------------------------------------------- emit
@@ -740,6 +984,9 @@ def _emit_array(result, lib: _Lib) -> str:
         elif lib.target == "torch":
             dtype = "torch.complex128" if "complex" in syms[name].assume else "torch.float64"
             head.append(f"{a} = torch.as_tensor({a}, dtype={dtype})")
+        elif lib.inplace and "complex" not in syms[name].assume:
+            # float64 (no copy when it is already), so an update in place keeps the dtype
+            head.append(f"{a} = np.asarray({a}, dtype=np.float64)")
     head += _bindings(g, syms)
 
     what = _what(result)
@@ -756,6 +1003,9 @@ def _emit_array(result, lib: _Lib) -> str:
         doc.append('Float64 needs jax.config.update("jax_enable_x64", True).')
     if lib.target == "torch":
         doc.append("Arguments are converted to float64 tensors (complex128 where complex).")
+    if lib.inplace:
+        doc.append("Arguments not declared complex are converted to float64 arrays; no "
+                   "argument is modified.")
     out = [lib.imports, "", "", f"def f_and_grad({', '.join(args)}):", '    r"""' + doc[0]]
     out += [("    " + line) if line else "" for line in doc[1:]]
     out.append('    """')
