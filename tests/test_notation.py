@@ -536,6 +536,12 @@ CASES += [
       lambda v: 3 * v["t"], "t", lambda v: 3.0),
     C("ones-sized", r"\mathbf{1}_n^T \mathbf{x}", {"x": ("n",)},
       lambda v: np.sum(v["x"]), r"\mathbf{x}", lambda v: np.ones(SIZES["n"]), declare=True),
+    C("plain-hadamard-logistic", r"\mathbf{1}^T \log(1 + \exp(-y \odot Xw))",
+      {"y": ("m",), "X": ("m", "n"), "w": ("n",)},
+      lambda v: np.sum(np.log1p(np.exp(-v["y"] * (v["X"] @ v["w"])))), "w",
+      lambda v: -v["X"].T @ (v["y"] * sigmoid(-v["y"] * (v["X"] @ v["w"])))),
+    C("number-plus-vector", r"\mathbf{1}^T (2 - \mathbf{x})^{\circ 2}", {"x": ("n",)},
+      lambda v: np.sum((2 - v["x"]) ** 2), r"\mathbf{x}", lambda v: -2 * (2 - v["x"])),
     C("plain-scalar-stays-scalar", r"t\,x^T x + c", {"t": (), "x": ("n",), "c": ()},
       lambda v: v["t"] * v["x"] @ v["x"] + v["c"], "x", lambda v: 2 * v["t"] * v["x"]),
 ]

@@ -120,6 +120,25 @@ def _internal(exc: Exception, fmt: str, text: str | None) -> None:
 LAZY = {"check": "texgrad.claims:check_command", "batch": "texgrad.batch:batch_command"}
 
 
+_OPTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def _protect_formulas(args: list) -> list:
+    """``texgrad '-y^T \\log p' --wrt p``: a formula that starts with a minus sign is not an
+    option.  An argument starting with '-' that no option name could be (it holds ^, \\, a
+    space, braces...) gets a leading space, which click reads as a value and LaTeX ignores."""
+    out = []
+    for a in args:
+        if a == "--":
+            out.extend(args[len(out):])
+            break
+        name = a.split("=", 1)[0]
+        if a.startswith("-") and len(a) > 1 and not set(name) <= _OPTION_CHARS:
+            a = " " + a
+        out.append(a)
+    return out
+
+
 class DefaultGroup(click.Group):
     """``texgrad EXPR ...`` runs the ``diff`` command; ``texgrad check ...`` and the other
     subcommands are named."""
@@ -141,6 +160,8 @@ class DefaultGroup(click.Group):
         if not args or (args[0] not in self.commands and args[0] not in LAZY and
                         args[0] not in ("-h", "--help", "-V", "--version")):
             args = ["diff", *args]
+        if args[0] == "diff":
+            args = ["diff", *_protect_formulas(args[1:])]
         return super().parse_args(ctx, args)
 
     def format_help(self, ctx, formatter):

@@ -275,11 +275,12 @@ class Typer:
             return self.soft_names(rest[0]) if len(rest) == 1 else None
         return None
 
-    def promote_after(self, a: Expr, b: Expr) -> None:
+    def promote_after(self, a: Expr, b: Expr, any_wide: bool = False) -> None:
         """``A x`` and ``x^T b``: a plain letter right of a matrix or a row vector is a
-        column vector, not a scale factor."""
-        if self.is_scalar(b) and not self.is_scalar(a) and \
-                self._definitely_not_1(a.shape[1]):
+        column vector, not a scale factor (``any_wide``: next to any vector or matrix)."""
+        if self.is_scalar(b) and not self.is_scalar(a) and (
+                self._definitely_not_1(a.shape[1]) or
+                any_wide and self._definitely_not_1(a.shape[0])):
             names = self.soft_names(b)
             if names:
                 raise Promote(names)
@@ -339,8 +340,12 @@ class Typer:
 
     def t_add(self, n, *terms):
         built = [self.build(t) for t in terms]
-        if any(self._definitely_not_1(e.shape[0]) or self._definitely_not_1(e.shape[1])
-               for e in built):
+        wide = [e for e in built
+                if self._definitely_not_1(e.shape[0]) or self._definitely_not_1(e.shape[1])]
+        if wide:
+            # 1 + \exp(v): a number added to a vector or matrix is added to every entry
+            built = [S.Mul((e, Ones(wide[0].shape))) if isinstance(e, S.Const) else e
+                     for e in built]
             # A x - b: a plain letter summed with a vector is one
             names: set = set()
             for e in built:
@@ -383,6 +388,9 @@ class Typer:
 
     def t_hadamard(self, n, a, b):
         ea, eb = self.build(a), self.build(b)
+        # y \odot X w: an elementwise product is of two vectors or matrices
+        self.promote_after(ea, eb, any_wide=True)
+        self.promote_after(eb, ea, any_wide=True)
         if self.is_scalar(ea) or self.is_scalar(eb):
             return _raw_mul(ea, eb)
         self.dims.unify(ea.shape[0], eb.shape[0], "elementwise product", a, b)

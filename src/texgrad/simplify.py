@@ -370,8 +370,12 @@ def transpose(e: Expr) -> Expr:
     if isinstance(e, Mul):
         return mul(*e.factors[:-1], transpose(e.factors[-1]))
     if isinstance(e, (Add, Hadamard)):
-        # pushed to the leaves: (A + \lambda I)^T = A^T + \lambda I
-        return (add if isinstance(e, Add) else hadamard)(*[transpose(t) for t in e.children])
+        # pushed to the leaves unless that adds transposes: (A + \lambda I)^T = A^T + \lambda I,
+        # but (x - \mu)^T stays as the Cookbook writes it (not x^T - \mu^T)
+        pushed = (add if isinstance(e, Add) else hadamard)(*[transpose(t) for t in e.children])
+        if _count_transposes(pushed) <= 1 + _count_transposes(e):
+            return pushed
+        return Transpose(e)
     if isinstance(e, Kron):
         return kron(transpose(e.left), transpose(e.right))
     if isinstance(e, MatPow):
