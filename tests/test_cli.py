@@ -237,3 +237,23 @@ def test_editor_filter_contract_replace_and_no_stamp():
     bad = subprocess.run([sys.executable, "-m", "texgrad", "--wrt", "W"], input="\\frac{x",
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stdout == "" and "^" in bad.stderr
+
+
+@pytest.mark.parametrize("args", [
+    [r"-\mathbf{x}^T B \mathbf{x}", "--wrt", X],
+    ["--wrt", X, r"-\mathbf{x}^T B \mathbf{x}"],
+    ["--wrt=" + X, "--", r"-\mathbf{x}^T B \mathbf{x}"],
+])
+def test_formula_starting_with_minus_is_not_an_option(args):
+    r = invoke(args)
+    assert r.exit_code == 0, r.output
+    first = r.stdout.splitlines()[0]
+    rng = np.random.default_rng(4)
+    x, B = rng.standard_normal(4), rng.standard_normal((4, 4))
+    got = texgrad.evaluate(first, {"x": x, "B": B}, shapes={"x": ("n",), "B": ("n", "n")})
+    np.testing.assert_allclose(np.ravel(got), -(B + B.T) @ x, rtol=1e-10, atol=1e-12)
+
+
+def test_misspelled_option_is_still_an_option_error():
+    r = invoke(["--wtr", "x", "x^2"])
+    assert r.exit_code == 2 and "--wtr" in r.output
