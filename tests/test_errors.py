@@ -254,3 +254,17 @@ def test_wrong_shaped_value_is_a_shape_error():
 def test_mismatched_vector_sizes_is_a_shape_error():
     with pytest.raises(ShapeError):
         texgrad.evaluate(r"\mathbf{x}^T \mathbf{y}", {"x": np.ones(3), "y": np.ones(4)})
+
+
+@pytest.mark.parametrize("text, wrt, words", [
+    pytest.param(r"\operatorname{tr}(e^{X})", "X", "matrix exponential", id="matrix-exp"),
+    pytest.param(r"\mathbb{E}[x^T x]", "x", "expectation", id="expectation"),
+    pytest.param(r"\|X\|_1", "X", "1-norm of a matrix", id="matrix-1-norm"),
+    pytest.param(r"\langle x, y", "x", "", id="unclosed-angle"),
+])
+def test_unsupported_notation_is_named(text, wrt, words):
+    with pytest.raises(TexgradError) as info:
+        texgrad.differentiate(text, wrt=wrt)
+    e = info.value
+    assert words in e.message and e.hint, e.render()
+    assert CARET_LINE.search(e.render())

@@ -542,6 +542,17 @@ CASES += [
       lambda v: -v["X"].T @ (v["y"] * sigmoid(-v["y"] * (v["X"] @ v["w"])))),
     C("number-plus-vector", r"\mathbf{1}^T (2 - \mathbf{x})^{\circ 2}", {"x": ("n",)},
       lambda v: np.sum((2 - v["x"]) ** 2), r"\mathbf{x}", lambda v: -2 * (2 - v["x"])),
+    # inner products, the 1-norm
+    C("inner-frobenius", r"\langle A, X \rangle", X_MN, lambda v: np.sum(v["A"] * v["X"]), "X",
+      lambda v: v["A"]),
+    C("inner-quadratic", r"\langle AX, X \rangle", {"A": ("m", "m"), "X": ("m", "n")},
+      lambda v: np.sum((v["A"] @ v["X"]) * v["X"]), "X",
+      lambda v: (v["A"] + v["A"].T) @ v["X"]),
+    C("inner-plain-vectors", r"\langle x, y \rangle", {"x": ("n",), "y": ("n",)},
+      lambda v: v["x"] @ v["y"], "x", lambda v: v["y"]),
+    C("norm-1", r"\|A\mathbf{x} - \mathbf{b}\|_1", {"A": ("m", "n"), "x": ("n",), "b": ("m",)},
+      lambda v: np.sum(np.abs(v["A"] @ v["x"] - v["b"])), r"\mathbf{x}",
+      lambda v: v["A"].T @ np.sign(v["A"] @ v["x"] - v["b"])),
     C("plain-scalar-stays-scalar", r"t\,x^T x + c", {"t": (), "x": ("n",), "c": ()},
       lambda v: v["t"] * v["x"] @ v["x"] + v["c"], "x", lambda v: 2 * v["t"] * v["x"]),
 ]

@@ -315,6 +315,9 @@ def _make_build():
         def norm(self, c):
             return N("norm", (c[1],), c[0].start_pos, c[2].end_pos)
 
+        def inner(self, c):
+            return N("inner", (c[1], c[3]), c[0].start_pos, c[4].end_pos)
+
     return Build
 
 
@@ -444,7 +447,8 @@ TERMINAL_TEXT = {
     "CDOT": r"\cdot", "TIMES": r"\times", "ODOT": r"\odot", "OTIMES": r"\otimes",
     "SLASH": "'/'", "PRIME": "'", "TMARK": r"\top", "STAR": "'*'", "DAGGER": r"\dagger",
     "PARTIAL": r"\partial", "NABLA": r"\nabla", "SUM": r"\sum", "CIRC": r"\circ",
-    "OVERLINE": r"\overline", "PM": r"\pm", "$END": "the end of the input",
+    "OVERLINE": r"\overline", "PM": r"\pm", "LANGLE": r"\langle", "RANGLE": r"\rangle",
+    "$END": "the end of the input",
 }
 _CLOSERS = {"LPAR": ("RPAR", ")"), "LBRACK": ("RBRACK", "]"), "LBRACE": ("RBRACE", "}"),
             "LBRACE_ESC": ("RBRACE_ESC", r"\}"), "LABS": ("RABS", "|"),

@@ -309,6 +309,11 @@ class Typer:
         return meth(n, *n.args)
 
     def t_sym(self, n, name, latex, hint):
+        if latex.replace(" ", "") in ("\\mathbb{E}", "\\operatorname{E}", "\\mathbf{E}") and \
+                name not in self.user_shapes:
+            raise Unsupported("expectations are not supported",
+                              hint="differentiate the expression inside the expectation"
+                              ).at(self.text, n.start, n.end - n.start)
         if name == "I" and hint == "upper" and name not in self.user_shapes and \
                 name not in self.user_assume:
             d = DimVar("I", unit_ok=True)
@@ -446,6 +451,14 @@ class Typer:
             return S.Func("abs", e)
         r, c = self.shape_of(e)
         vector = c == 1 or r == 1
+        if p == "1":
+            if not vector:
+                raise Unsupported("the 1-norm of a matrix is not supported (entrywise or "
+                                  "induced?)", hint="write \\mathbf{1}^T |X| \\mathbf{1} for "
+                                  "the entrywise sum").at(self.text, n.start, n.end - n.start)
+            ones = Ones(e.shape)                       # \|x\|_1 = 1^T |x|
+            return S.MatMul((S.Transpose(ones), S.Func("abs", e))) if c == 1 else \
+                S.MatMul((S.Func("abs", e), S.Transpose(ones)))
         if p is None:
             p = "2" if vector else "F"
         if p == "2" and not vector:
@@ -455,6 +468,22 @@ class Typer:
         if p == "F" and vector:
             p = "2"
         return S.Norm(e, p)
+
+    def t_inner(self, n, a, b):
+        """<a, b>: a^T b of vectors, tr(A^T B) of matrices (the Frobenius inner product)."""
+        ea, eb = self.build(a), self.build(b)
+        names = (self.soft_names(ea) or set()) | (self.soft_names(eb) or set()) \
+            if self.is_scalar(ea) or self.is_scalar(eb) else set()
+        if names:
+            raise Promote(names)            # <x, y>: vectors
+        if self.is_scalar(ea) and self.is_scalar(eb):
+            return _raw_mul(ea, eb)
+        self.dims.unify(ea.shape[0], eb.shape[0], "inner product", a, b)
+        self.dims.unify(ea.shape[1], eb.shape[1], "inner product", a, b)
+        prod = S.MatMul((S.Transpose(ea), eb))
+        if self.shape_of(ea)[1] == 1:
+            return prod
+        return S.Trace(prod)
 
     def t_call(self, n, name, latex, arg):
         e = self.build(arg)
@@ -496,7 +525,13 @@ class Typer:
         kind, value = self.sup_kind(payload)
         if kind in ("pow", "expr") and base.op == "sym" and base.args[0] == "e" and \
                 base.args[1] == "e" and "e" not in self.user_shapes:
-            return S.Func("exp", self.build(payload))
+            arg = self.build(payload)
+            if self._definitely_not_1(arg.shape[0]) and self._definitely_not_1(arg.shape[1]):
+                raise Unsupported("e^{X} of a matrix is the matrix exponential, which texgrad "
+                                  "does not support yet",
+                                  hint="for the exponential of every entry write \\exp(X)"
+                                  ).at(self.text, n.start, n.end - n.start)
+            return S.Func("exp", arg)
         if base.op == "norm" and kind == "pow":
             e = self.build(base)
             return S.Pow(e, value)
@@ -623,6 +658,8 @@ class Typer:
         if base.op == "norm":
             p = self.sub_name(payload)
             p = {"2": "2", "F": "F", "fro": "F", "Fro": "F", "\\mathrm{F}": "F"}.get(p, p)
+            if p == "1":
+                return self.t_norm(base, base.args[0], "1")
             if p not in ("2", "F"):
                 raise Unsupported(f"the {p}-norm is not supported",
                                   hint="supported: \\|x\\|_2 and \\|X\\|_F").at(
