@@ -553,6 +553,15 @@ CASES += [
     C("norm-1", r"\|A\mathbf{x} - \mathbf{b}\|_1", {"A": ("m", "n"), "x": ("n",), "b": ("m",)},
       lambda v: np.sum(np.abs(v["A"] @ v["x"] - v["b"])), r"\mathbf{x}",
       lambda v: v["A"].T @ np.sign(v["A"] @ v["x"] - v["b"])),
+    # sums over the whole range of an index, squares of sums of entries
+    C("range-sum", r"\sum_{i=1}^{n} x_i^2", {"x": ("n",)}, lambda v: v["x"] @ v["x"], "x",
+      lambda v: 2 * v["x"]),
+    C("range-sum-squared-difference", r"\frac{1}{N}\sum_{i=1}^{N} (y_i - x_i)^2",
+      {"y": ("n",), "x": ("n",), "N": ()},
+      lambda v: np.sum((v["y"] - v["x"]) ** 2) / v["N"], "x",
+      lambda v: 2 * (v["x"] - v["y"]) / v["N"], draw={"N": "positive"}),
+    C("range-sum-double-from-zero", r"\sum_{i=0}^{m-1}\sum_{j=0}^{n-1} (A_{ij} - X_{ij})^2",
+      X_MN, lambda v: np.sum((v["A"] - v["X"]) ** 2), "X", lambda v: 2 * (v["X"] - v["A"])),
     C("plain-scalar-stays-scalar", r"t\,x^T x + c", {"t": (), "x": ("n",), "c": ()},
       lambda v: v["t"] * v["x"] @ v["x"] + v["c"], "x", lambda v: 2 * v["t"] * v["x"]),
 ]

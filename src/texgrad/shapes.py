@@ -94,9 +94,10 @@ class Promote(Exception):
     """Plain letters read as scalars meet a use only a vector has (``A x``, ``x^T b``,
     ``A x - b``, ``(x - b)^T``, ``\\|x - b\\|``): type again with them as column vectors."""
 
-    def __init__(self, names: set):
+    def __init__(self, names: set, scalar: bool = False):
         super().__init__(sorted(names))
         self.names = names
+        self.scalar = scalar        # upper-case letters read as scalars (\frac{1}{N})
 
 
 def typed(text: str, root: N, shapes: dict | None, assume: dict | None):
@@ -104,24 +105,27 @@ def typed(text: str, root: N, shapes: dict | None, assume: dict | None):
     plain letters promoted to vectors as long as their uses ask for it (each round
     promotes at least one more letter, so this ends)."""
     forced: set = set()
+    scalars: set = set()
     while True:
-        typer = Typer(text, shapes, assume, forced)
+        typer = Typer(text, shapes, assume, forced, scalars)
         typer.root = root
         typer.survey(root)
         try:
             return typer, typer.build(root)
         except Promote as p:
-            if p.names <= forced:      # pragma: no cover - each raise names a new letter
+            done = scalars if p.scalar else forced
+            if p.names <= done:        # pragma: no cover - each raise names a new letter
                 raise
-            forced |= p.names
+            done |= p.names
 
 
 class Typer:
     """Builds typed IR from the untyped tree.  One method per syntax-tree op."""
 
     def __init__(self, text: str, shapes: dict | None, assume: dict | None,
-                 vectors: set | frozenset = frozenset()):
+                 vectors: set | frozenset = frozenset(), scalars: set | frozenset = frozenset()):
         self.text = text
+        self.scalars = scalars      # upper-case letters used only as numbers (\frac{1}{N})
         self.vectors = vectors      # plain letters promoted to column vectors
         self.named_dims: set = set()    # dimensions named in the formula (I_n)
         self.soft: set = set()      # plain letters read as scalars only by default
@@ -198,6 +202,8 @@ class Typer:
                 shape = dims
             else:
                 raise Unsupported(f"{name}: tensors of order {len(dims)} are not supported")
+        elif name in self.scalars:
+            shape = SCALAR
         elif "bold" in hints:
             shape = (DimVar(name), 1)
         elif "upper" in hints or "boldupper" in hints:
@@ -413,6 +419,9 @@ class Typer:
 
     def t_frac(self, n, num, den):
         a, b = self.build(num), self.build(den)
+        if isinstance(b, Sym) and not self.is_scalar(b) and b.name not in self.user_shapes \
+                and self.hints.get(b.name, {}).get("hints", set()) <= {"upper"}:
+            raise Promote({b.name}, scalar=True)     # \frac{1}{N}: N is a number
         if not self.is_scalar(b):
             raise ShapeError(f"the denominator `{self.src(den)}` is not a scalar",
                              hint="write a matrix inverse as X^{-1}").at(
@@ -717,11 +726,20 @@ class Typer:
         from .index import contract
         base, posts = _unwrap(op)
         sub = [p for kind, p in posts if kind == "subscript"]
-        if not sub or any(kind == "sup" for kind, _ in posts) or sub[0].op == "subrange":
-            raise Unsupported("sums over a range (\\sum_{r=0}^{n-1}) are not supported yet",
-                              hint="sum over indices: \\sum_{kl} X_{kl}").at(
+        sups = [p for kind, p in posts if kind == "sup"]
+        if sub and sub[0].op == "subrange" and len(sups) == 1 and \
+                sub[0].args[0].op == "sym" and len(sub[0].args[0].args[0]) == 1 and \
+                _number(sub[0].args[1]) in (0, 1):
+            # \sum_{i=1}^{n} (or from 0): the whole range of the index, as \sum_i; the
+            # bound is the size of what i indexes, which the entries' shapes carry
+            letters = [sub[0].args[0].args[0]]
+        elif not sub or sups or sub[0].op == "subrange":
+            raise Unsupported("sums over part of a range are not supported",
+                              hint="sum over whole indices: \\sum_{kl} X_{kl}, "
+                                   "\\sum_{i=1}^{n} x_i^2").at(
                 self.text, op.start, op.end - op.start)
-        letters = self.index_letters(sub[0])
+        else:
+            letters = self.index_letters(sub[0])
         self.style["index"] = True
         self.bound = getattr(self, "bound", set()) | set(letters)
         try:
@@ -766,6 +784,12 @@ class Typer:
             return [([S.Const(Fraction(-1))] + a, b) for a, b in self.index_terms(n.args[0])]
         if n.op == "isum":
             return [([self.t_isum(n, *n.args)], [])]
+        if n.op == "sup" and n.args[0].op in ("paren", "brace") and \
+                self.sup_kind(n.args[1]) == ("pow", 2):
+            # (y_i - x_i)^2: the square of a sum, multiplied out
+            one = self.index_terms(n.args[0])
+            if any(b for _, b in one):
+                return [(a1 + a2, b1 + b2) for a1, b1 in one for a2, b2 in one]
         if n.op == "sup" and self.is_entry(n.args[0]):
             kind, value = self.sup_kind(n.args[1])
             if kind == "pow" and value.denominator == 1 and 1 <= value <= 2:
