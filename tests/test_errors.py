@@ -234,10 +234,21 @@ def test_shape_conflict_vector_operands():
     assert "`A`" in info.value.message and r"`\mathbf{x}`" in info.value.message
 
 
-def test_ambiguous_variable_asks_for_wrt():
+@pytest.mark.parametrize("text", [r"\|XW - Y\|_F^2", r"a^T b", r"\|y - X\beta\|^2",
+                                  r"x^T W x"])
+def test_ambiguous_variable_asks_for_wrt(text):
     with pytest.raises(TexgradError) as info:
-        texgrad.differentiate(r"\mathbf{x}^T A \mathbf{x}", wrt=None)
+        texgrad.differentiate(text, wrt=None)
     assert info.value.hint and "wrt" in info.value.hint
+
+
+@pytest.mark.parametrize("text, name", [(r"\mathbf{x}^T A \mathbf{x}", "x"),
+                                        (r"\operatorname{tr}(X^T A X)", "X"),
+                                        (r"\|A w - b\|^2", "w")])
+def test_usual_variable_is_taken_and_said(text, name):
+    r = texgrad.differentiate(text)
+    assert r.wrt == name and r.verified
+    assert f"by {name}, the variable taken by convention" in r.stamp
 
 
 def test_missing_value():

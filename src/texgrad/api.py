@@ -325,15 +325,44 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
         raise TexgradError(f"unknown symmetric convention {symmetric!r}",
                            hint="conventions: " + ", ".join(SYMMETRIC))
     req, name, typer, raw = _prepare(latex, shapes, assume, wrt)
+    guessed = False
     if name is None:
         found = sorted(typer.symtab)
-        if len(found) == 1:
-            name = found[0]
-        else:
+        name = found[0] if len(found) == 1 else guess_variable(typer.symtab)
+        if name is None:
             raise TexgradError("say which variable to differentiate by",
                                hint="pass --wrt (API: wrt=...), or write "
                                     "\\frac{\\partial}{\\partial X} in front; symbols: "
                                     + ", ".join(found), line=1, column=1, source=latex)
+        guessed = len(found) > 1
+    res = _differentiate(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric)
+    if guessed:
+        note = f"by {name}, the variable taken by convention (--wrt chooses another)"
+        res.convention = f"{note}; {res.convention}"
+        if res.check is not None:
+            res.check.convention = res.convention
+    return res
+
+
+# the variable when none is named: x (or X) as in the Cookbook, else the one parameter
+_USUAL_VARIABLES = ("x", "X")
+_USUAL_PARAMETERS = ("w", "W", "theta", "Theta", "beta")
+
+
+def guess_variable(symtab: dict) -> str | None:
+    """The variable a reader would assume: x or X when exactly one is present and no
+    parameter-like symbol (w, W, theta, beta) competes; else that one parameter; else None
+    (texgrad asks)."""
+    usual = [n for n in _USUAL_VARIABLES if n in symtab]
+    params = [n for n in _USUAL_PARAMETERS if n in symtab]
+    if len(usual) == 1 and not params:
+        return usual[0]
+    if not usual and len(params) == 1:
+        return params[0]
+    return None
+
+
+def _differentiate(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric):
     entry = None
     if name not in typer.symtab and "_" in name:
         base, _, idx = name.rpartition("_")
