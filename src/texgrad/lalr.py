@@ -21,6 +21,7 @@ import json
 import os
 import re
 import zlib
+from itertools import chain
 
 FORMAT = 1          # bump when the table format below changes
 
@@ -245,16 +246,15 @@ class Parser:
         stream = self.lex(text)
         if self.postlex is not None:
             stream = self.postlex.process(stream)
-        states, rules = self.states, self.rules
+        states, rules, end = self.states, self.rules, self.end
         state_stack = [self.start]
         value_stack = []
-        last = None
-        for tok in stream:
-            last = tok
+        # the end of the input is one more token: reduce until the start symbol is complete
+        for tok in chain(stream, (Token("$END", "", len(text)),)):
             typ = tok.type
             while True:
                 act = states[state_stack[-1]].get(typ)
-                if act is None:
+                if act is None or (act >= 0 and typ == "$END"):
                     raise SyntaxFailure(tok.start_pos)
                 if act >= 0:
                     state_stack.append(act)
@@ -263,32 +263,15 @@ class Parser:
                 origin, size, fn = rules[-1 - act]
                 if fn is None:
                     state_stack[-1] = states[state_stack[-2]][origin]
-                    continue
-                if size:
-                    kids = value_stack[-size:]
-                    del state_stack[-size:]
-                    del value_stack[-size:]
                 else:
-                    kids = []
-                value_stack.append(fn(kids))
-                state_stack.append(states[state_stack[-1]][origin])
-        # the end of the input: reduce until the start symbol is complete
-        end = self.end
-        while True:
-            act = states[state_stack[-1]].get("$END")
-            if act is None or act >= 0:
-                raise SyntaxFailure(last.end_pos if last is not None else 0)
-            origin, size, fn = rules[-1 - act]
-            if fn is None:
-                state_stack[-1] = states[state_stack[-2]][origin]
-            else:
-                if size:
-                    kids = value_stack[-size:]
-                    del state_stack[-size:]
-                    del value_stack[-size:]
-                else:
-                    kids = []
-                value_stack.append(fn(kids))
-                state_stack.append(states[state_stack[-1]][origin])
-            if state_stack[-1] == end:
-                return value_stack[-1]
+                    if size:
+                        kids = value_stack[-size:]
+                        del state_stack[-size:]
+                        del value_stack[-size:]
+                    else:
+                        kids = []
+                    value_stack.append(fn(kids))
+                    state_stack.append(states[state_stack[-1]][origin])
+                if typ == "$END" and state_stack[-1] == end:
+                    return value_stack[-1]
+        raise SyntaxFailure(len(text))      # pragma: no cover - $END always returns or raises
