@@ -4,9 +4,10 @@ Rules and the shape stage build every node through the constructors here (``add`
 ``matmul``, ``transpose``...), so expressions are born canonical: zeros vanish, like terms
 are combined, scalars are pulled out of matrix products, transposes are pushed to the leaves
 (``(AB)^T = B^T A^T``), assumptions are used (a symmetric ``W`` has ``W^T = W``), a scalar
-``a^T b`` is kept in one orientation.  :func:`factor` then brings a finished result to the
-form a textbook prints, taking common left and right factors out of sums
-(``Bx + B^T x = (B + B^T) x``).
+``a^T b`` is kept in one orientation, elementwise powers of one base combine
+(``s o (y o s^{-1}) = y``, ``(y o s^{-1})^T s = 1^T y``).  :func:`factor` then brings a
+finished result to the form a textbook prints, taking common left and right factors out of
+sums (``Bx + B^T x = (B + B^T) x``).
 """
 
 from __future__ import annotations
@@ -240,10 +241,32 @@ def matmul(*factors: Expr) -> Expr:
     elif len(chain) == 1:
         core = chain[0]
     else:
-        core = _orient(MatMul(tuple(chain)))
+        core = _inner_as_sum(chain) or _orient(MatMul(tuple(chain)))
     if core is None:
         return mul(*scalars) if scalars else ONE
     return mul(*scalars, core) if scalars else core
+
+
+def _inner_as_sum(chain: list) -> Expr | None:
+    """u^T v = 1^T (u o v) when the elementwise product is simpler than u and v:
+    (y o s^{-1})^T s = 1^T y.  Any other inner product (None) stays as it is."""
+    if len(chain) != 2 or chain[0].shape[0] != 1 or chain[1].shape[1] != 1:
+        return None
+    r, c = chain
+    if isinstance(c, Ones) or isinstance(r, Transpose) and isinstance(r.arg, Ones):
+        return None
+    u = transpose(r)
+    if not any(isinstance(x, (Hadamard, Pow)) for x in (u, c)):
+        return None                    # nothing that can combine elementwise
+    h = hadamard(u, c)
+    if h.size >= u.size + c.size:
+        return None
+    n = c.shape[0]
+    if isinstance(h, Ones):
+        # 1^T 1 is the length, which a printed 1^T 1 does not say (it reads back as 1):
+        # tr(I_n) does, and is the number for a numeric size
+        return trace(Identity(n)) if isinstance(n, (int, str)) else None
+    return matmul(transpose(Ones(c.shape)), h)
 
 
 def _count_transposes(e: Expr) -> int:
@@ -289,23 +312,34 @@ def _orient(m: MatMul) -> Expr:
 
 
 def hadamard(*factors: Expr) -> Expr:
-    flat = []
-    for f in factors:
-        if isinstance(f, Hadamard):
-            flat.extend(f.factors)
-        else:
-            flat.append(f)
-    shape = flat[0].shape
+    return _hadamard(factors, True)
+
+
+def _hadamard(factors, spread: bool) -> Expr:
+    """The elementwise product; ``spread``: it may be distributed over a sum in it (off in
+    the products that distribution itself builds, so it goes one level deep)."""
+    if all(f.shape == SCALAR for f in factors):
+        return mul(*factors)               # the elementwise product of numbers is their product
+    shape = next(f.shape for f in factors if f.shape != SCALAR)
     scalars = []
     core = []
-    for f in flat:
+    stack = list(reversed(factors))
+    while stack:
+        f = stack.pop()
         s, m = _peel(f)
         scalars.extend(s)
+        if isinstance(m, Hadamard):        # also one under a scalar: s o (-(y o s^{-1}))
+            stack.extend(reversed(m.factors))
+            continue
         if isinstance(m, Zero):
             return Zero(shape)
         if isinstance(m, Ones) and m.shape == shape:
             continue
         core.append(m)
+    core = _hadamard_powers(core, scalars)
+    out = _distribute(core) if spread else None
+    if out is not None:
+        return mul(*scalars, out) if scalars else out
     core = sorted(_sigmoid_pattern(core), key=_size)
     if len(core) == 2 and any(isinstance(c, Identity) for c in core):
         # I o M keeps the diagonal, which M^T shares: I o A^T = I o A
@@ -317,6 +351,108 @@ def hadamard(*factors: Expr) -> Expr:
     else:
         body = Hadamard(tuple(core))
     return mul(*scalars, body) if scalars else body
+
+
+def _hadamard_powers(core: list, scalars: list) -> list:
+    """Elementwise powers of one base combine: a o a^{-1} = 1 (both dropped), a^p o a^q =
+    a^{p+q}.  Only where a power takes part (a o a stays as written); the scalars a combined
+    power brings out (a power of 2x) go to ``scalars``."""
+    if not any(isinstance(c, Pow) for c in core):
+        return core
+    exps: dict = {}
+    count: dict = {}
+    for f in core:
+        b, p = (f.arg, f.p) if isinstance(f, Pow) else (f, Fraction(1))
+        exps[b] = exps.get(b, 0) + p
+        count[b] = count.get(b, 0) + 1
+    if all(n == 1 for n in count.values()):
+        return core
+    out = []
+    for f in core:                     # the first occurrence of a base stands for them all
+        b = f.arg if isinstance(f, Pow) else f
+        if count[b] == 1:
+            out.append(f)
+            continue
+        if b not in exps:
+            continue                   # already combined
+        p = exps.pop(b)
+        if p == 0:
+            continue                   # a o a^{-1}: the all-ones, dropped
+        s, m = _peel(power(b, p))
+        scalars.extend(s)
+        if isinstance(m, Hadamard):
+            out.extend(m.factors)
+        elif not (isinstance(m, Ones) and m.shape == b.shape):
+            out.append(m)
+    return out
+
+
+DISTRIBUTE_LIMIT = 8     # terms of a sum an elementwise product is tried distributed over
+
+
+def _distribute(core: list) -> Expr | None:
+    """a o (b + c) = a o b + a o c, when a power in a term cancels against the other factors
+    and the sum so written is smaller: s o (1 - s) o ((1 - y) o (1 - s)^{-1} - y o s^{-1})
+    = s o (1 - y) - (1 - s) o y = s - y.  None: the product stays as it is."""
+    if len(core) < 2 or not any(isinstance(c, Add) for c in core):
+        return None
+    whole = None
+    for i, c in enumerate(core):
+        if not isinstance(c, Add) or len(c.terms) > DISTRIBUTE_LIMIT:
+            continue
+        others = core[:i] + core[i + 1:]
+        if not _may_cancel(others, c.terms):
+            continue
+        out = _expand_if_smaller(add(*[_hadamard((*others, t), False) for t in c.terms]))
+        if whole is None:
+            whole = Hadamard(tuple(core)).size
+        if out.size < whole:
+            return out
+    return None
+
+
+def _hadamard_bases(e: Expr) -> list:
+    """The factors of an elementwise product as (base, is a power)."""
+    _, m = _peel(e)
+    fs = m.factors if isinstance(m, Hadamard) else (m,)
+    return [(f.arg, True) if isinstance(f, Pow) else (f, False) for f in fs]
+
+
+def _may_cancel(others: list, terms) -> bool:
+    bases: dict = {}
+    for f in others:
+        for b, is_pow in _hadamard_bases(f):
+            bases[b] = bases.get(b, False) or is_pow
+    for t in terms:
+        for b, is_pow in _hadamard_bases(t):
+            if b in bases and (is_pow or bases[b]):
+                return True
+    return False
+
+
+def _expand_if_smaller(e: Expr, limit: int = 2 * DISTRIBUTE_LIMIT) -> Expr:
+    """A sum whose terms are elementwise products with a sum in them, multiplied out when
+    that is smaller (like terms cancel): s o (1 - y) - (1 - s) o y = s - y."""
+    if not isinstance(e, Add):
+        return e
+    out = []
+    changed = False
+    for t in e.terms:
+        c, rest = split_coef(t)
+        if isinstance(rest, Hadamard):
+            idx = [k for k, f in enumerate(rest.factors) if isinstance(f, Add)]
+            if len(idx) == 1 and len(out) + len(rest.factors[idx[0]].terms) <= limit:
+                k = idx[0]
+                others = rest.factors[:k] + rest.factors[k + 1:]
+                out.extend(mul(Const(c), _hadamard((*others, u), False))
+                           for u in rest.factors[k].terms)
+                changed = True
+                continue
+        out.append(t)
+    if not changed:
+        return e
+    expanded = add(*out)
+    return expanded if expanded.size < e.size else e
 
 
 def _sigmoid_pattern(core: list) -> list:
