@@ -562,6 +562,12 @@ CASES += [
       lambda v: 2 * (v["x"] - v["y"]) / v["N"], draw={"N": "positive"}),
     C("range-sum-double-from-zero", r"\sum_{i=0}^{m-1}\sum_{j=0}^{n-1} (A_{ij} - X_{ij})^2",
       X_MN, lambda v: np.sum((v["A"] - v["X"]) ** 2), "X", lambda v: 2 * (v["X"] - v["A"])),
+    C("logdet-gram", r"\ln\det(X^T X)", {"X": ("n", "m")},
+      lambda v: np.linalg.slogdet(v["X"].T @ v["X"])[1], "X",
+      lambda v: 2 * v["X"] @ inv(v["X"].T @ v["X"]), declare=True),
+    C("softmax-plain-argument", r"-y^T\log(\operatorname{softmax}(z))", {"y": ("n",), "z": ("n",)},
+      lambda v: -v["y"] @ (v["z"] - np.log(np.sum(np.exp(v["z"])))), "z",
+      lambda v: np.sum(v["y"]) * np.exp(v["z"]) / np.sum(np.exp(v["z"])) - v["y"]),
     C("plain-scalar-stays-scalar", r"t\,x^T x + c", {"t": (), "x": ("n",), "c": ()},
       lambda v: v["t"] * v["x"] @ v["x"] + v["c"], "x", lambda v: 2 * v["t"] * v["x"]),
 ]

@@ -521,6 +521,7 @@ class Typer:
                 self.need_square(e, arg, "diag of a matrix")
             return S.Diag(e)
         if name == "softmax":
+            self.promote_if_scalar(e)          # softmax(z): z is a vector
             return S.Softmax(e)
         if name == "vec":
             return S.Vec(e)

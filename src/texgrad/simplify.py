@@ -517,6 +517,8 @@ def transpose(e: Expr) -> Expr:
     if isinstance(e, MatPow):
         if isinstance(e.arg, Sym) and SYMMETRIC & e.arg.assume:
             return e
+        if not isinstance(e.arg, Sym) and transpose(e.arg) == e.arg:
+            return e                # (X^T X)^{-T} = (X^T X)^{-1}: a symmetric argument
         return Transpose(e)
     if isinstance(e, Diag) and e.arg.shape[1] == 1:
         return e
