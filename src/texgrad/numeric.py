@@ -130,11 +130,27 @@ def safe_evaluate(expr: Expr, env: dict, sizes):
         return None
 
 
+_ORDER: dict = {}       # id -> (expression, its nodes children first): a check evaluates f often
+
+
+def _order(expr: Expr) -> list:
+    """walk(expr), remembered for this very object (by identity: comparing an equal
+    expression of another derivation structurally would cost more than walking it)."""
+    hit = _ORDER.get(id(expr))
+    if hit is not None and hit[0] is expr:
+        return hit[1]
+    if len(_ORDER) > 256:
+        _ORDER.clear()
+    order = walk(expr)
+    _ORDER[id(expr)] = (expr, order)
+    return order
+
+
 def evaluate(expr: Expr, env: dict, sizes) -> np.ndarray:
     """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D)."""
     memo = {}
     size = sizes if callable(sizes) else (lambda d: dim_size(d, sizes))
-    for e in walk(expr):
+    for e in _order(expr):
         if isinstance(e, Sym):
             memo[e] = env[e.name]
         else:
