@@ -97,10 +97,22 @@ def test_tables_are_cached_and_rebuilt_when_the_grammar_changes(tmp_path, monkey
     assert len(list((tmp_path / "texgrad").iterdir())) == 2
 
 
+def test_unwritable_cache_falls_back_to_the_temporary_directory(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    with open(P.grammar_path(), encoding="utf-8") as fh:
+        lalr.load_tables(fh.read(), P.Bars())
+    (folder,) = (tmp_path / "tmp").iterdir()
+    assert folder.name.startswith("texgrad-cache-") and len(list(folder.iterdir())) == 1
+
+
 def test_unwritable_cache_still_parses(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    monkeypatch.setenv("TMPDIR", str(blocker))
     with open(P.grammar_path(), encoding="utf-8") as fh:
         tables = lalr.load_tables(fh.read(), P.Bars())
     build = P._make_build()()

@@ -2,7 +2,8 @@
 
 Lark compiles the grammar (terminals, rules, the LALR table); this module runs the result
 without importing Lark, which is most of the CLI's start-up time otherwise.  The tables are
-plain data, written once to the user's cache directory (``~/.cache/texgrad``) and rebuilt
+plain data, written once to the user's cache directory (``~/.cache/texgrad``, else a per-user
+folder under the temporary directory) and rebuilt
 with Lark whenever the grammar changes.
 
 The runtime reproduces exactly what ``Lark(grammar, parser="lalr", lexer="basic",
@@ -136,33 +137,41 @@ def child_plan(rule):
     return None
 
 
-def cache_dir() -> str:
+def cache_dirs() -> list:
+    """Where the tables may be kept: the user's cache directory, then a per-user folder in
+    the system's temporary directory (for a home that is read-only or absent)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "texgrad")
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    tmp = os.environ.get("TMPDIR") or ("/tmp" if os.name == "posix" else os.path.expanduser("~"))
+    return [os.path.join(base, "texgrad"), os.path.join(tmp, f"texgrad-cache-{uid}")]
 
 
 def load_tables(source: str, postlex=None) -> dict:
-    """The tables of ``source``: from the cache when its grammar is unchanged, else built
-    with Lark and cached (an unwritable cache directory only costs the rebuild)."""
+    """The tables of ``source``: from a cache when its grammar is unchanged, else built
+    with Lark and cached in the first writable place (none writable only costs the
+    rebuild, about 0.15 s a run)."""
     key = f"{zlib.crc32(source.encode()):08x}-{len(source)}-f{FORMAT}"
-    path = os.path.join(cache_dir(), f"tables-{key}.json")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-        if data.get("format") == FORMAT and data.get("grammar") == key:
-            return data
-    except (OSError, ValueError):
-        pass
+    paths = [os.path.join(d, f"tables-{key}.json") for d in cache_dirs()]
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("format") == FORMAT and data.get("grammar") == key:
+                return data
+        except (OSError, ValueError):
+            pass
     data = build_tables(source, postlex)
     data["grammar"] = key
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    for path in paths:
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, separators=(",", ":"))
+            os.replace(tmp, path)
+            break
+        except OSError:
+            continue
     return data
 
 
