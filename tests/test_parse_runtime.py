@@ -87,6 +87,7 @@ def test_same_verdicts_on_broken_text(text):
 
 def test_tables_are_cached_and_rebuilt_when_the_grammar_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))   # no fallback cache
     with open(P.grammar_path(), encoding="utf-8") as fh:
         source = fh.read()
     t1 = lalr.load_tables(source, P.Bars())
@@ -122,6 +123,7 @@ def test_unwritable_cache_still_parses(tmp_path, monkeypatch):
 
 def test_a_corrupt_cache_file_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))   # no fallback cache
     with open(P.grammar_path(), encoding="utf-8") as fh:
         source = fh.read()
     lalr.load_tables(source, P.Bars())
