@@ -257,3 +257,9 @@ def test_formula_starting_with_minus_is_not_an_option(args):
 def test_misspelled_option_is_still_an_option_error():
     r = invoke(["--wtr", "x", "x^2"])
     assert r.exit_code == 2 and "--wtr" in r.output
+
+
+def test_error_caret_in_a_formula_starting_with_minus():
+    r = invoke(["-x^2 +", "--wrt", "x"])
+    assert r.exit_code == 2
+    assert "column 7" in r.output and "\n1 | -x^2 +\n" in r.output

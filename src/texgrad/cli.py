@@ -135,8 +135,12 @@ def _protect_formulas(args: list) -> list:
         name = a.split("=", 1)[0]
         if a.startswith("-") and len(a) > 1 and not set(name) <= _OPTION_CHARS:
             a = " " + a
+            _PROTECTED.add(a)
         out.append(a)
     return out
+
+
+_PROTECTED: set = set()     # the arguments given a leading space (removed again in diff)
 
 
 class DefaultGroup(click.Group):
@@ -237,7 +241,8 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     text = None
     try:
-        text = _read_stdin() if expr in (None, "-") else expr
+        text = _read_stdin() if expr in (None, "-") else (
+            expr[1:] if expr in _PROTECTED else expr)     # carets where the user typed
         from .api import differentiate
         with time_limited(time_limit):
             r = differentiate(text, wrt=wrt, shapes=_parse_shape(shapes),
