@@ -128,15 +128,10 @@ class LatexPrinter:
     # ------------------------------------------------------------------ operators
     def _print_Add(self, e: Add):
         out = []
-        printed = []
-        for t in e.terms:
+        for i, t in enumerate(e.terms):
             s, p = self._print(t)
             if p < PREC["neg"]:
                 s = self.paren(s)
-            printed.append(s)
-        # x - y, not -y + x: negative terms after the positive ones, each group in its order
-        printed.sort(key=lambda s: s.startswith("-"))
-        for i, s in enumerate(printed):
             if i == 0:
                 out.append(s)
             elif s.startswith("-"):
@@ -148,16 +143,7 @@ class LatexPrinter:
     def _print_Mul(self, e: Mul):
         coef = Fraction(1)
         num, den = [], []
-        factors = list(e.factors)
-        while any(isinstance(f, Mul) and f.shape == SCALAR for f in factors[:-1]) or (
-                factors and isinstance(factors[-1], Mul)):
-            # a product of products prints as one: \frac{2(x - y)}{n}, not \frac{(2(x - y))}{n}
-            flat = []
-            for f in factors:
-                flat.extend(f.factors if isinstance(f, Mul) and
-                            (f.shape == SCALAR or f is factors[-1]) else (f,))
-            factors = flat
-        for f in factors:
+        for f in e.factors:
             if isinstance(f, Const):
                 coef *= f.value
             elif isinstance(f, Pow) and f.shape == SCALAR and f.p < 0:

@@ -575,8 +575,7 @@ class Typer:
                     self.text, payload.start, payload.end - payload.start)
             r, c = self.shape_of(e)
             if c == 1 or r == 1:
-                if isinstance(e, Sym) or True:
-                    return S.Pow(e, value)   # elementwise power of a vector
+                return S.Pow(e, value)       # elementwise power of a vector
             self.need_square(e, base, "a matrix power")
             return S.MatPow(e, int(value))
         if kind == "expr" and self.is_scalar(e):

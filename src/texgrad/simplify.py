@@ -923,19 +923,18 @@ def _common_coef(e: Add) -> Expr:
         inner = add(*[_drop(t, common) for t in e.terms])
         if isinstance(inner, Add):
             inner = factor_node(inner)
-            return Mul(tuple(common) + (inner,)) if inner.shape != SCALAR or True else inner
+            # one flat product: (1/n) 2 (x - y), not (1/n) (2 (x - y))
+            return Mul(tuple(common) + (inner.factors if isinstance(inner, Mul) else (inner,)))
     coefs = [split_coef(t)[0] for t in e.terms]
     first = abs(coefs[0])
     if first != 1 and all(abs(c) == first for c in coefs):
-        sign = -1 if all(c < 0 for c in coefs) else 1
-        c = first * sign
-        return Mul((Const(c), Add(tuple(with_coef(split_coef(t)[0] / c, split_coef(t)[1])
-                                        for t in e.terms))))
-    if all(c < 0 for c in coefs) and len(coefs) > 1:
-        return Mul((Const(Fraction(-1)), Add(tuple(with_coef(-split_coef(t)[0],
-                                                             split_coef(t)[1])
-                                                   for t in e.terms))))
-    return e
+        c = first * (-1 if all(c < 0 for c in coefs) else 1)
+    elif all(c < 0 for c in coefs) and len(coefs) > 1:
+        c = Fraction(-1)
+    else:
+        return e
+    rest = [with_coef(split_coef(t)[0] / c, split_coef(t)[1]) for t in e.terms]
+    return Mul((Const(c), Add(tuple(_term_order(rest)))))
 
 
 def _term_order(terms) -> list:
