@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import texgrad
 from texgrad import batch as B
-from texgrad.cli import main
+from clirun import invoke, stderr_of
 
 CASES = Path(__file__).parent / "data" / "cases.jsonl"
 MALFORMED = [
@@ -70,17 +69,7 @@ def write_corpus(path: Path, n: int, bad_every: int = 37, blank_every: int = 50)
 
 
 def run(args, input=None, env=None):
-    result = CliRunner().invoke(main, ["batch", *args], input=input, env=env)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def stderr_of(result) -> str:
-    try:
-        return result.stderr
-    except ValueError:          # pragma: no cover - click < 8.2
-        return ""
+    return invoke(["batch", *args], input=input, env=env)
 
 
 def records(path: Path) -> list[dict]:

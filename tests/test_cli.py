@@ -15,28 +15,12 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import texgrad
-from texgrad.cli import main
+from clirun import invoke, stderr_of
 
 QUAD = r"\mathbf{x}^T B \mathbf{x}"
 X = r"\mathbf{x}"
-
-
-def invoke(args, input=None):
-    result = CliRunner().invoke(main, args, input=input)
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def stderr_of(result) -> str:
-    # click >= 8.2 keeps stderr apart by default; older versions mix it into output
-    try:
-        return result.stderr
-    except ValueError:          # pragma: no cover - click < 8.2 without mix_stderr=False
-        pytest.skip("this click version does not separate stderr")
 
 
 def check_quad_gradient(latex: str, n: int = 4):
