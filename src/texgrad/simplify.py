@@ -101,7 +101,8 @@ def sub(a: Expr, b: Expr) -> Expr:
 # -------------------------------------------------------------------------- products
 
 def _base_exp(f: Expr):
-    if isinstance(f, Pow) and f.shape == SCALAR:
+    """(base, exponent) of a power (elementwise for a vector or matrix), else (f, 1)."""
+    if isinstance(f, Pow):
         return f.arg, f.p
     return f, Fraction(1)
 
@@ -362,14 +363,14 @@ def _hadamard_powers(core: list, scalars: list) -> list:
     exps: dict = {}
     count: dict = {}
     for f in core:
-        b, p = (f.arg, f.p) if isinstance(f, Pow) else (f, Fraction(1))
+        b, p = _base_exp(f)
         exps[b] = exps.get(b, 0) + p
         count[b] = count.get(b, 0) + 1
     if all(n == 1 for n in count.values()):
         return core
     out = []
     for f in core:                     # the first occurrence of a base stands for them all
-        b = f.arg if isinstance(f, Pow) else f
+        b = _base_exp(f)[0]
         if count[b] == 1:
             out.append(f)
             continue
@@ -415,7 +416,7 @@ def _hadamard_bases(e: Expr) -> list:
     """The factors of an elementwise product as (base, is a power)."""
     _, m = _peel(e)
     fs = m.factors if isinstance(m, Hadamard) else (m,)
-    return [(f.arg, True) if isinstance(f, Pow) else (f, False) for f in fs]
+    return [(_base_exp(f)[0], isinstance(f, Pow)) for f in fs]
 
 
 def _may_cancel(others: list, terms) -> bool:
