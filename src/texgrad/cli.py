@@ -126,21 +126,14 @@ _OPTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456
 def _protect_formulas(args: list) -> list:
     """``texgrad '-y^T \\log p' --wrt p``: a formula that starts with a minus sign is not an
     option.  An argument starting with '-' that no option name could be (it holds ^, \\, a
-    space, braces...) gets a leading space, which click reads as a value and LaTeX ignores."""
-    out = []
-    for a in args:
-        if a == "--":
-            out.extend(args[len(out):])
-            break
-        name = a.split("=", 1)[0]
-        if a.startswith("-") and len(a) > 1 and not set(name) <= _OPTION_CHARS:
-            a = " " + a
-            _PROTECTED.add(a)
-        out.append(a)
-    return out
-
-
-_PROTECTED: set = set()     # the arguments given a leading space (removed again in diff)
+    space, braces...) is moved after ``--``, where click reads it as the formula."""
+    if "--" in args:
+        return args
+    formulas = [a for a in args if a.startswith("-") and len(a) > 1
+                and not set(a.split("=", 1)[0]) <= _OPTION_CHARS]
+    if not formulas:
+        return args
+    return [a for a in args if a not in formulas] + ["--", *formulas]
 
 
 class DefaultGroup(click.Group):
@@ -241,8 +234,7 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     text = None
     try:
-        text = _read_stdin() if expr in (None, "-") else (
-            expr[1:] if expr in _PROTECTED else expr)     # carets where the user typed
+        text = _read_stdin() if expr in (None, "-") else expr
         from .api import differentiate
         with time_limited(time_limit):
             r = differentiate(text, wrt=wrt, shapes=_parse_shape(shapes),
