@@ -83,6 +83,14 @@ def _product(e: Mul, a: list) -> str:
     return " * ".join(a)
 
 
+def _add_rule(e, a, g) -> str:        # the same in every target's table
+    return _sum(a)
+
+
+def _mul_rule(e, a, g) -> str:
+    return _product(e, a)
+
+
 def _float_literal(v: Fraction) -> str:
     if v.denominator == 1:
         return f"{v.numerator}.0"
@@ -170,12 +178,6 @@ def _array_table(lib: _Lib) -> dict:
                 return f"{mod}.{fill}({g.size(n)}{dt})"
             return f"{mod}.{fill}(({g.size(e.shape[0])}, {g.size(e.shape[1])}){dt})"
         return rule
-
-    def add(e, a, g):
-        return _sum(a)
-
-    def mul(e, a, g):
-        return _product(e, a)
 
     def matmul(e, a, g):
         fs = e.factors
@@ -306,7 +308,7 @@ def _array_table(lib: _Lib) -> dict:
 
     return {
         Const: const, Identity: identity, Ones: filled("ones", "1.0"),
-        Zero: filled("zeros", "0.0"), Add: add, Mul: mul, MatMul: matmul, Hadamard: hadamard,
+        Zero: filled("zeros", "0.0"), Add: _add_rule, Mul: _mul_rule, MatMul: matmul, Hadamard: hadamard,
         Kron: kron, Transpose: transpose, MatPow: matpow, PowSum: powsum, Pow: power,
         Func: func, Trace: trace, Det: det, Norm: norm, Diag: diag, Softmax: softmax,
         Conj: conj, Vec: vec, Commutation: commutation,
@@ -349,12 +351,6 @@ def _sympy_table() -> dict:
             g.use(name)
             return f"{name}({g.size(e.shape[0])}, {g.size(e.shape[1])})"
         return rule
-
-    def add(e, a, g):
-        return _sum(a)
-
-    def mul(e, a, g):
-        return _product(e, a)
 
     def matmul(e, a, g):
         text = " * ".join(a)
@@ -471,7 +467,7 @@ def _sympy_table() -> dict:
 
     return {
         Const: const, Identity: identity, Ones: filled("OneMatrix", "1"),
-        Zero: filled("ZeroMatrix", "0"), Add: add, Mul: mul, MatMul: matmul,
+        Zero: filled("ZeroMatrix", "0"), Add: _add_rule, Mul: _mul_rule, MatMul: matmul,
         Hadamard: hadamard, Kron: kron, Transpose: transpose, MatPow: matpow, PowSum: powsum,
         Pow: power, Func: func, Trace: trace, Det: det, Norm: norm, Diag: diag,
         Softmax: softmax, Conj: conj, Vec: vec,
