@@ -308,7 +308,8 @@ def _array_table(lib: _Lib) -> dict:
 
     return {
         Const: const, Identity: identity, Ones: filled("ones", "1.0"),
-        Zero: filled("zeros", "0.0"), Add: _add_rule, Mul: _mul_rule, MatMul: matmul, Hadamard: hadamard,
+        Zero: filled("zeros", "0.0"), Add: _add_rule, Mul: _mul_rule, MatMul: matmul,
+        Hadamard: hadamard,
         Kron: kron, Transpose: transpose, MatPow: matpow, PowSum: powsum, Pow: power,
         Func: func, Trace: trace, Det: det, Norm: norm, Diag: diag, Softmax: softmax,
         Conj: conj, Vec: vec, Commutation: commutation,
