@@ -14,6 +14,7 @@ from typing import Any
 from . import simplify as S
 from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
+from .options import norm_assume, norm_shapes
 from .parse import N, _unwrap_postfix, parse
 from .printer import LatexPrinter, Style, count_terms, latex as to_latex
 from .shapes import Typer, typed
@@ -270,26 +271,8 @@ def _prepare(latex: str, shapes, assume, wrt: str | None = None):
             raise TexgradError(f"the formula differentiates by {name} but wrt={wrt!r} was given",
                                hint="drop one of them")
         name = given
-    typer, raw = typed(latex, req.f, _norm_shapes(shapes), _norm_assume(assume))
+    typer, raw = typed(latex, req.f, norm_shapes(shapes), norm_assume(assume))
     return req, name, typer, raw
-
-
-def _norm_shapes(shapes) -> dict:
-    out = {}
-    for k, v in (shapes or {}).items():
-        if isinstance(v, (str, int)):
-            v = (v,) if v != "" else ()
-        out[str(k)] = tuple(v)
-    return out
-
-
-def _norm_assume(assume) -> dict:
-    out = {}
-    for k, v in (assume or {}).items():
-        if isinstance(v, str):
-            v = (v,)
-        out[str(k)] = tuple(v)
-    return out
 
 
 def _guarded(fn):

@@ -840,13 +840,13 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
     --strict: or any record is an error), 2 bad usage, 3 the batch itself failed.
     """
     global _PROGRESS
-    from .cli import _parse_assume, _parse_shape
+    from .options import parse_assume_specs, parse_shape_specs
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
     if resume and outfile == "-":
         raise click.UsageError("--resume needs OUT to be a file")
     try:
-        cfg = {"shapes": _parse_shape(shapes), "assume": _parse_assume(assume), "wrt": wrt,
+        cfg = {"shapes": parse_shape_specs(shapes), "assume": parse_assume_specs(assume), "wrt": wrt,
                "kind": kind, "seed": seed, "timeout": timeout or None}
     except TexgradError as e:
         click.echo(e.render(), err=True)

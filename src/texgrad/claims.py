@@ -405,9 +405,9 @@ def check_command(files, shapes, assume, fmt, seed):
 
     Exit status: 0 no claim is wrong, 1 some claim is wrong, 2 a file cannot be read.
     """
-    from .cli import _parse_assume, _parse_shape
+    from .options import parse_assume_specs, parse_shape_specs
     try:
-        sh, asm = _parse_shape(shapes), _parse_assume(assume)
+        sh, asm = parse_shape_specs(shapes), parse_assume_specs(assume)
     except TexgradError as e:
         click.echo(e.render(), err=True)
         sys.exit(2)

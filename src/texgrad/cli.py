@@ -14,30 +14,9 @@ import click
 
 from . import __version__
 from .errors import TexgradError
+from .options import parse_assume_specs, parse_shape_specs
 
 FORMATS = ("latex", "text", "json")
-
-
-def _parse_shape(specs) -> dict:
-    out = {}
-    for spec in specs:
-        if "=" not in spec:
-            raise TexgradError(f"--shape {spec!r}: expected NAME=DIMS, e.g. X=m,n or x=n or a=",
-                               hint="a scalar is NAME= (no dimensions)")
-        name, dims = spec.split("=", 1)
-        out[name.strip().lstrip("\\")] = tuple(d.strip() for d in dims.split(",") if d.strip())
-    return out
-
-
-def _parse_assume(specs) -> dict:
-    out: dict = {}
-    for spec in specs:
-        if "=" not in spec:
-            raise TexgradError(f"--assume {spec!r}: expected NAME=PROPERTY, e.g. W=symmetric")
-        name, props = spec.split("=", 1)
-        out.setdefault(name.strip().lstrip("\\"), []).extend(
-            p.strip() for p in props.split(",") if p.strip())
-    return {k: tuple(v) for k, v in out.items()}
 
 
 def _read_stdin() -> str:
@@ -237,8 +216,8 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
         text = _read_stdin() if expr in (None, "-") else expr
         from .api import differentiate
         with time_limited(time_limit):
-            r = differentiate(text, wrt=wrt, shapes=_parse_shape(shapes),
-                              assume=_parse_assume(assume), kind=kind, layout=layout,
+            r = differentiate(text, wrt=wrt, shapes=parse_shape_specs(shapes),
+                              assume=parse_assume_specs(assume), kind=kind, layout=layout,
                               symmetric=sym_conv, verify=not no_verify, seed=seed)
     except TexgradError as err:
         _fail(err, fmt, text)

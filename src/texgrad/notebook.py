@@ -18,7 +18,7 @@ import shlex
 
 def _options(words: list[str]) -> tuple[list[str], dict]:
     """Split magic arguments into formula words and differentiate() keyword arguments."""
-    from .cli import _parse_assume, _parse_shape
+    from .options import parse_assume_specs, parse_shape_specs
     formula: list[str] = []
     kw: dict = {}
     shapes: list[str] = []
@@ -38,9 +38,9 @@ def _options(words: list[str]) -> tuple[list[str], dict]:
         else:
             formula.append(w)
     if shapes:
-        kw["shapes"] = _parse_shape(shapes)
+        kw["shapes"] = parse_shape_specs(shapes)
     if assume:
-        kw["assume"] = _parse_assume(assume)
+        kw["assume"] = parse_assume_specs(assume)
     return formula, kw
 
 

@@ -1,0 +1,153 @@
+"""Shape and assumption specs: the one place they are read and validated.
+
+Every face (the CLI's ``--shape``/``--assume``, batch records, ``texgrad check``, the notebook
+magics) and the API's ``shapes=``/``assume=`` arguments come through here, so a dimension
+name is checked once: it is a positive whole number written in ASCII digits, or an
+identifier (ASCII letters, digits and ``_``, starting with a letter, optionally written with a
+leading backslash as in ``\\ell``).  Nothing else reaches the later stages, so no dimension
+text can carry a newline, a quote or a control character into a stamp or generated code.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import TexgradError
+
+#: the largest size a user may declare for one dimension (the check draws dense arrays)
+MAX_DIM = 10_000
+
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")
+_NAME = re.compile(r"\\?[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def _show(text: str) -> str:
+    """A user's text, quoted with every control or non-ASCII character escaped."""
+    return ascii(text)
+
+
+def dimension(d, where: str = "shape"):
+    """One declared dimension, validated: an int >= 1, or an identifier string."""
+    if isinstance(d, bool):
+        raise TexgradError(f"{where}: a dimension is a size or a name, not {d!r}")
+    if isinstance(d, int):
+        n = d
+    else:
+        if not isinstance(d, str):
+            raise TexgradError(f"{where}: a dimension is a size or a name, not a "
+                               f"{type(d).__name__}",
+                               hint="e.g. X=m,n or x=3")
+        s = d.strip()
+        if len(s) > 64:
+            raise TexgradError(f"{where}: the dimension {_show(s[:20])}... is too long "
+                               f"({len(s)} characters)", hint="a dimension is a size or a name")
+        if _DIGITS.match(s):
+            n = int(s)
+        elif _IDENT.match(s.lstrip("\\")) and s.count("\\") <= 1 and \
+                (not s.startswith("\\") or len(s) > 1):
+            return s.lstrip("\\")
+        else:
+            raise TexgradError(f"{where}: the dimension {_show(s)} is neither a size nor a name",
+                               hint="a size is a whole number (x=3); a name is letters, digits "
+                                    "and _ starting with a letter (X=m,n)")
+    if n < 1:
+        raise TexgradError(f"{where}: a dimension must be at least 1, not {n}",
+                           hint="a scalar is NAME= (no dimensions)")
+    if n > MAX_DIM:
+        raise TexgradError(f"{where}: the size {n} is larger than the limit {MAX_DIM:,}",
+                           hint="the numeric check draws dense arrays; name the dimension "
+                                "instead (x=n)")
+    return n
+
+
+def symbol_name(name, where: str = "shape") -> str:
+    if not isinstance(name, str):
+        raise TexgradError(f"{where}: a symbol name must be a string, not "
+                           f"{type(name).__name__}")
+    s = name.strip()
+    if not _NAME.match(s):
+        raise TexgradError(f"{where}: {_show(s)} is not a symbol name",
+                           hint="use the naming rule: X, x, W_12, x_in, beta, y_hat")
+    return s.lstrip("\\")
+
+
+def norm_shapes(shapes) -> dict:
+    """``{"X": ("m", "n"), "x": "n", "a": ()}`` (API form) -> validated ``{name: dims}``;
+    an int or a digit string is a size (1 is kept as 1, other sizes as ints)."""
+    out: dict = {}
+    if not shapes:
+        return out
+    if not isinstance(shapes, dict):
+        raise TexgradError(f"shapes must be a mapping name -> dimensions, not "
+                           f"{type(shapes).__name__}")
+    for k, v in shapes.items():
+        name = symbol_name(k, "shapes")
+        if isinstance(v, (str, int)) and not isinstance(v, bool):
+            v = (v,) if v != "" else ()
+        if not isinstance(v, (tuple, list)):
+            raise TexgradError(f"shapes[{name!r}]: expected a tuple of dimensions, not "
+                               f"{type(v).__name__}", hint='e.g. shapes={"X": ("m", "n")}')
+        if len(v) > 2:
+            raise TexgradError(f"shapes[{name!r}]: {len(v)} dimensions; texgrad handles "
+                               "scalars, vectors and matrices",
+                               hint="X=m,n (matrix), x=n (vector), a= (scalar)")
+        out[name] = tuple(dimension(d, f"shape of {name}") for d in v)
+    return out
+
+
+def norm_assume(assume) -> dict:
+    """``{"W": ("symmetric",), "x": "complex"}`` -> ``{name: tuple of properties}``."""
+    out: dict = {}
+    if not assume:
+        return out
+    if not isinstance(assume, dict):
+        raise TexgradError(f"assume must be a mapping name -> properties, not "
+                           f"{type(assume).__name__}")
+    for k, v in assume.items():
+        name = symbol_name(k, "assume")
+        if isinstance(v, str):
+            v = (v,)
+        if not isinstance(v, (tuple, list, set, frozenset)) or \
+                not all(isinstance(p, str) for p in v):
+            raise TexgradError(f"assume[{name!r}]: expected property names",
+                               hint='e.g. assume={"W": ("symmetric",)}')
+        out[name] = tuple(v)
+    return out
+
+
+def parse_shape_specs(specs) -> dict:
+    """CLI form: ``["X=m,n", "x=n", "a="]`` -> validated ``{name: dims}``."""
+    out: dict = {}
+    for spec in specs or ():
+        if "=" not in spec:
+            raise TexgradError(f"--shape {_show(spec)}: expected NAME=DIMS, e.g. X=m,n or x=n "
+                               "or a=", hint="a scalar is NAME= (no dimensions)")
+        name, dims = spec.split("=", 1)
+        if not name.strip():
+            raise TexgradError(f"--shape {_show(spec)}: no name before '='",
+                               hint="e.g. --shape X=m,n")
+        parts = [d.strip() for d in dims.split(",")]
+        if parts == [""]:
+            parts = []
+        if any(p == "" for p in parts):
+            raise TexgradError(f"--shape {_show(spec)}: an empty dimension",
+                               hint="e.g. --shape X=m,n")
+        out.update(norm_shapes({symbol_name(name, "--shape"): tuple(parts)}))
+    return out
+
+
+def parse_assume_specs(specs) -> dict:
+    """CLI form: ``["W=symmetric,invertible", "x=complex"]`` -> ``{name: properties}``."""
+    out: dict = {}
+    for spec in specs or ():
+        if "=" not in spec:
+            raise TexgradError(f"--assume {_show(spec)}: expected NAME=PROPERTY, "
+                               "e.g. W=symmetric")
+        name, props = spec.split("=", 1)
+        if not name.strip():
+            raise TexgradError(f"--assume {_show(spec)}: no name before '='",
+                               hint="e.g. --assume W=symmetric")
+        out.setdefault(symbol_name(name, "--assume"), []).extend(
+            p.strip() for p in props.split(",") if p.strip())
+    return {k: tuple(v) for k, v in out.items()}
