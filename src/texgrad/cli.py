@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .errors import TexgradError
+from .limits import time_limited
 from .options import parse_assume_specs, parse_shape_specs
 
 FORMATS = ("latex", "text", "json")
@@ -38,36 +39,6 @@ def _fail(err: TexgradError, fmt: str, text: str | None) -> None:
         click.echo(json.dumps({"ok": False, "input": text, **err.to_dict()}))
     click.echo(err.render(), err=True)
     sys.exit(err.exit_code)
-
-
-class time_limited:
-    """Raise LimitError after ``seconds`` (POSIX timers, main thread; otherwise no limit)."""
-
-    def __init__(self, seconds: float | None):
-        self.seconds = seconds
-        self.armed = False
-
-    def _expire(self, signum, frame):
-        from .errors import LimitError
-        raise LimitError(f"the formula took longer than {self.seconds:g} s",
-                         hint="raise --time-limit, or differentiate a smaller part")
-
-    def __enter__(self):
-        import signal
-        import threading
-        if self.seconds and self.seconds > 0 and hasattr(signal, "setitimer") and \
-                threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-            self.armed = True
-        return self
-
-    def __exit__(self, *exc):
-        if self.armed:
-            import signal
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.old)
-        return False
 
 
 def _replacement(text: str, r) -> str:
