@@ -21,6 +21,7 @@ MAX_LENGTH = 100_000        # characters of one formula
 MAX_DEPTH = 200             # nesting of brackets and braces
 MAX_POSTFIX = 50            # superscripts and subscripts on one factor
 MAX_HEADS = 200             # functions applied without parentheses (\\log\\log ... x)
+MAX_DIGITS = 30             # significant digits of one number literal
 
 
 class N:
@@ -270,6 +271,13 @@ def _make_build():
 
         def number(self, c):
             t = c[0]
+            digits = str(t).replace(".", "").lstrip("0").rstrip("0") if "." in str(t) \
+                else str(t).lstrip("0")
+            if len(digits) > MAX_DIGITS or len(str(t)) > 2 * MAX_DIGITS:
+                raise LimitError(f"a number of {len(str(t)):,} characters; the limit is "
+                                 f"{MAX_DIGITS} significant digits",
+                                 hint="write a large number as a power, e.g. 10^{12}"
+                                 ).at(self.source, t.start_pos, len(t))
             return _tok("num", t, Fraction(str(t)), str(t))
 
         def tmark(self, c):
@@ -327,14 +335,23 @@ _OPERAND_END = {"LETTER", "GREEK", "STYLED", "WORD", "NUMBER", "RPAR", "RBRACK",
                 "RBRACE_ESC", "RABS", "RNORM", "PRIME", "TMARK", "DAGGER"}
 
 
+_OPENERS = {"LPAR", "LBRACK", "LBRACE", "LBRACE_ESC", "LABS", "LNORM", "LANGLE"}
+_CLOSERS_T = {"RPAR", "RBRACK", "RBRACE", "RBRACE_ESC", "RABS", "RNORM", "RANGLE"}
+
+
 class Bars:
     """Post-lexer: decides which ``|`` and ``\\|`` open and which close, and splits the
     digits of ``x^12`` and ``\\frac12`` the way TeX reads them (one digit each)."""
 
     always_accept = ("BAR", "DBAR")
 
+    def __init__(self):
+        self.stack = []      # the bars and norms open so far: (kind, token)
+
     def process(self, stream):
         stack = []
+        self.stack = opened = []
+        depth = 0            # every kind of bracket, bar and norm: the nesting limit
         prev = None
         split_next = False
         for tok in stream:
@@ -381,8 +398,21 @@ class Bars:
                     typ = "RNORM" if stack and stack[-1] == "norm" and operand else "LNORM"
             if typ in ("LABS", "LNORM"):
                 stack.append("abs" if typ == "LABS" else "norm")
+                opened.append((stack[-1], tok))
             elif typ in ("RABS", "RNORM") and stack:
                 stack.pop()
+                opened.pop()
+            if typ in _OPENERS:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    err = LimitError(f"brackets, bars and norms are nested more than "
+                                     f"{MAX_DEPTH} deep",
+                                     hint="texgrad limits nesting depth to keep every stage "
+                                          "fast and bounded", width=len(text))
+                    err.offset = tok.start_pos      # parse() attaches the source
+                    raise err
+            elif typ in _CLOSERS_T:
+                depth = max(0, depth - 1)
             if typ != tok.type:
                 tok = Token.new_borrow_pos(typ, text, tok)
             prev = tok
@@ -426,12 +456,13 @@ def lark_parser():
         from lark import Lark
 
         _, build, source = parser()
-        _LARK = Lark(source, parser="lalr", lexer="basic", transformer=build, postlex=Bars(),
-                     maybe_placeholders=False)
+        _LARK = Lark(source, parser="lalr", lexer="basic", transformer=build,
+                     postlex=_LARK_BARS, maybe_placeholders=False)
     return _LARK
 
 
 _LARK = None
+_LARK_BARS = Bars()     # Lark's post-lexer: after an error, the bars and norms left open
 
 
 # --------------------------------------------------------------------------- errors
@@ -493,6 +524,23 @@ def _unclosed(text: str, upto: int):
     return stack[-1] if stack else None
 
 
+def _norm_closed_by_bar(text: str):
+    """``\\|x|_2``: a norm left open whose last opening is a single bar, which the author
+    meant as the norm's close.  The error names the norm, at its opening."""
+    opened = _LARK_BARS.stack
+    for k in range(len(opened) - 1, 0, -1):
+        kind, tok = opened[k]
+        below, ntok = opened[k - 1]
+        if kind == "abs" and below == "norm" and str(tok) == "|":
+            line, col = position(text, ntok.start_pos)
+            return ParseError(f"the norm '{ntok}' opened at line {line}, column {col} is not "
+                              f"closed by '\\|': the single '|' at column "
+                              f"{position(text, tok.start_pos)[1]} opens an absolute value",
+                              hint="close a norm with \\| (or ||), as it opened"
+                              ).at(text, ntok.start_pos, len(ntok))
+    return None
+
+
 def _map_lark_error(err, text: str) -> TexgradError:
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
@@ -501,6 +549,18 @@ def _map_lark_error(err, text: str) -> TexgradError:
         m = re.match(r"\\[a-zA-Z]+", text[off:])
         if m:
             cmd = m.group(0)
+            if cmd[1:] in known_commands():
+                # a known command the lexer could not read: its argument is incomplete
+                un = _unclosed(text, len(text))
+                if un:
+                    line, col = position(text, un[0])
+                    return ParseError(f"unclosed group: '{un[1]}' opened at line {line}, "
+                                      f"column {col} is never closed",
+                                      hint=f"add '{un[2]}' where the group ends"
+                                      ).at(text, un[0], len(un[1]))
+                return ParseError(f"{cmd} is not followed by an argument texgrad reads",
+                                  hint=f"write {cmd}{{x}} with one symbol in the braces"
+                                  ).at(text, off, len(cmd))
             return ParseError(f"unknown command {cmd}",
                               hint=_command_hint(cmd)).at(text, off, len(cmd))
         ch = text[off]
@@ -511,6 +571,9 @@ def _map_lark_error(err, text: str) -> TexgradError:
                           hint="texgrad reads LaTeX math: letters, digits, + - ^ _ { } ( ) "
                                "and commands").at(text, off)
     if isinstance(err, (UnexpectedToken, UnexpectedEOF)):
+        bad_norm = _norm_closed_by_bar(text)
+        if bad_norm is not None:
+            return bad_norm
         tok = getattr(err, "token", None)
         expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
         at_end = tok is None or tok.type == "$END"
@@ -519,9 +582,10 @@ def _map_lark_error(err, text: str) -> TexgradError:
             un = _unclosed(text, len(text))
             if un:
                 line, col = position(text, un[0])
-                return ParseError(f"unexpected end of input: '{un[1]}' opened at line {line}, "
+                return ParseError(f"unclosed group: '{un[1]}' opened at line {line}, "
                                   f"column {col} is never closed",
-                                  hint=f"add '{un[2]}'").at(text, off)
+                                  hint=f"add '{un[2]}' where the group ends"
+                                  ).at(text, un[0], len(un[1]))
             exp = _expected_text(expected)
             return ParseError("unexpected end of input",
                               hint=(f"expected {exp}" if exp else
@@ -547,7 +611,38 @@ def _map_lark_error(err, text: str) -> TexgradError:
     return ParseError(str(err))
 
 
+_KNOWN = None
+
+
+def known_commands() -> frozenset:
+    """Every command name the grammar's terminals spell (``\\(a|b|...)`` alternations)."""
+    global _KNOWN
+    if _KNOWN is None:
+        with open(grammar_path(), encoding="utf-8") as fh:
+            g = fh.read()
+        names = set()
+        for alt in re.findall(r"\\\\\(([A-Za-z|*\\]+)\)", g):
+            names.update(a.rstrip("\\*") for a in alt.split("|") if a.isalpha() or
+                         a.rstrip("*\\").isalpha())
+        names.update(("frac", "dfrac", "tfrac", "cfrac", "partial", "nabla", "sum", "sqrt",
+                      "overline", "langle", "rangle", "lbrace", "rbrace", "circ", "otimes",
+                      "times", "dagger", "top", "intercal", "transpose", "prime", "star",
+                      "ast", "operatorname", "textit", "mathop", "rm"))
+        _KNOWN = frozenset(n for n in names if n)
+    return _KNOWN
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """The nearest of ``choices`` to a misspelled ``word`` (difflib), or None."""
+    import difflib
+    m = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return m[0] if m else None
+
+
 def _command_hint(cmd: str) -> str:
+    near = did_you_mean(cmd[1:], known_commands() | set(FUNCTIONS))
+    if near is not None and cmd not in ("\\begin", "\\end", "\\label", "\\tag"):
+        return f"did you mean \\{near}?"
     known = ("\\mathbf \\boldsymbol \\bm \\hat \\tilde \\bar \\frac \\sqrt \\operatorname "
              "\\det \\log \\exp \\sin \\cos \\tanh \\sigma \\odot \\otimes \\top \\|")
     if cmd in ("\\begin", "\\end", "\\label", "\\tag"):
@@ -564,7 +659,7 @@ _DELIMS = [(r"$$", r"$$"), (r"\[", r"\]"), (r"\(", r"\)"), ("$", "$")]
 def strip_delimiters(text: str) -> tuple[str, int]:
     """Remove math delimiters and trailing punctuation around a pasted formula; returns the
     inner text padded with spaces so that offsets stay those of the original."""
-    s = text
+    s = _blank_punctuation(text)       # $x^2$. : the punctuation after the delimiter
     for lo, hi in _DELIMS:
         st = s.strip()
         if st.startswith(lo) and st.endswith(hi) and len(st) >= len(lo) + len(hi):
@@ -572,10 +667,18 @@ def strip_delimiters(text: str) -> tuple[str, int]:
             j = s.rindex(hi)
             s = " " * (i + len(lo)) + s[i + len(lo):j] + " " * (len(s) - j)
             break
-    m = re.search(r"[,.;]\s*$", s)
+    return _blank_punctuation(s), 0
+
+
+_PUNCT_RE = re.compile(r"(?<!\\)[,.;]\s*$")     # not the spacing commands \, \;
+
+
+def _blank_punctuation(s: str) -> str:
+    """A trailing ``.``, ``,`` or ``;`` (and the spaces around it) blanked to spaces."""
+    m = _PUNCT_RE.search(s)
     if m:
         s = s[:m.start()] + " " * (len(s) - m.start())
-    return s, 0
+    return s
 
 
 def check_limits(text: str) -> None:
@@ -615,6 +718,8 @@ def parse(text: str) -> N:
         except SyntaxFailure:
             return _parse_with_lark(inner, text)
     except TexgradError as e:
+        if e.source is None and getattr(e, "offset", None) is not None:
+            e.at(text, e.offset, e.width)
         if e.source is None:
             e.source = text
         raise
