@@ -22,6 +22,7 @@ import pytest
 
 import texgrad
 from texgrad import LimitError, ParseError, ShapeError, TexgradError, Unsupported
+from texgrad.errors import visible
 
 CLI_LIMIT_S = 2.5       # one CLI run, interpreter start included
 API_LIMIT_S = 1.0       # the same input in process
@@ -279,3 +280,47 @@ def test_unsupported_notation_is_named(text, wrt, words):
     e = info.value
     assert words in e.message and e.hint, e.render()
     assert CARET_LINE.search(e.render())
+
+
+# ------------------------------------------------- F16: terminal escapes made visible
+
+@pytest.mark.parametrize("latex, shown, column", [
+    ("x^2 \x1b]0;PWNED\x07", "x^2 \\x1b]0;PWNED\\x07", 5),
+    ("x^2 + \u009b31m )", "x^2 + \\u009b31m )", 7),
+    ("\x1b[2J\x1b[31m x + )", "\\x1b[2J\\x1b[31m x + )", 1),
+    ("x + \u202e) + y", "x + \\u202e) + y", 5),
+    ("a\u2066 + )", "a\\u2066 + )", 2),
+])
+def test_error_display_escapes_control_characters(latex, shown, column):
+    with pytest.raises(TexgradError) as info:
+        texgrad.differentiate(latex, wrt="x")
+    e = info.value
+    assert e.column == column
+    text = str(e)
+    assert not any(ord(c) < 32 and c != "\n" or 0x7F <= ord(c) <= 0x9F or
+                   0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in text)
+    src, caret = text.splitlines()[1:3]
+    assert src == "1 | " + shown
+    # the caret sits under the escaped spot: as far right as the escaped text before it
+    assert caret.index("^") - 4 == len(shown) - len(visible(latex[column - 1:]))
+
+
+def test_a_later_spot_after_an_escape_keeps_its_caret():
+    e = TexgradError("m", line=1, column=5, source="x + )\x1b[31m")
+    lines = e.render().splitlines()
+    assert lines[1] == "1 | x + )\\x1b[31m"
+    assert lines[2] == "  |     ^"
+    e = TexgradError("m", line=1, column=8, source="\x1b[31mx + )", width=2)
+    lines = e.render().splitlines()
+    assert lines[1] == "1 | \\x1b[31mx + )"
+    assert lines[2].index("^") == lines[1].index("+") and lines[2].count("^") == 2
+    e = TexgradError("m", line=1, column=1, source="\x1bx", width=1)
+    assert e.render().splitlines()[2] == "  | ^^^^"
+
+
+def test_cli_shows_no_raw_escape(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "texgrad", "x^2 \x1b]0;PWNED\x07", "--wrt",
+                           "x"], capture_output=True, env=_env(), timeout=30)
+    assert proc.returncode == 2
+    assert b"\x1b" not in proc.stderr and b"\x07" not in proc.stderr
+    assert b"\\x1b]0;PWNED\\x07" in proc.stderr

@@ -35,7 +35,7 @@ class TexgradError(Exception):
 
     def render(self) -> str:
         where = f" (line {self.line}, column {self.column})" if self.line is not None else ""
-        out = [f"{self.kind}: {self.message}{where}"]
+        out = [f"{self.kind}: {visible(self.message)}{where}"]
         if self.source is not None and self.line is not None and self.column is not None:
             lines = self.source.split("\n")
             if 1 <= self.line <= len(lines):
@@ -44,13 +44,19 @@ class TexgradError(Exception):
                 # keep a very long line readable: show a window around the spot
                 lo = max(0, start - 60)
                 hi = min(len(text), start + 60)
-                shown = ("…" if lo else "") + text[lo:hi] + ("…" if hi < len(text) else "")
-                pad = (start - lo) + (1 if lo else 0)
+                # control characters are shown escaped, never sent to the terminal; the
+                # caret moves with the widened text
+                before = visible(text[lo:start])
+                spot = visible(text[start:start + self.width]) if start < len(text) else " "
+                shown = ("…" if lo else "") + visible(text[lo:hi]) + \
+                    ("…" if hi < len(text) else "")
+                pad = len(before) + (1 if lo else 0)
                 gutter = f"{self.line} | "
                 out.append(gutter + shown)
-                out.append(" " * (len(gutter) - 2) + "| " + " " * pad + "^" * min(self.width, 60))
+                out.append(" " * (len(gutter) - 2) + "| " + " " * pad +
+                           "^" * min(max(1, len(spot)), 60))
         if self.hint:
-            out.append(f"hint: {self.hint}")
+            out.append(f"hint: {visible(self.hint)}")
         return "\n".join(out)
 
     def to_dict(self) -> dict:
@@ -72,6 +78,21 @@ class Unsupported(TexgradError):
 
 class LimitError(TexgradError):
     kind = "limit exceeded"
+
+
+def _is_control(c: int) -> bool:
+    return (c < 32 and c != 10) or 0x7F <= c <= 0x9F or 0x202A <= c <= 0x202E or \
+        0x2066 <= c <= 0x2069
+
+
+def visible(text: str) -> str:
+    """``text`` with terminal controls escaped: C0 (but the newline), DEL and C1 as
+    ``\\x1b`` / ``\\u009b``, the bidirectional overrides U+202A-U+202E and U+2066-U+2069
+    as ``\\u202e``, so an error message cannot drive the user's terminal."""
+    if not any(_is_control(ord(ch)) for ch in text):
+        return text
+    return "".join((f"\\x{ord(ch):02x}" if ord(ch) < 0x80 else f"\\u{ord(ch):04x}")
+                   if _is_control(ord(ch)) else ch for ch in text)
 
 
 def position(source: str, offset: int) -> tuple[int, int]:
