@@ -226,17 +226,28 @@ LAZY = {"check": "texgrad.claims:check_command", "batch": "texgrad.batch:batch_c
 _OPTION_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
-def _protect_formulas(args: list) -> list:
+def _protect_formulas(args: list, valued: frozenset = frozenset()) -> list:
     """``texgrad '-y^T \\log p' --wrt p``: a formula that starts with a minus sign is not an
     option.  An argument starting with '-' that no option name could be (it holds ^, \\, a
-    space, braces...) is moved after ``--``, where click reads it as the formula."""
+    space, braces...) is moved after ``--``, where click reads it as the formula; the value
+    of an option in ``valued`` (``--time-limit -0.5``) stays that option's."""
     if "--" in args:
         return args
-    formulas = [a for a in args if a.startswith("-") and len(a) > 1
-                and not set(a.split("=", 1)[0]) <= _OPTION_CHARS]
-    if not formulas:
-        return args
-    return [a for a in args if a not in formulas] + ["--", *formulas]
+    kept, moved, after_option = [], [], False
+    for a in args:
+        if not after_option and a.startswith("-") and len(a) > 1 \
+                and not set(a.split("=", 1)[0]) <= _OPTION_CHARS:
+            moved.append(a)
+        else:
+            kept.append(a)
+        after_option = not after_option and a in valued
+    return kept + ["--", *moved] if moved else args
+
+
+def valued_options(command: click.Command) -> frozenset:
+    """The option names of ``command`` that take a value."""
+    return frozenset(n for p in command.params if isinstance(p, click.Option) and not p.is_flag
+                     for n in (*p.opts, *p.secondary_opts))
 
 
 class DefaultGroup(click.Group):
@@ -261,7 +272,7 @@ class DefaultGroup(click.Group):
                         args[0] not in ("-h", "--help", "-V", "--version")):
             args = ["diff", *args]
         if args[0] == "diff":
-            args = ["diff", *_protect_formulas(args[1:])]
+            args = ["diff", *_protect_formulas(args[1:], valued_options(self.commands["diff"]))]
         return super().parse_args(ctx, args)
 
     def format_help(self, ctx, formatter):
