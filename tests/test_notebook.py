@@ -31,7 +31,8 @@ def test_line_and_cell_magics():
 
 def test_magic_reports_bad_input_without_raising(capsys):
     assert texgrad_magic(r"\frac{x --wrt x") is None
-    assert "syntax error" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "syntax error" in err and "1 | \\frac{x\n" in err and "^" in err
 
 
 def test_extension_registers_the_magic():

@@ -476,7 +476,9 @@ def run_diff(text: str, time_limit: float, **options):
     padded = split_selection(text).padded()
     try:
         with time_limited(time_limit):
-            return differentiate(padded, **problem_kwargs(**options))
+            r = differentiate(padded, **problem_kwargs(**options))
+        r.input = text
+        return r
     except RecursionError:
         raise TexgradError("the formula is nested too deeply",
                            hint="simplify it or split it") from None
