@@ -132,3 +132,66 @@ def test_mixed_nesting_counts_every_kind():
     latex = "(\\|" * 101 + "x" + "\\|)" * 101
     e = _err(latex, wrt="x")
     assert isinstance(e, LimitError) and "nested" in e.message
+
+
+# ------------------------------------ F8, F10: numbers and exponents after folding
+
+@pytest.mark.parametrize("latex, column", [
+    ("1000^{1000} x", 1),
+    ("x^{1000^{1000}}", 4),
+    ("10^{1000}" * 5 + "x", 1),
+    ("(1000^{1000})^{1000} x", 2),
+    ("x^{0.001^{1000}}", 4),
+    ("10^{300}" * 5 + "x", 1),             # each factor fits, the product does not
+])
+def test_huge_folded_constants_are_limit_errors(latex, column):
+    e = _err(latex, wrt="x")
+    assert isinstance(e, LimitError) and "1e300" in e.message
+    assert e.column == column
+
+
+@pytest.mark.parametrize("latex, column", [
+    ("x^{10^{300}}", 4),
+    ("x^{2 \\cdot 1000}", 4),
+    ("((x^{1000})^{1000})^{1000}", 2),       # x^{10^6} is the smallest part beyond
+    ("(" * 150 + "x" + "^{1000})" * 150, 150),
+    ("x" * 1001, 1),
+    ("x" * 30000, 1),
+    ("x^{600} x^{600}", 1),
+    ("(X^{1000})^{2}", 1),
+])
+def test_every_exponent_is_bounded_after_folding(latex, column):
+    wrt = "X" if "X" in latex else "x"
+    e = _err(latex, wrt=wrt)
+    assert isinstance(e, LimitError) and "exponent" in e.message and "1000" in e.message
+    assert e.column == column
+
+
+def test_exponents_that_fold_within_the_limit_work():
+    r = texgrad.differentiate("x^{2 \\cdot 3}", wrt="x")
+    assert np.isclose(r.evaluate({"x": 1.3}), 6 * 1.3 ** 5)
+    r = texgrad.differentiate("x" * 1000, wrt="x")
+    assert np.isclose(r.evaluate({"x": 1.001}), 1000 * 1.001 ** 999)
+    r = texgrad.differentiate("(x^{10})^{100}", wrt="x")
+    assert np.isclose(r.evaluate({"x": 1.0001}), 1000 * 1.0001 ** 999)
+
+
+# ------------------------------------------------------- F14: long input is linear
+
+@pytest.mark.parametrize("latex, seconds", [
+    ("x+" * 49_000 + "x", 8.0),
+    ("x=" * 20_000 + "x", 4.0),
+    ("a" * 30_000 + "x", 8.0),
+])
+def test_long_sums_chains_and_products_parse_in_linear_time(latex, seconds):
+    from texgrad.parse import parse
+    t = time.perf_counter()
+    tree = parse(latex)
+    assert time.perf_counter() - t < seconds / 4
+    assert type(tree.args) is tuple
+    t = time.perf_counter()
+    try:
+        texgrad.differentiate(latex, wrt="x", verify=False)
+    except TexgradError:
+        pass
+    assert time.perf_counter() - t < seconds

@@ -126,8 +126,20 @@ def _make_build():
 
         # ---- sums and products
         def chain(self, c):
-            parts = [x for x in c if isinstance(x, N)]
+            parts = c[0]
             return N("chain", tuple(parts), *_span(*parts)) if len(parts) > 1 else parts[0]
+
+        def chainlist(self, c):
+            if len(c) == 1:
+                return [c[0]]
+            c[0].append(c[2])          # extended in place: a long chain stays linear
+            return c[0]
+
+        def items(self, c):
+            if len(c) == 1:
+                return [c[0]]
+            c[0].append(c[1])
+            return c[0]
 
         def neg(self, c):
             return N("neg", (c[1],), *_span(c[0], c[1]))
@@ -136,15 +148,19 @@ def _make_build():
             return c[1]
 
         def add(self, c):
-            a, b = c[0], c[2]
-            terms = a.args if a.op == "add" else (a,)
-            return N("add", terms + (b,), *_span(a, b))
+            return self._extend(c[0], c[2])
 
         def sub(self, c):
-            a, b = c[0], c[2]
-            terms = a.args if a.op == "add" else (a,)
-            nb = N("neg", (b,), c[1].start_pos, b.end)
-            return N("add", terms + (nb,), *_span(a, b))
+            return self._extend(c[0], N("neg", (c[2],), c[1].start_pos, c[2].end))
+
+        def _extend(self, a, b):
+            # the terms of a sum in the making are a list, extended in place (a long sum
+            # stays linear); parse() makes them tuples when the tree is complete
+            if a.op == "add" and type(a.args) is list:
+                a.args.append(b)
+                a.start, a.end = min(a.start, b.start), max(a.end, b.end)
+                return a
+            return N("add", [a, b], *_span(a, b))
 
         def pm(self, c):
             raise ParseError(r"\pm / \mp give two expressions, not one",
@@ -158,7 +174,7 @@ def _make_build():
             return N("kron", (c[0], c[2]), *_span(c[0], c[2]))
 
         def product(self, c):
-            return resolve_product(list(c), self.source)
+            return resolve_product(c[0], self.source)
 
         def op_item(self, c):
             t = c[0]
@@ -714,15 +730,27 @@ def parse(text: str) -> N:
     build.source = text
     try:
         try:
-            return p.parse(inner)
+            return _freeze(p.parse(inner))
         except SyntaxFailure:
-            return _parse_with_lark(inner, text)
+            return _freeze(_parse_with_lark(inner, text))
     except TexgradError as e:
         if e.source is None and getattr(e, "offset", None) is not None:
             e.at(text, e.offset, e.width)
         if e.source is None:
             e.source = text
         raise
+
+
+def _freeze(root: N) -> N:
+    """The sums' term lists (extended in place while parsing) made tuples, without
+    recursion."""
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if type(n.args) is list:
+            n.args = tuple(n.args)
+        stack.extend(a for a in n.args if isinstance(a, N))
+    return root
 
 
 def _parse_with_lark(inner: str, text: str) -> N:

@@ -22,6 +22,50 @@ from .parse import N
 ASSUMPTIONS = ("symmetric", "spd", "invertible", "positive", "orthogonal", "diagonal",
                "real", "complex", "integer")
 MAX_POWER = 1000
+MAX_NUMBER_BITS = 997       # a number's numerator and denominator below 2**997 (about 1e300)
+
+
+def number_text(v) -> str:
+    """A short rendering of a possibly huge rational: 1000, 1/3, about 1.0e+300."""
+    v = Fraction(v)
+    if max(abs(v.numerator), v.denominator).bit_length() <= 64:
+        return str(v)
+    import math
+    if v == 0:
+        return "0"
+    mag = math.log10(abs(v.numerator)) - math.log10(v.denominator)
+    sign = "-" if v < 0 else ""
+    return f"about {sign}10^{mag:.0f}"
+
+
+def number_ok(v) -> bool:
+    v = Fraction(v)
+    return max(abs(v.numerator), v.denominator).bit_length() <= MAX_NUMBER_BITS
+
+
+def out_of_range(e: Expr):
+    """The first number of ``e`` beyond the limits, as (what, value): a constant beyond
+    about 1e300 (or with a denominator as large), an exponent beyond MAX_POWER; else None."""
+    for n in walk(e):
+        if isinstance(n, S.Const) and not number_ok(n.value):
+            return "number", n.value
+        if isinstance(n, S.Pow) and abs(n.p) > MAX_POWER:
+            return "exponent", n.p
+        if isinstance(n, S.MatPow) and abs(n.k) > MAX_POWER:
+            return "exponent", n.k
+    return None
+
+
+def range_error(found, text: str, start: int = 0, width: int = 1) -> LimitError:
+    what, value = found
+    if what == "exponent":
+        msg = f"the exponent {number_text(value)} is larger than {MAX_POWER}"
+        hint = "texgrad bounds powers (after folding powers of powers and products) to " \
+               "keep answers and checks finite"
+    else:
+        msg = f"the number {number_text(value)} is beyond the limit of about 1e300"
+        hint = "texgrad bounds numbers (after folding constants) so that they fit a float"
+    return LimitError(msg, hint=hint).at(text, start, width)
 
 
 class DimVar:
@@ -142,6 +186,8 @@ class Typer:
         self.hints: dict = {}       # name -> info collected in a pre-pass
         self.out_index: tuple = ()  # (M)_{kl} as the whole formula: the entry asked for
         self.root: N | None = None
+        self.built: dict = {}       # id(syntax node) -> (node, its raw IR)
+        self._mag: dict = {}        # id(IR) -> (IR, log10 of its constant value)
 
     # ------------------------------------------------------------------ pre-pass
     def survey(self, root: N):
@@ -312,7 +358,59 @@ class Typer:
             raise TexgradError(f"`{self.src(n)}` cannot stand here",
                                hint="is something missing around it?"
                                ).at(self.text, n.start, n.end - n.start)
-        return meth(n, *n.args)
+        e = meth(n, *n.args)
+        self.built[id(n)] = (n, e)      # where each part came from: limits find their spot
+        return e
+
+    def const_log10(self, e: Expr):
+        """log10 of the magnitude a constant expression folds to (None when ``e`` is not a
+        constant, or is 0), estimated without computing it: 1000^{1000} is 3000."""
+        import math
+        key = id(e)
+        if key in self._mag:
+            return self._mag[key][1]
+        out = None
+        if isinstance(e, S.Const):
+            v = e.value
+            if v != 0:
+                out = math.log10(abs(v.numerator)) - math.log10(v.denominator)
+        elif isinstance(e, S.Pow):
+            m = self.const_log10(e.arg)
+            out = None if m is None else m * float(e.p)
+        elif isinstance(e, Mul):
+            parts = [self.const_log10(f) for f in e.factors]
+            out = None if any(m is None for m in parts) else sum(parts)
+        elif isinstance(e, Add):
+            parts = [self.const_log10(t) for t in e.terms]
+            out = None if any(m is None for m in parts) else \
+                max(parts) + math.log10(len(parts))
+        self._mag[key] = (e, out)
+        return out
+
+    def check_range(self, folded: Expr):
+        """After folding: every number and exponent within the limits, else a LimitError at
+        the smallest part of the formula that folds beyond them."""
+        found = out_of_range(folded)
+        if found is None:
+            return
+        n = self.root
+        while n is not None:
+            nxt = None
+            for c in n.args:
+                if isinstance(c, N) and id(c) in self.built:
+                    try:
+                        sub = out_of_range(S.resimplify(self.built[id(c)][1]))
+                    except Exception:       # pragma: no cover - a part alone may not fold
+                        sub = None
+                    if sub is not None:
+                        nxt, found = c, sub
+                        break
+            if nxt is None:
+                break
+            n = nxt
+        if n is None:
+            raise range_error(found, self.text, 0, 1)
+        raise range_error(found, self.text, n.start, n.end - n.start)
 
     def t_sym(self, n, name, latex, hint):
         if latex.replace(" ", "") in ("\\mathbb{E}", "\\operatorname{E}", "\\mathbf{E}") and \
@@ -542,10 +640,33 @@ class Typer:
                                   hint="for the exponential of every entry write \\exp(X)"
                                   ).at(self.text, n.start, n.end - n.start)
             return S.Func("exp", arg)
+        if kind == "expr":
+            # x^{10^{300}}, x^{2 \cdot 3}: an exponent that folds to a number is that number
+            t = self.build(payload)
+            mag = self.const_log10(t)
+            if mag is not None and abs(mag) > 300:
+                raise LimitError("the exponent is beyond the limit of about 1e300 "
+                                 f"(it is about 10^{mag:.0f})",
+                                 hint="texgrad bounds numbers (after folding constants) so "
+                                      "that they fit a float"
+                                 ).at(self.text, payload.start, payload.end - payload.start)
+            if mag is not None:
+                folded = S.resimplify(t)
+                if isinstance(folded, S.Const):
+                    kind, value = "pow", folded.value
         if base.op == "norm" and kind == "pow":
             e = self.build(base)
             return S.Pow(e, value)
         e = self.build(base)
+        if kind == "pow" and abs(value) <= MAX_POWER:
+            mag = self.const_log10(e)
+            if mag is not None and abs(mag * float(value)) > 300:
+                # 1000^{1000}: refused before the exact power is computed
+                raise LimitError("this power is beyond the limit of about 1e300 "
+                                 f"(it is about 10^{mag * float(value):.0f})",
+                                 hint="texgrad bounds numbers (after folding constants) so "
+                                      "that they fit a float"
+                                 ).at(self.text, n.start, n.end - n.start)
         if kind in ("T", "H", "invT"):
             self.promote_if_scalar(e)
         if kind == "T":
@@ -564,7 +685,8 @@ class Typer:
             return S.Pow(e, value)
         if kind == "pow":
             if abs(value) > MAX_POWER:
-                raise LimitError(f"the exponent {value} is larger than {MAX_POWER}",
+                raise LimitError(f"the exponent {number_text(value)} is larger than "
+                                 f"{MAX_POWER}",
                                  hint="texgrad bounds powers to keep answers and checks "
                                       "finite").at(self.text, payload.start,
                                                    payload.end - payload.start)
@@ -839,6 +961,7 @@ class Typer:
                 new = type(leaf)(tuple(names(d) for d in leaf.dims))
                 mapping[leaf] = mapping_strip[leaf] = new
         f = S.resimplify(raw, mapping)
+        self.check_range(f)
         fd = S.resimplify(raw, mapping_strip) if stripped else f
         for name, sym in self.symtab.items():   # symbols seen (even if simplified away)
             if name not in final:
