@@ -266,3 +266,35 @@ def test_bad_options_exit_2(args):
     r = invoke(args)
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output and "internal error" not in r.output
+
+
+# ------------------------------------------------------------ item 5: unknown names are said
+
+def test_result_warnings_are_shown_in_the_stamp_line(monkeypatch):
+    import texgrad.api as api
+    real = api.differentiate
+
+    def warned(*args, **kwargs):
+        r = real(*args, **kwargs)
+        r.warnings = ["--shape z: the formula has no symbol z\n(symbols: x)"]
+        return r
+    monkeypatch.setattr(api, "differentiate", warned)
+    for args, line in ((["--format", "latex"], 1), (["--emit", "numpy"], -1),
+                       (["--format", "text"], 2)):
+        r = invoke(["x^2", "--wrt", "x", *args])
+        assert r.exit_code == 0, r.output
+        shown = r.stdout.splitlines()[line]
+        assert "warning: --shape z: the formula has no symbol z (symbols: x)" in shown, shown
+        assert stderr_of(r) == ""
+
+
+def test_misspelled_shape_name_is_not_ignored_without_a_word():
+    r = invoke(["\\mathbf{x}^\\top A \\mathbf{x}", "--wrt", "x", "--shape", "Q=n,n"])
+    assert r.exit_code in (0, 2), r.output
+    said = r.stdout.splitlines()[-1] if r.exit_code == 0 else stderr_of(r)
+    import dataclasses
+    fields = {f.name for f in dataclasses.fields(texgrad.api.Result)}
+    if "Q" not in said and "warnings" not in fields and \
+            not hasattr(texgrad.api.Result, "warnings"):
+        pytest.xfail("api.py does not report unknown --shape names yet (issue 9, item 5)")
+    assert "Q" in said, said

@@ -377,6 +377,16 @@ def one_line_comment(stamp: str, mark: str = "#") -> str:
     return f"{mark} {body}"
 
 
+def stamp_line(r, mark: str = "%") -> str:
+    """The Result's stamp as one comment line, with any warning the Result carries (a
+    --shape or --assume name the formula does not have) that the stamp does not already say."""
+    stamp = r.stamp
+    extra = [str(w) for w in (getattr(r, "warnings", None) or ()) if str(w) not in stamp]
+    if extra:
+        stamp = stamp.rstrip() + "; " + "; ".join(f"warning: {w}" for w in extra)
+    return one_line_comment(stamp, mark)
+
+
 def strict_json(obj) -> str:
     """Strict JSON (RFC 8259): NaN and infinities, which JSON has no word for, become null."""
     import math
@@ -450,21 +460,21 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
                   fmt, text)
             return
         click.echo(source.rstrip("\n"))
-        click.echo(one_line_comment(r.stamp, "#"))
+        click.echo(stamp_line(r, "#"))
     elif fmt == "json":
         click.echo(strict_json(r.to_dict()))
     elif fmt == "text":
         click.echo(f"d/d{r.wrt} of {' '.join(text.split())}")
         click.echo(f"  = {r.latex}")
-        click.echo(f"  terms: {r.terms}; {one_line_comment(r.stamp, '%')[2:]}")
+        click.echo(f"  terms: {r.terms}; {stamp_line(r, '%')[2:]}")
     else:
         out = _replacement(text, r) if replace else r.latex
         click.echo(out, nl=not out.endswith("\n"))
         if not no_stamp or failed:
-            click.echo(one_line_comment(r.stamp, "%"))
+            click.echo(stamp_line(r, "%"))
     if failed:
         click.echo(f"texgrad: the numeric check FAILED for d/d{r.wrt}: "
-                   f"{one_line_comment(r.stamp, '%')[2:]}", err=True)
+                   f"{stamp_line(r, '%')[2:]}", err=True)
         sys.exit(1)
 
 

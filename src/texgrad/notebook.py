@@ -150,13 +150,15 @@ def texgrad_magic(line: str, cell: str | None = None):
 
 def _run(text: str, params: dict):
     """Differentiate as ``texgrad EXPR`` does; the Result, or None when it printed instead."""
-    from .cli import _replacement, one_line_comment, run_diff, strict_json
+    from .cli import _replacement, run_diff, stamp_line, strict_json
     from .errors import TexgradError
     r = run_diff(text, params.pop("time_limit"), **params)
     failed = r.check is not None and not r.check.passed
     if failed:
         print(f"texgrad: the numeric check FAILED for d/d{r.wrt}: "
-              f"{one_line_comment(r.stamp, '%')[2:]}", file=sys.stderr)
+              f"{stamp_line(r, '%')[2:]}", file=sys.stderr)
+    for w in getattr(r, "warnings", None) or ():
+        print(f"texgrad: warning: {w}", file=sys.stderr)
     emit, fmt = params.get("emit"), params.get("fmt", "latex")
     if emit:
         from .codegen import emit as generate
@@ -165,7 +167,7 @@ def _run(text: str, params: dict):
         except NotImplementedError as exc:
             raise TexgradError(f"--emit {emit}: {exc}", hint="print the LaTeX instead") from None
         print(source.rstrip("\n"))
-        print(one_line_comment(r.stamp, "#"))
+        print(stamp_line(r, "#"))
         return None
     if fmt == "json":
         print(strict_json(r.to_dict()))
@@ -173,12 +175,12 @@ def _run(text: str, params: dict):
     if fmt == "text":
         print(f"d/d{r.wrt} of {' '.join(text.split())}")
         print(f"  = {r.latex}")
-        print(f"  terms: {r.terms}; {one_line_comment(r.stamp, '%')[2:]}")
+        print(f"  terms: {r.terms}; {stamp_line(r, '%')[2:]}")
         return None
     if params.get("replace"):
         out = _replacement(text, r)
         if not params.get("no_stamp"):
-            out = f"{out.rstrip()}\n{one_line_comment(r.stamp, '%')}"
+            out = f"{out.rstrip()}\n{stamp_line(r, '%')}"
         print(out.rstrip("\n"))
         return None
     return r
