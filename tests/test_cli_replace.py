@@ -238,3 +238,22 @@ def test_subprocess_vim_filter_of_a_delimited_line():
                           text=True, timeout=60)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     check_quad(split_derivative(proc.stdout, "  $" + OP, "$.\n"))
+
+
+def test_split_selection_round_trips_any_text():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    pieces = st.sampled_from(["$", "$$", "\\[", "\\]", "\\(", "\\)", " ", "\n", "\t", ".", ",",
+                              ";", "x", "\\,", "\\begin{equation}", "\\end{equation}",
+                              "\\begin{math}", "}", "{", "="])
+
+    @hypothesis.settings(max_examples=400, deadline=None, database=None)
+    @hypothesis.given(st.lists(pieces, max_size=12).map("".join) | st.text(max_size=30))
+    def prop(text):
+        sel = split_selection(text)
+        assert sel.rebuild(sel.core) == text
+        padded = sel.padded()
+        assert len(padded) == len(text) and padded.count("\n") == text.count("\n")
+        assert sel.core in padded
+    prop()

@@ -121,7 +121,7 @@ def split_selection(text: str) -> Selection:
     i = text.index(body) if body else len(text)
     lead, rest, trail = text[:i], body, text[i + len(body):]
     after = ""
-    if rest[-1:] in _PUNCT and rest[:-1].rstrip().endswith(("$", "\\]", "\\)", "}")):
+    if rest and rest[-1] in _PUNCT and rest[:-1].rstrip().endswith(("$", "\\]", "\\)", "}")):
         stripped = rest[:-1].rstrip()      # '$x^2$.': the sentence's full stop
         after, rest = rest[len(stripped):], stripped
     opener = closer = ""
@@ -143,7 +143,7 @@ def split_selection(text: str) -> Selection:
     j = inner.index(core) if core else len(inner)
     pre, post = inner[:j], inner[j + len(core):]
     punct = ""
-    if core[-1:] in _PUNCT and not core.endswith(("\\,", "\\;")):
+    if core and core[-1] in _PUNCT and not core.endswith(("\\,", "\\;")):
         stripped = core[:-1].rstrip()      # '\[ x^2. \]': the stop inside the display
         punct, core = core[len(stripped):], stripped
     return Selection(lead, opener, pre, core, punct, post, closer, after + trail)
