@@ -187,7 +187,7 @@ def test_long_sums_chains_and_products_parse_in_linear_time(latex, seconds):
     from texgrad.parse import parse
     t = time.perf_counter()
     tree = parse(latex)
-    assert time.perf_counter() - t < seconds / 4
+    assert time.perf_counter() - t < seconds / 2      # quadratic before: 7-10 s
     assert type(tree.args) is tuple
     t = time.perf_counter()
     try:

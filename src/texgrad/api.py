@@ -33,6 +33,7 @@ class Request:
     order: int = 1
     text: str = ""
     laplacian: bool = False
+    note: str = ""          # which side of '=' was taken, and why
 
 
 @dataclass
@@ -59,12 +60,16 @@ class Result:
     @property
     def stamp(self) -> str:
         if self.check is None:
-            return f"% not verified (--no-verify); {self.convention}"
-        return self.check.stamp()
+            out = f"% not verified (--no-verify); {self.convention}"
+        else:
+            out = self.check.stamp()
+        return out + "".join(f"; note: {w}" for w in self.warnings)
 
     form: str = "gradient"       # gradient | vec | scalar | entry
     target: Any = None           # the function differentiated (f, or its gradient)
     entry: Any = None
+    warnings: tuple = ()         # options that had no effect (a shape for a missing name)
+    order: int = 1               # the order of the derivative (kind "derivative" by a scalar)
 
     def evaluate(self, values: dict):
         return _guarded(self._evaluate)(values)
@@ -102,7 +107,8 @@ class Result:
         d = {"input": self.input, "wrt": self.wrt, "kind": self.kind,
              "derivative": self.latex, "terms": self.terms, "shapes": self.shapes,
              "convention": self.convention, "verified": self.verified,
-             "max_rel_error": None, "trials": 0}
+             "max_rel_error": None, "trials": 0, "warnings": list(self.warnings),
+             "order": self.order}
         if self.check is not None:
             d["max_rel_error"] = self.check.max_rel_error
             d["trials"] = self.check.trials
@@ -135,16 +141,16 @@ def _dims_out(s: Sym) -> list:
 
 # --------------------------------------------------------------------- requests
 
-def split_request(ast: N, text: str) -> Request:
+def split_request(ast: N, text: str, wrt: str | None = None) -> Request:
     """Find what to differentiate: a label ``f(x) = ...`` is dropped, a derivative operator
-    (\\frac{\\partial}{\\partial X}, \\nabla_x) gives the variable."""
+    (\\frac{\\partial}{\\partial X}, \\nabla_x) gives the variable.  Of the sides of an
+    equation, the function is the side with the variable ``wrt`` (when given), and never a
+    constant side: ``x^T A x = 1`` differentiates the left side, and the request's note says
+    which side was taken and why."""
     node = ast
+    note = ""
     if node.op == "chain":
-        parts = node.args
-        if _is_request(parts[0]):
-            node = parts[0]
-        else:
-            node = parts[1]
+        node, note = _choose_side(node.args, text, wrt)
     if node.op == "add" and node.args[0].op == "request":   # d/dx applies to the whole sum
         first = node.args[0]
         op, operand = first.args
@@ -154,13 +160,14 @@ def split_request(ast: N, text: str) -> Request:
         # \Delta f at the front of the formula: the Laplacian of f
         rest = node.args[1:]
         f = rest[0] if len(rest) == 1 else N("product", rest, rest[0].start, rest[-1].end)
-        return Request(f, None, 2, text, laplacian=True)
+        return Request(f, None, 2, text, laplacian=True, note=note)
     if node.op == "request":
         op, operand = node.args
         base, posts = _unwrap_postfix(op)
         if base.op == "dop":
             order, wrts, _f, _kind = base.args
-            return Request(operand, wrts[0], max(order, len(wrts)), text)
+            return Request(operand, _one_variable(wrts, text), max(order, len(wrts)), text,
+                           note=note)
         # \nabla_x; \nabla^2_x is a Hessian, \nabla^2 without a variable the Laplacian
         wrt = None
         order = 1
@@ -169,11 +176,97 @@ def split_request(ast: N, text: str) -> Request:
                 wrt = payload
             elif kind == "sup":
                 order = 2
-        return Request(operand, wrt, order, text, laplacian=order == 2 and wrt is None)
+        return Request(operand, wrt, order, text, laplacian=order == 2 and wrt is None,
+                       note=note)
     if node.op == "dop" and node.args[2] is not None:
         order, wrts, f, _kind = node.args
-        return Request(f, wrts[0], max(order, len(wrts)), text)
-    return Request(node, None, 1, text)
+        return Request(f, _one_variable(wrts, text), max(order, len(wrts)), text, note=note)
+    return Request(node, None, 1, text, note=note)
+
+
+_SIDES = {0: "left", 1: "right"}
+
+
+def _side_name(i: int, count: int) -> str:
+    if count == 2:
+        return _SIDES[i] + " side"
+    return f"part {i + 1} of {count}"
+
+
+def _names_in(n: N) -> set:
+    """The base names of the symbols in a syntax subtree (without recursion)."""
+    out = set()
+    stack = [n]
+    while stack:
+        m = stack.pop()
+        if isinstance(m, N):
+            if m.op == "sym":
+                out.add(m.args[0])
+            stack.extend(a for a in m.args if isinstance(a, (N, tuple)))
+        elif isinstance(m, tuple):
+            stack.extend(a for a in m if isinstance(a, (N, tuple)))
+    return out
+
+
+def _is_label(n: N) -> bool:
+    """``f``, ``f(x)``, ``L(\\theta)``, ``f_1(x)``: the name of the function being defined."""
+    base = n.args[0] if n.op == "subscript" else n
+    if base.op == "sym":
+        return True
+    if n.op == "product" and len(n.args) == 2 and n.args[1].op == "paren":
+        head = n.args[0].args[0] if n.args[0].op == "subscript" else n.args[0]
+        return head.op == "sym"
+    return False
+
+
+def _choose_side(parts, text: str, wrt: str | None):
+    """(the side of an equation to differentiate, a note saying which and why)."""
+    if _is_request(parts[0]):
+        return parts[0], ""
+    count = len(parts)
+    names = [_names_in(p) for p in parts]
+    constant = [not ns for ns in names]
+    base = wrt.split("_")[0] if wrt else None
+    if _is_label(parts[0]) and not constant[1] and (base is None or base in names[1]):
+        return parts[1], ""        # f(x) = ...: the left side is a label, as before
+    if base is not None:
+        having = [i for i in range(count) if base in names[i]]
+        if having:
+            i = having[0]
+            if i == 1 and count == 2 and _is_label(parts[0]):
+                return parts[1], ""
+            others = [j for j in range(count) if j != i]
+            if all(constant[j] for j in others):
+                why = ("the " + _side_name(others[0], count) + " is constant" if count == 2
+                       else "the other parts are constant")
+                return parts[i], f"differentiated the {_side_name(i, count)} of '=': {why}"
+            why = f"the one with {wrt}" if all(base not in names[j] for j in others) else \
+                f"the first with {wrt}"
+            return parts[i], f"differentiated the {_side_name(i, count)} of '=', {why}"
+    varying = [i for i in range(count) if not constant[i]]
+    if varying and constant[1]:
+        # x^T A x = 1, g(x) = c: the constant side is not the function
+        i = varying[0]
+        return parts[i], (f"differentiated the {_side_name(i, count)} of '=': the "
+                          f"{_side_name(1, count)} is constant")
+    return parts[1], ""          # a label, or every side constant: the right side
+
+
+def _one_variable(wrts, text: str) -> N:
+    """The variable of a derivative operator; mixed partials (by two variables) are
+    refused rather than silently taken as the first."""
+    names = []
+    for w in wrts:
+        try:
+            names.append(wrt_name(w, text))
+        except TexgradError:
+            names.append(None)
+    if len(set(names)) > 1 and None not in names:
+        raise Unsupported("mixed partial derivatives (by " + ", ".join(dict.fromkeys(names))
+                          + ") are not supported",
+                          hint="differentiate by one variable at a time"
+                          ).at(text, wrts[0].start, wrts[-1].end - wrts[0].start)
+    return wrts[0]
 
 
 def has_request(latex: str) -> bool:
@@ -261,12 +354,12 @@ def _prepare(latex: str, shapes, assume, wrt: str | None = None):
     if not isinstance(latex, str):
         raise TexgradError("the formula must be a string")
     ast = parse(latex)
-    req = split_request(ast, latex)
+    given = _parse_wrt(wrt) if wrt is not None else None
+    req = split_request(ast, latex, given)
     name = None
     if req.wrt is not None:
         name = wrt_name(req.wrt, latex)
     if wrt is not None:
-        given = _parse_wrt(wrt)
         if name is not None and given != name:
             raise TexgradError(f"the formula differentiates by {name} but wrt={wrt!r} was given",
                                hint="drop one of them")
@@ -298,8 +391,25 @@ def _guarded(fn):
 def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None,
                   assume: dict | None = None, kind: str | None = None,
                   verify: bool = True, seed: int = 0, layout: str = "numerator",
-                  symmetric: str = "G") -> Result:
-    """Differentiate a LaTeX formula.  See the README for the kinds and conventions."""
+                  symmetric: str = "G", time_limit: float | None = None) -> Result:
+    """Differentiate a LaTeX formula.  See the README for the kinds and conventions.
+
+    ``time_limit`` (seconds, default None: no limit) bounds the whole call: past it a
+    :class:`LimitError` is raised.  It uses a POSIX interval timer (SIGALRM), so it works only
+    in the main thread of the main interpreter; called from another thread (a web server's
+    worker, a thread pool) the call runs without a limit, so bound it there with a process
+    (as ``texgrad batch`` does).  The CLI's ``--time-limit`` is this limit.
+
+    ``Result.warnings`` lists the options that had no effect (a shape or an assumption given
+    for a name the formula does not have); the stamp ends with them as notes.
+    """
+    from .limits import time_limited
+    with time_limited(time_limit):
+        return _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout,
+                                   symmetric)
+
+
+def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, symmetric):
     if kind is not None and kind not in KINDS:
         raise TexgradError(f"unknown kind {kind!r}", hint="kinds: " + ", ".join(KINDS))
     if layout not in LAYOUTS:
@@ -319,12 +429,32 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
                                     + ", ".join(found), line=1, column=1, source=latex)
         guessed = len(found) > 1
     res = _differentiate(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric)
+    notes = []
     if guessed:
-        note = f"by {name}, the variable taken by convention (--wrt chooses another)"
-        res.convention = f"{note}; {res.convention}"
+        notes.append(f"by {name}, the variable taken by convention (--wrt chooses another)")
+    if req.note:
+        notes.append(req.note)
+    if notes:
+        res.convention = "; ".join(notes + [res.convention])
         if res.check is not None:
             res.check.convention = res.convention
+    res.warnings = unused_names(typer.symtab, shapes, assume)
     return res
+
+
+def unused_names(symtab: dict, shapes, assume) -> tuple:
+    """Warnings for ``shapes`` / ``assume`` entries naming no symbol of the formula (a typo
+    in --shape Q=n would otherwise be ignored without a word)."""
+    from .parse import did_you_mean
+    out = []
+    have = ", ".join(sorted(symtab)) or "none"
+    for what, given in (("shape", norm_shapes(shapes)), ("assumption", norm_assume(assume))):
+        for name in given or {}:
+            if name not in symtab:
+                near = did_you_mean(name, symtab)
+                out.append(f"{what} given for {name}, which is not in the formula "
+                           f"(symbols: {have})" + (f"; did you mean {near}?" if near else ""))
+    return tuple(out)
 
 
 # the variable when none is named: x (or X) as in the Cookbook, else the one parameter
@@ -361,6 +491,20 @@ def _differentiate(latex, name, req, typer, raw, kind, verify, seed, layout, sym
     x_diff = next((s for s in _syms(fd) if s.name == name), x_full)
     kind = _kind(kind, req, f, x_full, entry, typer, latex)
     style = _style(typer)
+    if req.order > 2:
+        if x_full.dims != SCALAR or entry:
+            what = "an entry of" if entry else \
+                "the vector" if x_full.dims[1] == 1 or x_full.dims[0] == 1 else "the matrix"
+            raise Unsupported(f"a derivative of order {req.order} by {what} {x_full.name} "
+                              "is not supported (orders above 2 are computed for scalar "
+                              "variables)", hint="ask for the Hessian (order 2), or "
+                                                 "differentiate by a scalar",
+                              line=1, column=1, source=latex)
+        if is_complex(fd):
+            raise Unsupported("derivatives of order above 2 of complex functions are not "
+                              "supported", line=1, column=1, source=latex)
+        return _nth_derivative(latex, req.order, f, fd, x_full, x_diff, syms, style,
+                               verify, seed)
     conv = _convention(x_full)
     if kind == "gradient" and not typer.out_index:
         sym_var = bool({"symmetric", "spd"} & x_full.assume) and x_full.dims[1] != 1
@@ -416,7 +560,21 @@ def _require_real(f: Expr, syms: dict, latex: str) -> None:
                                line=1, column=1, source=latex)
 
 
+MAX_ORDER = 20       # the order of a derivative by a scalar
+
+
 def _kind(kind, req, f, x, entry, typer, latex) -> str:
+    if req.order > MAX_ORDER:
+        from .errors import LimitError
+        raise LimitError(f"a derivative of order {req.order}; the limit is {MAX_ORDER}",
+                         line=1, column=1, source=latex)
+    if req.order > 2 and not req.laplacian:
+        if kind not in (None, "derivative"):
+            raise TexgradError(f"the formula asks for the {_ordinal(req.order)} derivative, "
+                               f"not a {kind}", hint="drop kind (--kind), or ask for "
+                                                      "kind='derivative'",
+                               line=1, column=1, source=latex)
+        return "derivative"
     if kind is None:
         if req.laplacian:
             kind = "laplacian"
@@ -537,6 +695,50 @@ def _derivative(latex, kind, f, fd, x_full, x_diff, syms, style, entry, typer, v
             g_check = NM.check_gradient(fd, target, x, syms, seed=seed, convention=conv)
             if not g_check.passed:
                 res.check = g_check
+    return res
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _nth_derivative(latex, order, f, fd, x_full, x_diff, syms, style, verify, seed) -> Result:
+    """d^n f / dx^n by a scalar x: differentiated ``order`` times; the check verifies each
+    order against the one before it (as a Hessian's check verifies the gradient against f
+    and the Hessian against the gradient), so the stamp says verified only when every step
+    passed."""
+    from . import numeric as NM
+    from .rules import differential
+    from .shapes import out_of_range, range_error
+
+    x = x_diff
+    steps = [fd]
+    for _ in range(order):
+        d = _bounded(S.factor(differential(steps[-1], x, S.ONE)), latex)
+        found = out_of_range(d)
+        if found is not None:
+            raise range_error(found, latex, 0, 1)
+        steps.append(d)
+    d = steps[-1]
+    if x_diff != x_full:
+        d = S.resimplify(d, {x_diff: x_full})
+    out = to_latex(d, style)
+    conv = f"the {_ordinal(order)} derivative by {x_full.name}"
+    if f.shape != SCALAR:
+        conv += ": the shape of the function"
+    res = Result(latex, x_full.name, "derivative", d, f, out, count_terms(d), None, syms, conv)
+    res.form, res.target, res.order = "scalar", steps[-2], order
+    if verify:
+        for k in range(1, order + 1):
+            check = NM.check_derivative(steps[k - 1], x, syms, NM.apply_scalar(steps[k]),
+                                        [steps[k]], seed=seed, convention=conv)
+            res.check = check
+            if not check.passed:
+                if not check.reason:
+                    check.convention = (f"{conv} (the {_ordinal(k)} derivative failed its "
+                                        "check against the one before it)")
+                break
     return res
 
 
