@@ -284,3 +284,27 @@ def test_stdin_with_invalid_utf8_exits_2_and_no_warnings_leak():
                           str(REPRO / "check_nan_rhs.tex")], capture_output=True, text=True,
                          timeout=120)
     assert "Warning" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_identically_zero_sides_are_ok_without_points():
+    r = texgrad.check_claim(r"\frac{d}{dx} \sin(x)^2 + \cos(x)^2 = 0")
+    assert r.verdict is True and "identically 0" in r.reason
+    # a printed answer that merely vanishes at every draw proves nothing
+    r = texgrad.check_claim(r"\frac{d}{dx} \sin(x)^2 + \cos(x)^2 = \exp(-10^{6}(x + 5)^2)")
+    assert r.verdict is None and r.reason.startswith("not verified")
+
+
+def test_check_claim_raises_only_texgrad_errors():
+    with pytest.raises(texgrad.TexgradError):
+        texgrad.check_claim(X + r" = 2\mathbf{x}", definitions=[1, 2])
+    with pytest.raises(texgrad.TexgradError):
+        texgrad.check_claim(X + r" = 2\mathbf{x}", symmetric="nope")
+    assert texgrad.check_claim(X + r" = \frac{").verdict is None
+
+
+def test_cli_time_limit_option():
+    t = time.perf_counter()
+    res = run_check(REPRO / "check_sin_nested40.tex", "--time-limit", "1")
+    assert time.perf_counter() - t < 30
+    assert res.exit_code == 0 and "skipped: limit exceeded" in res.stdout
+    assert run_check(REPRO / "check_sin_nested40.tex", "--time-limit", "-1").exit_code == 2

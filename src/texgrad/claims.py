@@ -442,7 +442,11 @@ def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = No
     if symmetric not in SYMMETRIC:
         raise TexgradError(f"unknown symmetric convention {symmetric!r}",
                            hint="conventions: " + ", ".join(SYMMETRIC))
-    defs = dict(definitions or {})
+    try:
+        defs = dict(definitions or {})
+        shapes, assume = dict(shapes or {}), dict(assume or {})
+    except (TypeError, ValueError):
+        raise TexgradError("definitions, shapes and assume must be dictionaries") from None
     lines = [ln for ln in latex.split("\n") if ln.strip()]
     claim_line = None
     for ln in lines:
@@ -781,6 +785,8 @@ def _verdict(d: _Deriv, p: _Printed, pairs, undefined: int, vacuous: int,
         if undefined:
             return undecided("the printed answer is not finite (undefined, or it overflows) "
                              "at any point where the derivative is defined")
+        if vacuous and _is_zero(d.values.expr) and (p.kind == "zero" or _is_zero(p.expr)):
+            return ClaimResult(True, None, 0.0, "both sides are identically 0", **common)
         if vacuous:
             return undecided("both sides are 0 (or below 1e-250) at every point tried")
         return undecided("no point found where texgrad's derivative is defined")
@@ -843,6 +849,12 @@ def _verdict(d: _Deriv, p: _Printed, pairs, undefined: int, vacuous: int,
         return _enough(ClaimResult(True, None, err, "", **common), n_sets)
     return _enough(ClaimResult(True, None, max(_rel(a, b) for a, b, *_x in pairs), "",
                                **common), n_sets)
+
+
+def _is_zero(e) -> bool:
+    """A symbolic zero (texgrad's simplifier folds an identically zero derivative to one)."""
+    from .ir import Const, Zero
+    return isinstance(e, Zero) or (isinstance(e, Const) and e.value == 0)
 
 
 def _enough(res: ClaimResult, n_sets: int) -> ClaimResult:
