@@ -48,12 +48,13 @@ def _read_stdin() -> str:
         cap = 4 * MAX_LENGTH + 1          # a UTF-8 character is at most 4 bytes
         data = sys.stdin.buffer.read(cap)
         if len(data) >= cap:
-            raise too_long
+            head = data.decode("utf-8", "replace")
+            raise too_long.at(head, min(MAX_LENGTH, len(head) - 1))
     else:
         data = sys.stdin.read(MAX_LENGTH + 1)
     if isinstance(data, str):
         if len(data) > MAX_LENGTH:
-            raise too_long
+            raise too_long.at(data, MAX_LENGTH)
         return data
     try:
         return data.decode("utf-8")
