@@ -467,7 +467,6 @@ def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
            symmetric: str = "G", time_limit: float | None = CLAIM_TIME_LIMIT) -> ClaimResult:
     """``_decide`` under a time limit, with every failure turned into an undecided claim (and
     no NumPy warning printed)."""
-    import signal
 
     import numpy as np
 
@@ -479,10 +478,7 @@ def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            with time_limited(time_limit) as tl:
-                if tl.armed:
-                    # fire again every second should something swallow the first alarm
-                    signal.setitimer(signal.ITIMER_REAL, time_limit, 1.0)
+            with time_limited(time_limit):      # re-fires each second until the block ends
                 return _decide(line, shapes, assume, defs, seed, symmetric)
     except LimitError as e:
         return skipped(f"limit exceeded: {e.message}")

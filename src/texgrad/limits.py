@@ -6,10 +6,14 @@ from .errors import LimitError
 
 
 class time_limited:
-    """Raise LimitError after ``seconds`` (POSIX timers, main thread; otherwise no limit)."""
+    """Raise LimitError after ``seconds`` (POSIX timers, main thread; otherwise no limit).
 
-    def __init__(self, seconds: float | None):
+    The alarm fires again every ``repeat`` seconds until the block ends, so a LimitError
+    swallowed by some ``except TexgradError`` on the way cannot switch the limit off."""
+
+    def __init__(self, seconds: float | None, repeat: float | None = 1.0):
         self.seconds = seconds
+        self.repeat = repeat or 0.0
         self.armed = False
 
     def _expire(self, signum, frame):
@@ -22,7 +26,7 @@ class time_limited:
         if self.seconds and self.seconds > 0 and hasattr(signal, "setitimer") and \
                 threading.current_thread() is threading.main_thread():
             self.old = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds, self.repeat)
             self.armed = True
         return self
 
