@@ -915,8 +915,9 @@ def report_line(r: ClaimResult) -> str:
         return f"{where}: ok: {_short(r.claim)}{extra}"
     if r.verdict is False:
         lhs = _split_top(r.claim)[0][0].strip()
+        printed = _short(r.printed).rstrip(".,; ")      # the sentence's punctuation
         return (f"{where}: wrong: {_short(lhs)} is {r.derivative_latex}, the text prints "
-                f"{_short(r.printed)}" + (f" ({r.reason})" if r.reason else ""))
+                f"{printed}" + (f": {r.reason}" if r.reason else ""))
     return f"{where}: skipped: {r.reason}"
 
 
