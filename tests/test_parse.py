@@ -195,3 +195,13 @@ def test_long_sums_chains_and_products_parse_in_linear_time(latex, seconds):
     except TexgradError:
         pass
     assert time.perf_counter() - t < seconds
+
+
+@pytest.mark.parametrize("text", [r"x^{2}", r"\|x\|_2^{2}", r"\operatorname{tr}(AX)^{2}", r"X^{-1}",
+                                  r"x_{i}^{2}"])
+def test_a_braced_superscript_spans_its_closing_brace(text):
+    """F3's root: a factor with a braced superscript ends at the closing brace, so a slice
+    of the source by its span is the whole factor."""
+    from texgrad import parse as P
+    node = P.parse(text)
+    assert (node.start, node.end) == (0, len(text)), (node.op, node.start, node.end)

@@ -195,6 +195,10 @@ def _make_build():
         def sup(self, c):
             return ("sup", c[1], c[0].start_pos, c[1].end)
 
+        def sup_braced(self, c):
+            # the postfix's span runs to the closing brace (x^{2} is 5 characters long)
+            return ("sup", c[2], c[0].start_pos, c[3].end_pos)
+
         def subpost(self, c):
             return ("subscript", c[1], c[0].start_pos, c[1].end)
 
@@ -203,8 +207,6 @@ def _make_build():
                     c[0].start_pos, c[0].end_pos)
 
         def suparg(self, c):
-            if len(c) == 3:
-                return c[1]
             return self._leaf(c[0])
 
         def star(self, c):
