@@ -12,6 +12,9 @@ Input (``IN``, or ``-`` for standard input), one record per non-blank line:
 * text: each non-blank line is a formula; ``--wrt``, ``--shape``, ``--assume``, ``--kind``
   apply to every line (``--wrt`` may be left out when the formulas name their variable).
 
+A line of IN is at most 1 MiB (MAX_LINE): a longer one is a ``bad record`` (read past, to its
+newline, without being held in memory).
+
 ``--input-format auto`` (the default) reads ``*.jsonl``/``*.ndjson``/``*.json`` as JSON Lines,
 ``*.txt``/``*.tex`` as text, and anything else as JSON Lines exactly when its first non-blank
 line starts with ``{"``.  Blank lines are skipped and do not count; every other line is a
@@ -26,6 +29,11 @@ input order, each written and flushed as soon as it and every record before it a
     {"index": 1, "id": "bad", "ok": false, "input": ..., "error": ..., "kind": "syntax error",
      "line": 1, "column": 4, "hint": ...}
 
+Each record is one line of strict JSON (a NaN or infinite number is written as a string),
+valid UTF-8, with U+0085, U+2028, U+2029 and lone surrogates written as ``\\uXXXX``
+escapes, so that every line splitter (``str.splitlines()`` too) sees one line per record.
+Nothing about one record stops the batch: whatever fails on it gives an error record.
+
 ``index`` counts records (non-blank lines of IN) from 0.  ``ok`` says a derivative was found;
 ``verified`` whether it passed the numeric check.  An error record's ``kind`` is the error's
 (``syntax error``, ``shape error``, ``unsupported``, ``limit exceeded``, ``error``), ``bad
@@ -38,7 +46,13 @@ depends on the machine's speed).
 
 ``--resume`` keeps the longest prefix of complete, valid records of OUT (a line cut short by a
 crash or ``kill -9`` is dropped, and OUT truncated to the prefix) and continues with the next
-record.  Without ``--resume`` OUT is overwritten.
+record; every kept record must have the index, id and input of IN's record at that index
+(else exit 2, naming the first record that differs).  Without ``--resume`` OUT is
+overwritten.  Either way OUT is truncated only when the first record of the run is ready:
+a batch that fails before (a Dask scheduler out of reach, workers that cannot start, an
+interruption) leaves OUT as it was.  OUT is locked (``flock``) while a batch writes it; a
+second batch on the same OUT is refused (exit 2).  A write that fails (a full disk) is cut
+back to the last complete record, so OUT holds complete records only.
 
 ``-j N`` runs N worker processes (``-j 0``: one per CPU); ``-j 1`` works in this process.  The
 time limit is enforced in the worker (a signal timer, checked between Python bytecodes) and,
@@ -53,8 +67,11 @@ Exit status: 0 the batch ran to the end (a record that failed is an error record
 a failure of the batch); 1 the batch ran to the end but some derivative FAILED its numeric
 check (as ``texgrad EXPR`` exits 1) -- or, with ``--strict``, some record is an error record;
 2 bad usage (IN unreadable, ``--resume`` on an OUT that does not continue IN, Dask not
-installed); 3 the batch itself failed (worker processes cannot start); 130 interrupted (OUT
-holds every record written so far; ``--resume`` continues).
+installed, OUT locked by another batch); 3 the batch itself failed (worker processes cannot
+start, the Dask scheduler is out of reach, OUT cannot be written: the message counts the
+complete records in OUT); 130 interrupted by SIGINT (Ctrl-C), 143 by SIGTERM, 129 by SIGHUP
+(128 + the signal's number; the summary is written, OUT holds every record written so far,
+``--resume`` continues).
 
 Test hooks (environment variables, read for each record; for texgrad's own tests only):
 
@@ -63,7 +80,9 @@ Test hooks (environment variables, read for each record; for texgrad's own tests
 * ``TEXGRAD_BATCH_TEST_CRASH=MARKER``: in a worker process, exit abruptly on such a record
   (a worker that dies);
 * ``TEXGRAD_BATCH_TEST_HANG=MARKER``: in a worker process, block the time-limit signal and
-  sleep, so that only the parent's hard limit ends the record.
+  sleep, so that only the parent's hard limit ends the record;
+* ``TEXGRAD_BATCH_TEST_NOSTART=1``: a worker process exits before it is ready (workers that
+  cannot start).
 """
 
 from __future__ import annotations
@@ -71,6 +90,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 
@@ -83,6 +103,8 @@ DEFAULT_TIMEOUT = 30.0
 REFIRE = 0.25            # seconds between repeated time-limit signals, should one be swallowed
 PREFETCH = 2             # records queued per worker process
 DASK_CHUNK = 64          # records per Dask task
+MAX_LINE = 1 << 20       # bytes of one line of IN (a longer one is a bad record)
+MAX_OUT_LINE = 1 << 26   # bytes of one line of OUT read by --resume (a longer one is dropped)
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 TEXT_SUFFIXES = (".txt", ".tex")
 
@@ -233,6 +255,12 @@ def parse_record(raw: bytes, cfg: dict):
     """One line of IN -> (id, latex, keyword arguments of differentiate).  Raises BadRecord
     with ``.record_id`` and ``.record_input`` set."""
     rec_id = None
+    if isinstance(raw, OverlongLine):
+        err = BadRecord(f"the line is longer than {MAX_LINE:,} bytes, the limit of a record",
+                        hint="split the record; a formula is at most 100,000 characters")
+        err.record_id = None
+        err.record_input = raw.decode("utf-8", "replace").rstrip("\r\n") + "..."
+        raise err
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -306,11 +334,24 @@ def error_line(index: int, rec_id, latex, fields: dict) -> str:
     return dump({"index": index, "id": rec_id, "ok": False, "input": latex, **fields})
 
 
+# characters json.dumps(ensure_ascii=False) leaves raw but that must not be: lone surrogates
+# (not encodable as UTF-8) and the line breaks str.splitlines() knows beyond \n and \r
+# (NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR; the C0 ones are escaped by json already)
+_RAW_UNSAFE = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
+
+
+def _escape_unsafe(m) -> str:
+    return "\\u%04x" % ord(m.group())
+
+
 def dump(rec: dict) -> str:
+    """One record as one line of strict JSON (no NaN/Infinity: such floats become strings),
+    encodable as UTF-8, one line for every line splitter (U+2028 etc. written as escapes)."""
     try:
-        return json.dumps(rec, ensure_ascii=False, default=str, allow_nan=False)
+        text = json.dumps(rec, ensure_ascii=False, default=str, allow_nan=False)
     except ValueError:              # inf/nan: strict JSON has none; write them as strings
-        return json.dumps(_finite(rec), ensure_ascii=False, default=str, allow_nan=False)
+        text = json.dumps(_finite(rec), ensure_ascii=False, default=str, allow_nan=False)
+    return _RAW_UNSAFE.sub(_escape_unsafe, text)
 
 
 def _finite(v):
@@ -418,6 +459,35 @@ def detect_mode(path: str, first: bytes | None) -> str:
     return "jsonl" if first is not None and first.lstrip().startswith(b'{"') else "text"
 
 
+class OverlongLine(bytes):
+    """A line of IN longer than MAX_LINE: only its first bytes (a bad record)."""
+
+
+def read_lines(fh, limit: int = None, keep: int = 200):
+    """The lines of a binary file, each at most ``limit`` bytes (MAX_LINE) held in memory: a
+    longer line is yielded as an OverlongLine of its first ``keep`` bytes as soon as the limit
+    is passed, and the rest of it, up to the next newline, is read and dropped in pieces.  (A
+    longer line of blanks only is a blank line.)"""
+    limit = MAX_LINE if limit is None else limit
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        head, blank = line[:keep], not line.strip()
+        if not blank:
+            yield OverlongLine(head)
+        while True:                 # the rest of the line, never held whole
+            piece = fh.readline(1 << 16)
+            if blank and piece.strip():
+                blank = False
+                yield OverlongLine(head)
+            if not piece or piece.endswith(b"\n"):
+                break
+
+
 def iter_records(fh):
     """(index, raw line) for each non-blank line."""
     index = 0
@@ -440,8 +510,8 @@ def scan_prefix(path: str):
     kept, count, statuses, last = 0, 0, [], None
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
-        for line in fh:
-            if not line.endswith(b"\n"):
+        for line in read_lines(fh, MAX_OUT_LINE):
+            if isinstance(line, OverlongLine) or not line.endswith(b"\n"):
                 break
             try:
                 obj = json.loads(line)
@@ -506,28 +576,241 @@ class Counter:
         return ", ".join(parts) + f" -> {out}"
 
 
-class Writer:
-    """Writes records in index order as they and all earlier ones are done."""
+class OutBusy(Exception):
+    """OUT is locked by another texgrad batch (exit 2)."""
 
-    def __init__(self, fh, first: int, counter: Counter, fsync: bool):
-        self.fh, self.next, self.counter, self.fsync = fh, first, counter, fsync
+
+class WriteFailure(Exception):
+    """OUT cannot be written (a full disk, an I/O error): the batch stops (exit 3)."""
+
+
+class Output:
+    """OUT.  Opened and locked (``flock``, advisory: a second batch on the same OUT is refused)
+    at the start, without truncating it; truncated to the kept prefix (``base`` bytes: 0, or
+    the complete records --resume keeps) only when the first record of this run is ready, so
+    a batch that fails before (an engine that does not start) leaves OUT as it was.  Written
+    unbuffered, one record at a time: a write that fails is cut back to the last complete
+    record, so OUT never ends in a torn line."""
+
+    def __init__(self, path: str, fsync: bool = False):
+        self.path, self.fsync = path, fsync
+        self.fd = None
+        self.fh = None                # standard output
+        self.created = False          # this run created OUT
+        self.regular = False
+        self.base = 0                 # bytes kept from before
+        self.dropped = 0              # bytes of a torn last line --resume drops
+        self.kept_records = 0
+        self.pos = None               # bytes of complete records on disk, once started
+        self.records = 0              # records of this run written
+
+    def open(self) -> None:
+        if self.path == "-":
+            self.fh = sys.stdout.buffer
+            return
+        import stat
+        flags = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            try:
+                self.fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o666)
+                self.created = True
+                break
+            except FileExistsError:
+                try:
+                    self.fd = os.open(self.path, flags)
+                    break
+                except FileNotFoundError:     # removed in between: create it
+                    continue
+        self.regular = stat.S_ISREG(os.fstat(self.fd).st_mode)
+        try:
+            import fcntl
+        except ImportError:           # pragma: no cover - not POSIX
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise OutBusy(self.path) from None
+        except OSError:               # pragma: no cover - no locks on this file system
+            pass
+
+    def start(self) -> None:
+        """Before the first write (and at the end of a batch that wrote nothing): OUT cut to
+        the kept prefix."""
+        if self.pos is not None:
+            return
+        if self.fd is not None and self.regular:
+            try:
+                os.ftruncate(self.fd, self.base)
+                os.lseek(self.fd, self.base, os.SEEK_SET)
+            except OSError as e:
+                raise WriteFailure(e.strerror or str(e)) from None
+            if self.dropped:
+                _note(f"dropped {self.dropped} bytes after record {self.kept_records} of "
+                      f"{self.path} (an incomplete record)")
+        self.pos = self.base
+
+    def write(self, data: bytes) -> None:
+        self.start()
+        try:
+            if self.fd is None:
+                self.fh.write(data)
+                self.fh.flush()
+            else:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self.fd, view):]
+        except OSError as e:
+            if self.fd is not None and self.regular:
+                try:                  # no torn line: back to the last complete record
+                    os.ftruncate(self.fd, self.pos)
+                except OSError:
+                    pass
+            raise WriteFailure(e.strerror or str(e)) from None
+        self.pos += len(data)
+        self.records += 1
+
+    def sync(self) -> None:
+        if not self.fsync or self.fd is None:
+            return
+        try:
+            os.fsync(self.fd)
+        except OSError as e:
+            import errno
+            if e.errno in (errno.EINVAL, errno.EROFS, getattr(errno, "ENOTSUP", -1)):
+                self.fsync = False      # a device or pipe that cannot be synced
+                return
+            raise WriteFailure(e.strerror or str(e)) from None
+
+    def close(self, written: bool) -> str | None:
+        """Release OUT; an error message when closing it failed.  A file this run created
+        and never wrote is removed (a failed batch leaves no OUT behind)."""
+        if self.fd is None:
+            if self.fh is not None:
+                try:
+                    self.fh.flush()
+                except (OSError, ValueError) as e:
+                    return getattr(e, "strerror", None) or str(e)
+            return None
+        fd, self.fd = self.fd, None
+        if self.created and not written and self.pos is None:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+        try:
+            os.close(fd)
+        except OSError as e:
+            return e.strerror or str(e)
+        return None
+
+
+class Writer:
+    """Writes records in index order as they and all earlier ones are done.  Nothing about
+    one record stops the batch: a line that cannot be written as one UTF-8 line becomes an
+    internal error record."""
+
+    def __init__(self, out: Output, first: int, counter: Counter):
+        self.out, self.next, self.counter = out, first, counter
         self.pending: dict = {}
 
     def put(self, index: int, status: str, line: str) -> None:
         self.pending[index] = (status, line)
         if index != self.next:
             return
-        while self.next in self.pending:
-            status, line = self.pending.pop(self.next)
-            self.fh.write(line.encode("utf-8") + b"\n")
-            self.counter.add(status)
-            self.next += 1
-        self.fh.flush()
-        if self.fsync:
+        with _SIGNALS.deferred():   # a signal does not cut a record or its count
+            while self.next in self.pending:
+                status, line = self.pending.pop(self.next)
+                status, data = _encode(self.next, status, line)
+                self.out.write(data)
+                self.counter.add(status)
+                self.next += 1
+            self.out.sync()
+
+
+def _encode(index: int, status: str, line) -> tuple[str, bytes]:
+    try:
+        data = line.encode("utf-8")
+        if b"\n" in data or b"\r" in data:
+            raise ValueError("the record's JSON holds a line break")
+        return status, data + b"\n"
+    except Exception as exc:        # a bug: still one record, and the batch goes on
+        line = error_line(index, None, None, _internal_fields(exc))
+        return "internal", line.encode("utf-8", "backslashreplace") + b"\n"
+
+
+class _Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP: the batch ends with its summary, exit 128 + signal (130
+    for Ctrl-C)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP raise _Interrupted in the main thread, once; inside
+    ``deferred()`` (writing a record) the signal waits until the record is written."""
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self):
+        self.depth = 0
+        self.pending = None
+        self.fired = False
+        self.old: dict = {}
+
+    def install(self) -> None:
+        import signal
+        self.fired, self.pending = False, None
+        for name in self.NAMES:
+            num = getattr(signal, name, None)
+            if num is None:
+                continue
             try:
-                os.fsync(self.fh.fileno())
-            except (OSError, ValueError):   # pragma: no cover - a pipe or a terminal
+                self.old[num] = signal.signal(num, self._handler)
+            except (ValueError, OSError):   # not the main thread
                 pass
+
+    def restore(self) -> None:
+        import signal
+        for num, old in self.old.items():
+            try:
+                signal.signal(num, old)
+            except (ValueError, OSError, TypeError):  # pragma: no cover
+                pass
+        self.old = {}
+
+    def _handler(self, signum, frame):
+        if self.fired or self.pending is not None:
+            return                  # the first one is being handled
+        if self.depth:
+            self.pending = signum
+            return
+        self.fired = True
+        raise _Interrupted(signum)
+
+    def deferred(self):
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            self.depth += 1
+            try:
+                yield
+            except BaseException:
+                self.depth -= 1
+                raise
+            self.depth -= 1
+            if not self.depth and self.pending is not None and not self.fired:
+                signum, self.pending = self.pending, None
+                self.fired = True
+                raise _Interrupted(signum)
+        return cm()
+
+
+_SIGNALS = _Signals()
 
 
 # --------------------------------------------------------------------- engines
@@ -544,7 +827,13 @@ def _worker_main(conn, cfg: dict) -> None:
     import signal
     global _IN_WORKER
     _IN_WORKER = True
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the parent handles Ctrl-C
+    # the parent handles Ctrl-C, SIGTERM and SIGHUP (sent to the whole process group, they
+    # must not kill a worker first: its record would be written as "the worker died")
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
+    if os.environ.get("TEXGRAD_BATCH_TEST_NOSTART"):
+        os._exit(71)
     _prepare_process()
     try:
         conn.send(("ready", os.getpid(), None))
@@ -717,7 +1006,7 @@ def run_dask(records, cfg: dict, writer: Writer, jobs: int, scheduler: str | Non
     cluster = None
     try:
         if scheduler:
-            client = Client(scheduler, timeout=30)
+            client = Client(scheduler)  # timeout: distributed.comm.timeouts.connect (30 s)
         else:
             cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
@@ -784,23 +1073,25 @@ def _open_in(path: str):
 
 
 def _peek_first(fh):
-    """The first non-blank line, and a file object that still yields it."""
+    """The first non-blank line, and an iterator of the lines of ``fh`` (each at most
+    MAX_LINE bytes, see read_lines) that still yields it."""
     import itertools
-    lines = []
+    lines = read_lines(fh)
+    seen = []
     first = None
-    for line in fh:
-        lines.append(line)
+    for line in lines:
+        seen.append(line)           # blank lines only, and the first other one
         if line.strip():
             first = line
             break
-    return first, itertools.chain(lines, fh)
+    return first, itertools.chain(seen, lines)
 
 
 def _count_records(path: str) -> int | None:
     if path == "-" or not os.path.isfile(path):
         return None
     with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())
+        return sum(1 for line in read_lines(fh) if line.strip())
 
 
 @click.command("batch", context_settings={"help_option_names": ["-h", "--help"]})
@@ -837,7 +1128,11 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
     record and the batch goes on.
 
     Exit status: 0 the batch ran to the end, 1 a derivative failed its numeric check (with
-    --strict: or any record is an error), 2 bad usage, 3 the batch itself failed.
+    --strict: or any record is an error), 2 bad usage (or OUT locked by another batch), 3 the
+    batch itself failed (workers or the Dask scheduler unavailable, OUT cannot be written),
+    130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM, 129 by SIGHUP (128 + the signal's
+    number).  OUT is truncated only once the first record is ready; --resume continues an
+    interrupted or failed batch.
     """
     global _PROGRESS
     from .options import parse_assume_specs, parse_shape_specs
@@ -868,58 +1163,71 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
     except OSError as e:
         click.echo(f"texgrad batch: cannot read {infile}: {e.strerror}", err=True)
         sys.exit(2)
+    out = Output(outfile, fsync)
     with fin:
         first, lines = _peek_first(fin)
         cfg["mode"] = detect_mode(infile, first) if informat == "auto" else informat
         records = iter_records(lines)
-        start, statuses, kept = 0, [], 0
-        resuming = resume and os.path.exists(outfile)
-        if resuming:
-            kept, start, statuses, last, dropped = scan_prefix(outfile)
-            if start:               # also moves ``records`` past the kept ones
-                _check_continues(records, start, last, cfg, outfile, infile)
-            if dropped:
-                click.echo(f"texgrad batch: dropped {dropped} bytes after record {start} of "
-                           f"{outfile} (an incomplete record)", err=True)
-        try:
-            if resuming:
-                os.truncate(outfile, kept)
-                fout = open(outfile, "ab")
-            else:
-                fout = sys.stdout.buffer if outfile == "-" else open(outfile, "wb")
+        try:                        # opened and locked, not truncated (see Output)
+            out.open()
+        except OutBusy:
+            click.echo(f"texgrad batch: {outfile} is being written by another texgrad batch "
+                       "(it is locked); wait for that one to end, or choose another OUT",
+                       err=True)
+            sys.exit(2)
         except OSError as e:
             click.echo(f"texgrad batch: cannot write {outfile}: {e.strerror}", err=True)
             sys.exit(2)
-        show = _PROGRESS = sys.stderr.isatty()
-        counter = Counter(_count_records(infile) if show else None, show)
-        for st in statuses:
-            counter.add(st, new=False)
-        writer = Writer(fout, start, counter, fsync)
-        code = 0
+        written = False
         try:
-            if engine == "dask":
-                run_dask(records, cfg, writer, jobs, scheduler)
-            elif jobs == 1:
-                run_inline(records, cfg, writer)
-            else:
-                run_pool(records, cfg, writer, jobs)
-        except KeyboardInterrupt:
-            code = 130
-            _note(f"interrupted after {writer.next} records; --resume continues")
-        except BatchFailure as e:
-            code = 3
-            _note(str(e))
-        except Exception as e:      # a bug in the batch machinery itself
-            if os.environ.get("TEXGRAD_DEBUG"):
-                raise
-            code = 3
-            _note(f"internal error: {type(e).__name__}: {e} (after {writer.next} records; "
-                  "--resume continues; TEXGRAD_DEBUG=1 shows the traceback)")
+            start, statuses = 0, []
+            if resume and not out.created:
+                kept, start, statuses, _last, dropped = scan_prefix(outfile)
+                out.base, out.dropped, out.kept_records = kept, dropped, start
+                if start:           # also moves ``records`` past the kept ones
+                    _check_continues(records, start, cfg, outfile, infile)
+            show = _PROGRESS = sys.stderr.isatty()
+            counter = Counter(_count_records(infile) if show else None, show)
+            for st in statuses:
+                counter.add(st, new=False)
+            writer = Writer(out, start, counter)
+            code = 0
+            _SIGNALS.install()
+            try:
+                if engine == "dask":
+                    run_dask(records, cfg, writer, jobs, scheduler)
+                elif jobs == 1:
+                    run_inline(records, cfg, writer)
+                else:
+                    run_pool(records, cfg, writer, jobs)
+                with _SIGNALS.deferred():
+                    out.start()     # an empty batch: OUT is empty (or the kept prefix)
+            except KeyboardInterrupt as e:
+                signum = getattr(e, "signum", 2)
+                code = 130 if signum == 2 else 128 + signum
+                _note(f"interrupted ({_signal_name(signum)}) after {writer.next} records; "
+                      "--resume continues")
+            except WriteFailure as e:
+                code = 3
+                _note(f"cannot write {outfile}: {e} ({writer.next} complete records in "
+                      f"{outfile}; --resume continues once it can be written)")
+            except BatchFailure as e:
+                code = 3
+                _note(str(e))
+            except Exception as e:  # a bug in the batch machinery itself
+                if os.environ.get("TEXGRAD_DEBUG"):
+                    raise
+                code = 3
+                _note(f"internal error: {type(e).__name__}: {e} (after {writer.next} records; "
+                      "--resume continues; TEXGRAD_DEBUG=1 shows the traceback)")
+            finally:
+                _SIGNALS.restore()
+            written = out.pos is not None
         finally:
-            if fout is not sys.stdout.buffer:
-                fout.close()
-            else:
-                fout.flush()
+            problem = out.close(written)
+    if problem and not code:
+        code = 3
+        _note(f"cannot write {outfile}: {problem}")
     if show:
         sys.stderr.write("\r\x1b[K")
     click.echo(counter.summary(start, outfile), err=True)
@@ -930,23 +1238,40 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
         sys.exit(1)
 
 
-def _check_continues(records, start: int, last: dict, cfg: dict, outfile: str,
-                     infile: str) -> None:
-    """--resume: OUT's last kept record must be IN's record at that index; ``records`` is
-    left positioned after it."""
-    item = None
-    for item in records:
-        if item[0] == start - 1:
-            break
-    else:
-        item = None
-    if item is None:
-        click.echo(f"texgrad batch: --resume: {outfile} has {start} records but {infile} "
-                   f"has fewer; run without --resume to start over", err=True)
+def _signal_name(signum: int) -> str:
+    import signal
+    try:
+        return signal.Signals(signum).name
+    except ValueError:              # pragma: no cover
+        return f"signal {signum}"
+
+
+def _short(text, n: int = 60) -> str:
+    text = repr(text)
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def _check_continues(records, start: int, cfg: dict, outfile: str, infile: str) -> None:
+    """--resume: each of the ``start`` records kept in OUT must be IN's record at that index
+    (the same index, id and input); ``records`` is left positioned after them."""
+    def refuse(why: str):
+        click.echo(f"texgrad batch: --resume: {why}; run without --resume to start over",
+                   err=True)
         sys.exit(2)
-    rec_id, latex = _identify(item[1], cfg)
-    if rec_id != last.get("id") or latex != last.get("input"):
-        click.echo(f"texgrad batch: --resume: record {start - 1} of {outfile} is not record "
-                   f"{start - 1} of {infile} (id {last.get('id')!r} vs {rec_id!r}); run "
-                   f"without --resume to start over", err=True)
-        sys.exit(2)
+
+    with open(outfile, "rb") as fh:
+        lines = read_lines(fh, MAX_OUT_LINE)
+        for i in range(start):
+            kept = json.loads(next(lines))      # scan_prefix read it as valid
+            item = next(records, None)
+            if item is None:
+                refuse(f"{outfile} has {start} records but {infile} has {i}")
+            rec_id, latex = _identify(item[1], cfg)
+            for field, mine, theirs in (("index", kept.get("index"), item[0]),
+                                        ("id", kept.get("id"), rec_id),
+                                        ("input", kept.get("input"), latex)):
+                if mine != theirs:
+                    refuse(f"record {i} of {outfile} is not record {i} of {infile}: its "
+                           f"{field} is {_short(mine)} in {outfile} but {_short(theirs)} in "
+                           f"{infile} ({outfile} was written from another input, or {infile} "
+                           "changed)")
