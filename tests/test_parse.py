@@ -205,3 +205,36 @@ def test_a_braced_superscript_spans_its_closing_brace(text):
     from texgrad import parse as P
     node = P.parse(text)
     assert (node.start, node.end) == (0, len(text)), (node.op, node.start, node.end)
+
+
+@pytest.mark.parametrize("text, word, near", [
+    (r"\operatorname{softplus}(x)", "softplus", None),
+    (r"\mathbf{1}^T\operatorname{softplus}(W\mathbf{x})", "softplus", None),
+    (r"\mathrm{relu}(x)", "relu", None),
+    (r"\operatorname{trac}(X)", "trac", "trace"),
+    (r"\operatorname{adj}(X)", "adj", None),
+    (r"\operatorname{softmx}(\mathbf{z})", "softmx", "softmax"),
+    (r"\text{loss}\left(x\right)", "loss", None),
+    (r"\operatorname{relu} x", "relu", None),
+])
+def test_an_unknown_function_is_refused_not_read_as_a_symbol(text, word, near):
+    """Issue 10's hole, closed at the parser: an unknown \\operatorname{...}, or a word
+    applied to parentheses, is Unsupported with a caret under it (it used to be read as a
+    scalar symbol times the argument, and stamped verified)."""
+    from texgrad.errors import Unsupported
+    with pytest.raises(Unsupported) as info:
+        texgrad.differentiate(text, wrt="x" if "x" in text else "X")
+    e = info.value
+    assert repr(word) in e.message
+    start = min(text.find(c) for c in ("\\operatorname", "\\mathrm", "\\text") if c in text)
+    assert e.column == start + 1
+    assert "^" in e.render()
+    if near:
+        assert f"did you mean \\operatorname{{{near}}}?" in e.hint
+
+
+@pytest.mark.parametrize("text", [r"x_{\text{in}}^\top x_{\text{in}}", r"\mathrm{MSE} + x^2",
+                                  r"\mathrm{A}x"])
+def test_words_not_applied_to_an_argument_stay_symbols(text):
+    r = texgrad.differentiate(text, wrt="x_in" if "in" in text else "x")
+    assert r.check.passed

@@ -281,6 +281,10 @@ def _make_build():
             hint = "word"
             if len(w) == 1:          # \mathrm{A}: an upright letter is still a letter
                 hint = "upper" if w.isupper() else "plain"
+            elif cmd.rstrip("*") == "operatorname" or _applied(self.source, t.end_pos):
+                # \operatorname{softplus}(x), \mathrm{relu}(z): a function texgrad does not
+                # know; read as a symbol times (x) it would be a verified misreading
+                raise _unknown_function(w, self.source, t)
             return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), hint)
 
         def func_cmd(self, c):
@@ -655,6 +659,27 @@ def did_you_mean(word: str, choices) -> str | None:
     import difflib
     m = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return m[0] if m else None
+
+
+_APPLIED = re.compile(r"\s*(?:\(|\\left\s*\(|\\[bB]igg?l?\s*\()")
+
+
+def _applied(source, end: int) -> bool:
+    """Whether an opening parenthesis follows ``end``: a word applied to an argument."""
+    return bool(source) and _APPLIED.match(source, end) is not None
+
+
+def _unknown_function(word: str, source, tok) -> "Unsupported":
+    from .errors import Unsupported
+    near = did_you_mean(word, set(FUNCTIONS))
+    known = sorted({v for v in FUNCTIONS.values() if v not in ("etr", "Re", "Im")},
+                   key=str.lower)
+    hint = (f"did you mean \\operatorname{{{near}}}? " if near else "") + \
+        "known: " + " ".join(known) + \
+        "; write another function out in these (softplus(x) as \\log(1 + \\exp(x)))"
+    err = Unsupported(f"unknown function {word!r}: texgrad does not know what it computes",
+                      hint=hint)
+    return err.at(source, tok.start_pos, len(tok)) if source else err
 
 
 def _command_hint(cmd: str) -> str:
