@@ -543,16 +543,40 @@ def _identifier(name: str, taken: set, prefix: str) -> str:
     return out
 
 
-def _one_line(text: str) -> str:
-    """User text for a docstring or comment: one line, printable, no quotes."""
+def _one_line(text) -> str:
+    """The one sanitiser of text spliced into generated code outside a name: any text (a
+    formula, a convention, a dimension name, a stamp) as one line of printable characters
+    without quotes or backslash-newlines, safe inside a raw triple-quoted docstring and in a
+    ``#`` comment.  Every whitespace run (newlines, U+2028, U+0085, form feeds...) becomes
+    one space; control, format, surrogate and other unprintable characters and both quote
+    characters are dropped."""
     text = " ".join(str(text).split())
     return "".join(ch for ch in text if ch.isprintable() and ch not in "\"'") or "?"
 
 
+def comment_line(text) -> str:
+    """Any text (a stamp, a warning) as exactly one safe Python comment line ``# ...``:
+    nothing in it can end the comment, whatever the text holds."""
+    return "# " + _one_line(text)
+
+
+_SIZE = re.compile(r"#[0-9]+\Z")
+
+
+def _numeric_dim(d) -> bool:
+    """Whether ``d`` is a numeric size (``"#3"``, ASCII digits only): the only dimension
+    text written into code as it is."""
+    return isinstance(d, str) and _SIZE.match(d) is not None
+
+
 def _dim_text(d) -> str:
+    """A dimension for a docstring, comment or message (sanitised: a dimension name may come
+    from a Result built by hand)."""
     if isinstance(d, tuple):
         return "*".join(_dim_text(x) for x in d)
-    return str(d).lstrip("#")
+    if isinstance(d, int):
+        return str(d)
+    return _one_line(d[1:] if _numeric_dim(d) else d)
 
 
 def _user_dims(shape) -> list:
@@ -592,7 +616,7 @@ class _Gen:
         for s in result.symbols.values():
             for d in s.dims:
                 for x in (d if isinstance(d, tuple) else (d,)):
-                    if isinstance(x, str) and not x.startswith("#") and x not in self.dimvar:
+                    if isinstance(x, str) and not _numeric_dim(x) and x not in self.dimvar:
                         self.dimvar[x] = _identifier(x, taken, "dim_")
         self.taken = taken
 
@@ -627,7 +651,9 @@ class _Gen:
             return "1"
         if isinstance(d, tuple):
             return " * ".join(self.size(x) for x in d)
-        if isinstance(d, str) and d.startswith("#"):
+        if isinstance(d, int):
+            return str(int(d))
+        if _numeric_dim(d):
             return d[1:]
         if d not in self.dimvar:
             self.dimvar[d] = _identifier(str(d), self.taken, "dim_")
@@ -650,7 +676,7 @@ class _Gen:
                 for x in d:
                     out *= est(x)
                 return out
-            return int(d[1:]) if isinstance(d, str) and d.startswith("#") else _CHAIN_SIZE
+            return int(d[1:]) if _numeric_dim(d) else _CHAIN_SIZE
 
         n = len(factors)
         cost = {(i, i): 0 for i in range(n)}
@@ -1008,7 +1034,37 @@ def _emit_array(result, lib: _Lib) -> str:
     out.append('    """')
     out += ["    " + line for line in head + g.lines]
     out.append(f"    return {f_out}, {d_out}")
-    return "\n".join(out) + "\n"
+    source = "\n".join(out) + "\n"
+    _check_module(source, lib.imports, args, doc)
+    return source
+
+
+def _check_module(source: str, imports: str, args: list, doc: list):
+    """The generated module is what was meant, whatever text went into it: the one import,
+    then one function ``f_and_grad(args)`` whose docstring is exactly the intended lines
+    (no text closed the docstring early) and whose body only assigns, updates in place and
+    returns.  Anything else is a bug here, never code to hand out."""
+    def fail(what):
+        raise RuntimeError(f"codegen produced a malformed module ({what}); refusing to emit it")
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        fail(f"SyntaxError: {exc.msg}")
+    if len(tree.body) != 2 or ast.unparse(tree.body[0]) != imports:
+        fail("top-level statements")
+    fn = tree.body[1]
+    if not isinstance(fn, ast.FunctionDef) or fn.name != "f_and_grad" or \
+            [a.arg for a in fn.args.args] != args or fn.decorator_list:
+        fail("the function")
+    got = ast.get_docstring(fn, clean=False)
+    if got is None or [line.strip() for line in got.rstrip().split("\n")] != \
+            [line.strip() for line in doc]:
+        fail("the docstring")
+    allowed = (ast.Assign, ast.AugAssign, ast.Expr, ast.Return)
+    for stmt in fn.body[1:]:
+        if not isinstance(stmt, allowed) or isinstance(stmt, ast.Expr) and \
+                not isinstance(stmt.value, ast.Call):
+            fail(f"a {type(stmt).__name__} statement")
 
 
 def _literal(x: str) -> bool:
@@ -1062,14 +1118,19 @@ def _emit_sympy(result) -> str:
     f_code = f"Integer({f_code})" if _literal_int(f_code) else f_code
     d_code = f"Integer({d_code})" if _literal_int(d_code) else d_code
     what = _what(result)
-    out = [f"# f = {_one_line(result.input)}",
-           f"# its {what} by {_one_line(result.wrt)}: {_one_line(result.convention)}"]
+    out = [comment_line(f"f = {result.input}"),
+           comment_line(f"its {what} by {result.wrt}: {result.convention}")]
     if "Trace" in g.imports and g.scalar_products:
         out.append("# a 1 x 1 matrix product is a scalar here: Trace(...) of it")
     out += [f"from sympy import {', '.join(sorted(g.imports))}", ""]
     out += decl + [""] + g.lines
     out += [f"f = {f_code}", f"derivative = {d_code}"]
-    return "\n".join(out) + "\n"
+    source = "\n".join(out) + "\n"
+    tree = ast.parse(source)                     # only the import and assignments
+    if not (isinstance(tree.body[0], ast.ImportFrom) and tree.body[0].module == "sympy"
+            and all(isinstance(stmt, ast.Assign) for stmt in tree.body[1:])):
+        raise RuntimeError("codegen produced a malformed SymPy script; refusing to emit it")
+    return source
 
 
 def _literal_int(x: str) -> bool:
