@@ -35,7 +35,7 @@ class Expr:
     of them) and computes its shape in ``_shape``; :func:`node` supplies the rest.
     """
 
-    __slots__ = ("shape", "children", "_hash", "_nt", "_sz", "_cx")
+    __slots__ = ("shape", "children", "_hash", "_nt", "_sz", "_cx", "_sk")
     _kids: tuple = ()
     _defaults: tuple = ()
     _uncompared: tuple = ()

@@ -9,7 +9,6 @@ written (bold stays bold).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -44,37 +43,75 @@ class Style:
     taken: tuple = ()            # index letters already in use
 
 
-_CMD_END = re.compile(r"\\[a-zA-Z]+$")
 _TALL = ("\\frac", "\\sum", "\\left", "\\sqrt")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def _tall(s: str) -> bool:
     return any(t in s for t in _TALL)
 
 
+def _ends_with_command(s: str) -> bool:
+    """Whether ``s`` ends in a control word (``\\alpha``): looks only at its end, so joining
+    many long parts stays linear."""
+    i = len(s)
+    while i > 0 and s[i - 1] in _LETTERS:
+        i -= 1
+    return 0 < i < len(s) and s[i - 1] == "\\"
+
+
 def _join(parts: list[str]) -> str:
     """Juxtapose printed factors, with a space only where TeX needs one."""
-    out = ""
+    out: list = []
+    last = ""
     for p in parts:
-        if out and (_CMD_END.search(out) and p[:1].isalpha()
-                    or out[-1:].isdigit() and p[:1].isdigit()):
-            out += " "
-        out += p
-    return out
+        if last and (_ends_with_command(last) and p[:1].isalpha()
+                     or last[-1:].isdigit() and p[:1].isdigit()):
+            out.append(" ")
+        out.append(p)
+        if p:
+            last = p
+    return "".join(out)
+
+
+MAX_CHARS = 2_000_000      # characters of a printed derivative
 
 
 class LatexPrinter:
+    """Prints each distinct node once: ``_print`` remembers what it printed (by node
+    equality) while the printer lives and its style is unchanged, so a DAG whose nodes are
+    shared (nested functions: the derivative of sin(sin(...)) names every inner call twice)
+    costs one print per distinct node, not one per path.  The printed text itself is the
+    tree; one longer than :data:`MAX_CHARS` is refused with a LimitError."""
+
     def __init__(self, style: Style | None = None):
         self.style = style or Style()
+        self._memo: dict = {}
+        self._memo_key = None
 
     def doprint(self, e: Expr) -> str:
         return self._print(e)[0]
 
     def _print(self, e: Expr) -> tuple[str, int]:
+        key = tuple(self.style.__dict__.values())
+        if key != self._memo_key:        # the style changed: what was printed may differ
+            self._memo = {}
+            self._memo_key = key
+        hit = self._memo.get(e)
+        if hit is not None:
+            return hit
         meth = getattr(self, "_print_" + type(e).__name__, None)
         if meth is None:
             raise TypeError(f"no LaTeX printer for {type(e).__name__}")
-        return meth(e)
+        out = meth(e)
+        if len(out[0]) > MAX_CHARS:
+            from .errors import LimitError
+            raise LimitError(f"the printed derivative would be longer than {MAX_CHARS:,} "
+                             "characters",
+                             hint="differentiate a smaller part, or introduce names for "
+                                  "repeated subexpressions")
+        self._memo[e] = out
+        return out
 
     def paren(self, s: str) -> str:
         return f"{self.style.left}{s}{self.style.right}"
@@ -329,9 +366,8 @@ class LatexPrinter:
                   "sinh": "\\sinh", "cosh": "\\cosh", "arctan": "\\arctan"}
 
     def _print_Func(self, e: Func):
-        arg = self._print(e.arg)[0]
         if e.name == "abs":
-            return f"\\left|{arg}\\right|", PREC["atom"]
+            return f"\\left|{self._print(e.arg)[0]}\\right|", PREC["atom"]
         if e.name == "log":
             if isinstance(e.arg, Det):   # \log\det(X): a postfix would bind to det(X)
                 return f"{self.style.log}{self._print(e.arg)[0]}", PREC["product"]

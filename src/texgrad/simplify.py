@@ -285,18 +285,45 @@ def _size(e: Expr) -> int:
     return e.size
 
 
+SKEY_EXACT = 4000      # tree size up to which a sort key spells the tree out
+
+
 def skey(e: Expr) -> str:
-    """A deterministic sort key (independent of hash randomisation)."""
-    if isinstance(e, Sym):
-        return e.name
-    if isinstance(e, Const):
-        return str(e.value)
-    parts = ",".join(skey(c) for c in e.children)
-    extra = ""
-    for attr in ("k", "p", "name"):
-        if hasattr(e, attr) and not isinstance(e, Sym):
-            extra += str(getattr(e, attr))
-    return f"{type(e).__name__}{extra}({parts})"
+    """A deterministic sort key (independent of hash randomisation), remembered on the node.
+    Up to :data:`SKEY_EXACT` tree nodes it spells the tree out; a larger tree (a DAG whose
+    shared parts would make the spelling exponential: nested functions) is keyed by its type
+    and a digest of its children's keys, so computing it is linear in the distinct nodes."""
+    try:
+        return e._sk
+    except AttributeError:
+        pass
+    order = walk(e) if e.children else (e,)
+    known: dict = {}         # walk() visits one of equal nodes; the others share its key
+    for n in order:
+        try:
+            known[n] = n._sk
+            continue
+        except AttributeError:
+            pass
+        if isinstance(n, Sym):
+            k = n.name
+        elif isinstance(n, Const):
+            k = str(n.value)
+        else:
+            extra = ""
+            for attr in ("k", "p", "name"):
+                if hasattr(n, attr):
+                    extra += str(getattr(n, attr))
+            kids = [known[c] for c in n.children]
+            if n.size <= SKEY_EXACT:
+                k = f"{type(n).__name__}{extra}({','.join(kids)})"
+            else:
+                import hashlib
+                digest = hashlib.sha1("\x00".join(kids).encode("utf-8", "surrogatepass"))
+                k = f"{type(n).__name__}{extra}#{digest.hexdigest()}"
+        object.__setattr__(n, "_sk", k)
+        known[n] = k
+    return known[e]
 
 
 def _orient(m: MatMul) -> Expr:
