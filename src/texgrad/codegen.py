@@ -32,9 +32,9 @@ import keyword
 import re
 from fractions import Fraction
 
-from .ir import (Add, Commutation, Conj, Const, Det, Diag, Expr, Func, Hadamard, Identity, Kron,
-                 MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry, Softmax, Sym, Trace,
-                 Transpose, Vec, Zero, walk)
+from .ir import (SCALAR, Add, Commutation, Conj, Const, Det, Diag, Expr, Func, Hadamard,
+                 Identity, Kron, MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry,
+                 Softmax, Sym, Trace, Transpose, Vec, Zero, node, walk)
 
 TARGETS = ("numpy", "jax", "torch", "sympy")
 
@@ -105,6 +105,216 @@ def _unsupported(what: str, target: str):
     return rule
 
 
+# ----------------------------------------------------- numerically stable forms (array targets)
+
+@node
+class LogDet(Expr):
+    """log det X (``absolute``: log |det X|) of a square matrix, computed from slogdet: a
+    determinant that under- or overflows (det 1e-400, 1e400) still has a finite log.  Made
+    only by :func:`stabilise` for the array targets; not a node of the IR proper."""
+    __slots__ = ("arg", "absolute")
+    _kids = ("arg",)
+
+    def _shape(self):
+        return SCALAR
+
+
+_ONE = Const(Fraction(1))
+_MINUS_ONE = Const(Fraction(-1))
+
+
+def _negated(v: Expr) -> Expr:
+    """-v, with a double minus cancelled (so -(-v) is the node v itself)."""
+    if isinstance(v, Mul) and isinstance(v.factors[0], Const):
+        c = -v.factors[0].value
+        rest = v.factors[1:]
+        if c == 1:
+            return rest[0] if len(rest) == 1 else Mul(rest)
+        return Mul((Const(c),) + rest)
+    if isinstance(v, Const):
+        return Const(-v.value)
+    return Mul((_MINUS_ONE, v))
+
+
+def _is_one(e: Expr, shape) -> bool:
+    return (isinstance(e, Const) and e.value == 1 and shape == SCALAR) or \
+        (isinstance(e, Ones) and e.shape == shape)
+
+
+def _one_plus_exp(e: Expr):
+    """v when ``e`` is 1 + exp(v) (1 a number or an all-ones array of e's shape), else None."""
+    if not isinstance(e, Add) or len(e.terms) != 2 or e.cplx:
+        return None
+    for one, ex in (e.terms, e.terms[::-1]):
+        if _is_one(one, e.shape) and isinstance(ex, Func) and ex.name == "exp":
+            return ex.arg
+    return None
+
+
+def _one_minus_sigma(e: Expr):
+    """v when ``e`` is 1 - sigma(v), else None."""
+    if not isinstance(e, Add) or len(e.terms) != 2 or e.cplx:
+        return None
+    for one, t in (e.terms, e.terms[::-1]):
+        if _is_one(one, e.shape) and _is_negation(t) and isinstance(t.factors[1], Func) \
+                and t.factors[1].name == "sigma":
+            return t.factors[1].arg
+    return None
+
+
+def _softplus(v: Expr) -> Expr:
+    """log(1 + exp(v))."""
+    return Func("softplus", v)
+
+
+def _sigma_power(u: Expr, p: Fraction) -> Expr:
+    s = Func("sigma", u)
+    return s if p == 1 else Pow(s, p)
+
+
+def _stable_log(e: Func):
+    """A stable form of log(arg), or None."""
+    a = e.arg
+    v = _one_plus_exp(a)
+    if v is not None:                          # log(1 + exp(v)) = softplus(v)
+        return _softplus(v)
+    if isinstance(a, Pow) and _one_plus_exp(a.arg) is not None:   # log((1 + e^v)^p)
+        sp = _softplus(_one_plus_exp(a.arg))
+        return sp if a.p == 1 else _negated(sp) if a.p == -1 else Mul((Const(a.p), sp))
+    if isinstance(a, Func) and a.name == "sigma" and not a.cplx:   # log sigma(v) = -softplus(-v)
+        return _negated(_softplus(_negated(a.arg)))
+    v = _one_minus_sigma(a)
+    if v is not None:                          # log(1 - sigma(v)) = -softplus(v)
+        return _negated(_softplus(v))
+    if isinstance(a, Det) and a.arg.shape[0] != 1:                 # log det X
+        return LogDet(a.arg, False)
+    if isinstance(a, Func) and a.name == "abs" and isinstance(a.arg, Det) and \
+            a.arg.arg.shape[0] != 1:                                # log |det X|
+        return LogDet(a.arg.arg, True)
+    return None
+
+
+def _factor_power(f: Expr):
+    return (f.arg, f.p) if isinstance(f, Pow) else (f, Fraction(1))
+
+
+def _pair_exp_sigma(factors: tuple):
+    """In a product, exp(v)^j sigma(-v)^k -> sigma(v)^m sigma(-v)^(k-m) exp(v)^(j-m), m =
+    min(j, k) (exp(v) sigma(-v) = e^v / (1 + e^v) = sigma(v): no inf / inf).  The new
+    factors, or None when nothing pairs."""
+    parts = [list(_factor_power(f)) for f in factors]
+    changed = False
+    for i, (b, j) in enumerate(parts):
+        if not (isinstance(b, Func) and b.name == "exp" and j > 0 and not b.cplx):
+            continue
+        u = _negated(b.arg)
+        for other in parts:
+            ob, k = other
+            if isinstance(ob, Func) and ob.name == "sigma" and ob.arg == u and k > 0:
+                m = min(j, k)
+                parts[i] = [Func("sigma", b.arg), m] if j == m else [b, j - m]
+                other[1] = k - m
+                if j > m:                      # exp(v)^(j-m) stays; sigma(v)^m is new
+                    parts.append([Func("sigma", b.arg), m])
+                changed = True
+                break
+    for i, (b, j) in enumerate(parts):         # x^j |x|^-k -> sign(x)^m |x|^-(k-m) x^(j-m)
+        if j <= 0 or b.shape != SCALAR or b.cplx or isinstance(b, Const):
+            continue
+        for other in parts:
+            ob, k = other
+            if isinstance(ob, Func) and ob.name == "abs" and ob.arg == b and k < 0:
+                m = min(j, -k)
+                parts[i] = [b, j - m]
+                other[1] = k + m
+                sign = next((q for q in parts if isinstance(q[0], Func)
+                             and q[0].name == "sign" and q[0].arg == b), None)
+                if sign is None:
+                    parts.append([Func("sign", b), m])
+                else:                          # sign(x)^2 = 1 where |x|^-1 is finite
+                    sign[1] = (sign[1] + m) % 2
+                changed = True
+                break
+    if not changed:
+        return None
+    out = tuple(base if p == 1 else Pow(base, p) for base, p in parts if p != 0)
+    return out or (_ONE,)
+
+
+def _stable_node(e: Expr):
+    """A numerically stable replacement of node ``e`` (whose children are stable already),
+    or None."""
+    if isinstance(e, Func) and e.name == "log" and not e.cplx:
+        return _stable_log(e)
+    if isinstance(e, Add):                       # 1 - sigma(v) = sigma(-v), to the last bit
+        v = _one_minus_sigma(e)                  # (1 - sigma(40) is 0, sigma(-40) 4.2e-18)
+        if v is not None:
+            return Func("sigma", _negated(v))
+    if isinstance(e, Pow) and e.p < 0:          # (1 + e^v)^p = sigma(-v)^(-p)
+        v = _one_plus_exp(e.arg)
+        if v is not None:
+            return _sigma_power(_negated(v), -e.p)
+    if isinstance(e, Hadamard):
+        fs = _pair_exp_sigma(e.factors)
+        if fs is not None:
+            return fs[0] if len(fs) == 1 else Hadamard(fs)
+    if isinstance(e, Mul):
+        scalars = e.factors if e.factors[-1].shape == SCALAR else e.factors[:-1]
+        rest = e.factors[len(scalars):]
+        fs = _pair_exp_sigma(scalars)
+        if fs is not None:
+            fs = tuple(f for f in fs if f != _ONE) + rest
+            if not fs:
+                return _ONE
+            consts = [f for f in fs if isinstance(f, Const)]
+            others = [f for f in fs if not isinstance(f, Const)]
+            fs = tuple(consts + others)          # a constant first (a leading -1 is a sign)
+            return fs[0] if len(fs) == 1 else Mul(fs)
+    return None
+
+
+def _rebuilt(e: Expr, kids: list) -> Expr:
+    """``e`` with its children replaced (the same node when none changed)."""
+    if all(a is b for a, b in zip(e.children, kids)):
+        return e
+    cls = type(e)
+    spec = cls._kids
+    if spec[0].startswith("*"):
+        values = [tuple(kids) if f == spec[0][1:] else getattr(e, f) for f in cls._fields]
+    else:
+        new = dict(zip(spec, kids))
+        values = [new.get(f, getattr(e, f)) for f in cls._fields]
+    return cls(*values)
+
+
+def stabilise(roots: list) -> list:
+    """The expressions with their overflowing forms replaced by stable ones, the one place
+    this is decided for every array target (however the formula spelled them):
+
+    - log(1 + exp(v)) -> softplus(v) (``logaddexp(0, v)``); log((1 + e^v)^p) -> p softplus(v);
+    - log sigma(v) -> -softplus(-v); 1 - sigma(v) -> sigma(-v), so log(1 - sigma(v)) ->
+      -softplus(v);
+    - (1 + e^v)^p, p < 0 -> sigma(-v)^(-p), and exp(v) sigma(-v) -> sigma(v) in a product
+      (the derivative e^v / (1 + e^v) of softplus is sigma(v), not inf / inf);
+    - log det X, log |det X| -> slogdet (LogDet).
+
+    sigma itself and log(1^T exp(v)) have stable rules of their own.  Complex values are left
+    alone.  Shared subtrees stay shared (the rewrite is memoised over the DAG)."""
+    memo: dict = {}
+    for root in roots:
+        for e in walk(root):
+            if e in memo:
+                continue
+            new = _rebuilt(e, [memo[c] for c in e.children])
+            for _ in range(4):                   # a replacement may match again (log sigma)
+                better = _stable_node(new)
+                if better is None or better == new:
+                    break
+                new = better
+            memo[e] = new
+    return [memo[r] for r in roots]
+
+
 # ----------------------------------------------------------------- array targets (tables)
 
 class _Lib:
@@ -124,18 +334,24 @@ _ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arct
                 "sign")
 
 
-def _funcs(mod: str, sigma: str) -> dict:
+def _funcs(mod: str, sigma: str, softplus: str) -> dict:
     out = {name: f"{mod}.{name}({{x}})" for name in _ELEMENTWISE}
-    out["sigma"] = sigma
+    out["sigma"] = sigma                # a complex argument; real ones: see the func rule
+    out["softplus"] = softplus          # log(1 + exp(x)), made by stabilise()
     return out
 
 
+# softplus: logaddexp(0, x) = max(x, 0) + log1p(exp(-|x|)), to the last bit; torch's
+# softplus is log1p(exp(x)) below the threshold and x above it, where x + e^{-x} == x in
+# float64 from x = 37 on (its default threshold 20 would be off by 1e-10 relatively)
 NUMPY_LIB = _Lib("numpy", "np", "import numpy as np", "",
-                 _funcs("np", "0.5 * (1.0 + np.tanh(0.5 * {x}))"), inplace=True)
+                 _funcs("np", "0.5 * (1.0 + np.tanh(0.5 * {x}))", "np.logaddexp(0.0, {x})"),
+                 inplace=True)
 JAX_LIB = _Lib("jax", "jnp", "import jax.numpy as jnp", "",
-               _funcs("jnp", "0.5 * (1.0 + jnp.tanh(0.5 * {x}))"))
+               _funcs("jnp", "0.5 * (1.0 + jnp.tanh(0.5 * {x}))", "jnp.logaddexp(0.0, {x})"))
 TORCH_LIB = _Lib("torch", "torch", "import torch", ", dtype=torch.float64",
-                 _funcs("torch", "torch.sigmoid({x})"))
+                 _funcs("torch", "torch.sigmoid({x})",
+                        "torch.nn.functional.softplus({x}, beta=1.0, threshold=40.0)"))
 
 
 # the table key of the fused log(1^T exp(v)) rule (not a node type; array targets only)
@@ -249,6 +465,12 @@ def _array_table(lib: _Lib) -> dict:
         return f"{fn}({x}, {_float_literal(p)})"
 
     def func(e, a, g):
+        if e.name == "sigma" and mod != "torch" and not e.cplx and hasattr(g, "temp"):
+            # 1 / (1 + e^{-x}) for x >= 0, e^x / (1 + e^x) for x < 0, from t = e^{-|x|}:
+            # nothing overflows and the relative error is an ulp or two everywhere (the
+            # tanh form loses every digit of sigma(-40) = 4.2e-18); torch.sigmoid is so already
+            t = g.temp(f"{mod}.exp(-{mod}.abs({a[0]}))")
+            return f"{mod}.where({a[0]} >= 0, 1.0, {t}) / (1.0 + {t})"
         tpl = lib.funcs.get(e.name)
         if tpl is None:
             raise NotImplementedError(f"Func: the elementwise function {e.name!r} has no "
@@ -260,6 +482,13 @@ def _array_table(lib: _Lib) -> dict:
 
     def det(e, a, g):
         return a[0] if g.kind(e.arg) == S else f"{mod}.linalg.det({a[0]})"
+
+    def logdet(e, a, g):
+        """log det X = log(sign) + log|det X| from slogdet: finite where det itself under-
+        or overflows; log(sign) is 0 for a positive determinant, nan for a negative one
+        and -inf for a singular X, as log(det X) is (the phase for a complex X)."""
+        t = g.temp(f"{mod}.linalg.slogdet({a[0]})")
+        return f"{t}[1]" if e.absolute else f"{t}[1] + {mod}.log({t}[0])"
 
     def norm(e, a, g):
         return f"{mod}.abs({a[0]})" if g.kind(e.arg) == S else f"{mod}.linalg.norm({a[0]})"
@@ -315,7 +544,7 @@ def _array_table(lib: _Lib) -> dict:
         Conj: conj, Vec: vec, Commutation: commutation,
         SingleEntry: _unsupported("the single-entry matrix J^{ij} (a derivative by an entry)",
                                   lib.target),
-        _LOGSUMEXP: logsumexp,
+        _LOGSUMEXP: logsumexp, LogDet: logdet,
     }
 
 
@@ -505,7 +734,7 @@ _TEMP_REF = re.compile(r"\bt\d+\b")        # user names never look like a tempor
 # NumPy calls that return a new array (a temporary holding one may be updated in place)
 _NEW_ARRAY = frozenset({f"np.{name}" for name in _ELEMENTWISE} | {
     "np.outer", "np.kron", "np.linalg.inv", "np.eye", "np.ones", "np.zeros", "np.sqrt",
-    "np.power", "np.conj"})
+    "np.power", "np.conj", "np.logaddexp"})
 
 
 def _temps_in(text: str) -> list:
@@ -706,6 +935,8 @@ class _Gen:
 
     # -- the walk
     def run(self, roots: list) -> list:
+        if self.lib is not None:                 # the array targets compute in float64
+            roots = stabilise(roots)
         order, seen = [], set()
         for root in roots:
             for e in walk(root):
