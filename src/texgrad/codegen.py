@@ -183,9 +183,7 @@ def _stable_log(e: Func):
         return sp if a.p == 1 else _negated(sp) if a.p == -1 else Mul((Const(a.p), sp))
     if isinstance(a, Func) and a.name == "sigma" and not a.cplx:   # log sigma(v) = -softplus(-v)
         return _negated(_softplus(_negated(a.arg)))
-    v = _one_minus_sigma(a)
-    if v is not None:                          # log(1 - sigma(v)) = -softplus(v)
-        return _negated(_softplus(v))
+    # log(1 - sigma(v)) arrives as log sigma(-v): 1 - sigma(v) is rewritten first
     if isinstance(a, Det) and a.arg.shape[0] != 1:                 # log det X
         return LogDet(a.arg, False)
     if isinstance(a, Func) and a.name == "abs" and isinstance(a.arg, Det) and \
@@ -200,41 +198,55 @@ def _factor_power(f: Expr):
 
 def _pair_exp_sigma(factors: tuple):
     """In a product, exp(v)^j sigma(-v)^k -> sigma(v)^m sigma(-v)^(k-m) exp(v)^(j-m), m =
-    min(j, k) (exp(v) sigma(-v) = e^v / (1 + e^v) = sigma(v): no inf / inf).  The new
-    factors, or None when nothing pairs."""
+    min(j, k) (exp(v) sigma(-v) = e^v / (1 + e^v) = sigma(v): no inf / inf), and x^j |x|^-k
+    -> sign(x)^m |x|^-(k-m) x^(j-m) for whole j, k (sign(x)^2 = 1 where |x|^-1 is finite).
+    The new factors, or None when nothing pairs.  Linear in the number of factors."""
     parts = [list(_factor_power(f)) for f in factors]
+
+    def by_arg(name, keep):
+        out: dict = {}
+        for q in parts:
+            if isinstance(q[0], Func) and q[0].name == name and keep(q[1]):
+                out.setdefault(q[0].arg, q)
+        return out
     changed = False
-    for i, (b, j) in enumerate(parts):
-        if not (isinstance(b, Func) and b.name == "exp" and j > 0 and not b.cplx):
-            continue
-        u = _negated(b.arg)
-        for other in parts:
-            ob, k = other
-            if isinstance(ob, Func) and ob.name == "sigma" and ob.arg == u and k > 0:
-                m = min(j, k)
-                parts[i] = [Func("sigma", b.arg), m] if j == m else [b, j - m]
-                other[1] = k - m
-                if j > m:                      # exp(v)^(j-m) stays; sigma(v)^m is new
-                    parts.append([Func("sigma", b.arg), m])
-                changed = True
-                break
-    for i, (b, j) in enumerate(parts):         # x^j |x|^-k -> sign(x)^m |x|^-(k-m) x^(j-m)
-        if j <= 0 or b.shape != SCALAR or b.cplx or isinstance(b, Const):
-            continue
-        for other in parts:
-            ob, k = other
-            if isinstance(ob, Func) and ob.name == "abs" and ob.arg == b and k < 0:
-                m = min(j, -k)
+    sigmas = by_arg("sigma", lambda k: k > 0)
+    if sigmas:
+        for i in range(len(parts)):
+            b, j = parts[i]
+            if not (isinstance(b, Func) and b.name == "exp" and j > 0 and not b.cplx):
+                continue
+            other = sigmas.get(_negated(b.arg))
+            if other is None or other[1] <= 0:
+                continue
+            m = min(j, other[1])
+            other[1] -= m
+            if j == m:
+                parts[i] = [Func("sigma", b.arg), m]
+            else:                              # exp(v)^(j-m) stays; sigma(v)^m is new
                 parts[i] = [b, j - m]
-                other[1] = k + m
-                sign = next((q for q in parts if isinstance(q[0], Func)
-                             and q[0].name == "sign" and q[0].arg == b), None)
-                if sign is None:
-                    parts.append([Func("sign", b), m])
-                else:                          # sign(x)^2 = 1 where |x|^-1 is finite
-                    sign[1] = (sign[1] + m) % 2
-                changed = True
-                break
+                parts.append([Func("sigma", b.arg), m])
+            changed = True
+    whole = lambda k: k.denominator == 1       # noqa: E731
+    absolutes = by_arg("abs", lambda k: k < 0 and whole(k))
+    if absolutes:
+        signs = by_arg("sign", whole)
+        for i in range(len(parts)):
+            b, j = parts[i]
+            if j <= 0 or not whole(j) or b.shape != SCALAR or b.cplx or isinstance(b, Const):
+                continue
+            other = absolutes.get(b)
+            if other is None or other[1] >= 0:
+                continue
+            m = min(j, -other[1])
+            parts[i] = [b, j - m]
+            other[1] += m
+            sign = signs.get(b)
+            if sign is None:
+                signs[b] = sign = [Func("sign", b), Fraction(0)]
+                parts.append(sign)
+            sign[1] = (sign[1] + m) % 2
+            changed = True
     if not changed:
         return None
     out = tuple(base if p == 1 else Pow(base, p) for base, p in parts if p != 0)
