@@ -20,9 +20,18 @@ of such a sum goes onto the diagonal (``t5.flat[::n + 1] += v``) and a product r
 negated takes the sign on a vector (``np.outer(-s, s)``).  Arguments are never written into:
 they are converted to float64 (those not declared complex), so updates keep the dtype.
 
-Nothing here evaluates user text: symbol and dimension names are turned into identifiers, and
-the formula appears only in a docstring or comment, on one line and without quotes.  This
-module imports neither NumPy nor SymPy: the generated source does.
+Before lowering, :func:`stabilise` rewrites the forms that overflow in float64, for every array
+target at once: log(1 + exp(v)) is ``logaddexp(0, v)``, log sigma(v) is -softplus(-v), 1 -
+sigma(v) is sigma(-v), e^v / (1 + e^v) is sigma(v), log det X is computed from ``slogdet``;
+sigma itself is computed from exp(-|x|).  SymPy output is symbolic and left as written.
+
+Nothing here evaluates user text, and no text becomes code: symbol and dimension names are
+turned into identifiers (``_identifier``), a numeric size is written only when it is ASCII
+digits, and every other piece of text (the formula, the convention, dimension names in the
+docstring, a stamp) goes through one sanitiser, ``_one_line`` (one printable line, no quotes;
+:func:`comment_line` makes a ``# ...`` line of it); string literals are ``repr``.  ``emit``
+parses what it made and refuses a module that is not one import and ``f_and_grad`` with the
+intended docstring.  This module imports neither NumPy nor SymPy: the generated source does.
 """
 
 from __future__ import annotations
