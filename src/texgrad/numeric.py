@@ -191,21 +191,57 @@ class Draws:
         self._random = random.Random(seed)
 
     def standard_normal(self, size=None):
+        n, shape = self._count(size)
+        if n is not None and n > BULK:
+            # Box-Muller on uniforms made in bulk: one call per entry costs a second per
+            # million entries
+            m = (n + 1) // 2
+            u = self._bulk_uniform(2 * m)
+            r = np.sqrt(-2.0 * np.log1p(-u[:m]))     # 1 - u in (0, 1]: the log is finite
+            t = 2.0 * np.pi * u[m:]
+            return np.concatenate((r * np.cos(t), r * np.sin(t)))[:n].reshape(shape)
         gauss = self._random.gauss
         return self._fill(size, lambda: gauss(0.0, 1.0))
 
     def uniform(self, low: float = 0.0, high: float = 1.0, size=None):
         """Uniform on [low, high), like numpy's."""
+        n, shape = self._count(size)
+        if n is not None and n > BULK:
+            out = low + (high - low) * self._bulk_uniform(n)
+            return np.minimum(out, np.nextafter(high, low)).reshape(shape)
         u, width = self._random.random, high - low
         return self._fill(size, lambda: low + width * u())
 
+    def _bulk_uniform(self, n: int) -> np.ndarray:
+        """n uniforms on [0, 1) from the seeded generator's bytes (53 bits each, as
+        ``random.random``)."""
+        words = np.frombuffer(self._random.randbytes(8 * n), dtype="<u8")
+        return (words >> np.uint64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
+
     @staticmethod
-    def _fill(size, one):
+    def _count(size):
         if size is None:
-            return one()
+            return None, None
         shape = (int(size),) if np.ndim(size) == 0 else tuple(int(k) for k in size)
         n = prod(shape)
+        if n > MAX_DRAWN:
+            from .errors import LimitError
+            raise LimitError(f"the numeric check would draw {n:,} random entries for one "
+                             f"value; the limit is {MAX_DRAWN:,}",
+                             hint="declare smaller sizes (--shape), or skip the check "
+                                  "(--no-verify; API: verify=False)")
+        return n, shape
+
+    @classmethod
+    def _fill(cls, size, one):
+        if size is None:
+            return one()
+        n, shape = cls._count(size)
         return np.fromiter((one() for _ in range(n)), dtype=np.float64, count=n).reshape(shape)
+
+
+BULK = 4096              # entries above which draws are made in bulk
+MAX_DRAWN = 2_000_000    # entries of one drawn value
 
 
 def assign_sizes(syms: dict, reverse: bool = False) -> dict:
@@ -416,6 +452,21 @@ def apply_entries(d: Expr, x: Sym, i: str, j: str | None):
     return apply
 
 
+def _bound_draws(syms: dict, sizes: dict) -> None:
+    """A draw of every symbol (and a direction) holds at most :data:`MAX_DRAWN` entries in
+    all: declared sizes of thousands would otherwise take minutes and gigabytes."""
+    total = 0
+    for s in syms.values():
+        r, c = (dim_size(d, sizes) for d in s.dims)
+        total += r * c * (2 if "complex" in s.assume else 1)
+    if total > MAX_DRAWN:
+        from .errors import LimitError
+        raise LimitError(f"the numeric check would draw {total:,} random entries at each "
+                         f"point; the limit is {MAX_DRAWN:,}",
+                         hint="declare smaller sizes (--shape), or skip the check "
+                              "(--no-verify; API: verify=False)")
+
+
 def _scaled(env: dict, syms: dict, scale: float) -> dict:
     """The draw with every value multiplied by ``scale`` (orthogonal matrices kept: a
     multiple of one is not orthogonal); assumptions such as spd, symmetric, positive,
@@ -446,6 +497,7 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
     between finite numbers)."""
     rng = Draws(seed)
     sizes = assign_sizes(syms)
+    _bound_draws(syms, sizes)
     zero = _symbolically_zero(f, x, derivs)
     worst = 0.0
     worst_pair = ()

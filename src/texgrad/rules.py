@@ -107,17 +107,38 @@ def _mul(e, g, i):                       # d(aB) = da B + a dB, a scalar
 defjvp(Mul)(linear(lambda e, k: mul(*k)))
 
 
+_TRANSPOSED: dict = {}     # id(product) -> (product, its factors transposed)
+
+
+def _transposed_factors(e: MatMul) -> tuple:
+    """The factors of ``e`` transposed, computed once per product: the rule is called once
+    per factor, and transposing the whole left and right parts each time made a product of
+    n factors cost n^2 constructor calls."""
+    hit = _TRANSPOSED.get(id(e))
+    if hit is not None and hit[0] is e:
+        return hit[1]
+    if len(_TRANSPOSED) > 64:
+        _TRANSPOSED.clear()
+    out = tuple(transpose(f) for f in e.factors)
+    _TRANSPOSED[id(e)] = (e, out)
+    return out
+
+
 @defvjp(MatMul)
 def _matmul(e, g, i):                    # Cookbook (37): d(XY) = dX Y + X dY
-    left = e.factors[:i]
-    right = e.factors[i + 1:]
-    parts = []
-    if left:
-        parts.append(transpose(matmul(*left)))
-    parts.append(g)
-    if right:
-        parts.append(transpose(matmul(*right)))
-    return matmul(*parts)
+    if len(e.factors) <= 3:
+        left = e.factors[:i]
+        right = e.factors[i + 1:]
+        parts = []
+        if left:
+            parts.append(transpose(matmul(*left)))
+        parts.append(g)
+        if right:
+            parts.append(transpose(matmul(*right)))
+        return matmul(*parts)
+    # (A_1 ... A_{i-1})^T G (A_{i+1} ... A_n)^T = A_{i-1}^T ... A_1^T G A_n^T ... A_{i+1}^T
+    t = _transposed_factors(e)
+    return matmul(*t[i - 1::-1] if i else (), g, *t[:i:-1])
 
 
 defjvp(MatMul)(linear(lambda e, k: matmul(*k)))
@@ -318,6 +339,31 @@ def depends_on(expr: Expr, x: Sym) -> set:
     return deps
 
 
+MAX_PARTS = 2_000_000    # children of the adjoints and differentials built, in total
+
+
+class _Budget:
+    """Counts the parts (children) of every adjoint or differential a derivation builds, so
+    a derivative whose terms repeat long products (the trace of a product of 5,000 factors:
+    5,000 terms of 5,000 factors) is refused before it fills the memory; the distinct-node
+    limit alone does not see the length of each node's tuple of children."""
+
+    __slots__ = ("used",)
+
+    def __init__(self):
+        self.used = 0
+
+    def spend(self, e: Expr) -> Expr:
+        self.used += 1 + len(e.children)
+        if self.used > MAX_PARTS:
+            from .errors import LimitError
+            raise LimitError(f"the derivative is too large: more than {MAX_PARTS:,} parts "
+                             "(its terms repeat long products)",
+                             hint="differentiate a smaller part, or introduce names for "
+                                  "repeated subexpressions")
+        return e
+
+
 def gradient(f: Expr, x: Expr) -> Expr:
     """df/dx for a scalar f: an expression of the shape of x."""
     if f.shape != SCALAR:
@@ -326,6 +372,7 @@ def gradient(f: Expr, x: Expr) -> Expr:
     deps = depends_on(f, x)
     if f not in deps:
         return Zero(x.shape)
+    budget = _Budget()
     pending: dict = {f: [ONE]}
     result = None
     for n in reversed(walk(f)):
@@ -341,13 +388,14 @@ def gradient(f: Expr, x: Expr) -> Expr:
         rule = VJP[type(n)]
         for i, c in enumerate(n.children):
             if c in deps:
-                pending.setdefault(c, []).append(rule(n, g, i))
+                pending.setdefault(c, []).append(budget.spend(rule(n, g, i)))
     return result if result is not None else Zero(x.shape)
 
 
 def differential(f: Expr, x: Expr, dx: Expr) -> Expr:
     """dF: the differential of ``f`` when ``x`` moves by ``dx`` (forward accumulation)."""
     deps = depends_on(f, x)
+    budget = _Budget()
     tangent: dict = {}
     for n in walk(f):
         if n not in deps:
@@ -356,7 +404,7 @@ def differential(f: Expr, x: Expr, dx: Expr) -> Expr:
             tangent[n] = dx
             continue
         d = JVP[type(n)](n, [tangent.get(c) if c in deps else None for c in n.children])
-        tangent[n] = d if d is not None else Zero(n.shape)
+        tangent[n] = budget.spend(d) if d is not None else Zero(n.shape)
     return tangent.get(f, Zero(f.shape))
 
 

@@ -1006,12 +1006,47 @@ def factor(e: Expr) -> Expr:
 def resimplify(e: Expr, mapping: dict | None = None) -> Expr:
     """Rebuild ``e`` bottom-up through the constructors (after substituting ``mapping``)."""
     mapping = mapping or {}
+    order = walk(e)
+    # a chain of sums or products as the parser builds it, ((a b) c) d, is rebuilt once from
+    # all its parts: rebuilding every level re-collected every part below it (n^2 for a
+    # product of n factors); a level is skipped when its one parent is of its own type
+    parents: dict = {}
+    for n in order:
+        for c in n.children:
+            if type(c) in _CHAINS:
+                got = parents.get(c)
+                parents[c] = type(n) if got is None else False
     memo = {}
-    for n in walk(e):
+    for n in order:
         if n in mapping:
             memo[n] = mapping[n]
         elif n.children:
-            memo[n] = rebuild(n, tuple(memo[c] for c in n.children))
+            kind = type(n)
+            if kind in _CHAINS and parents.get(n) is kind and n is not e:
+                continue              # a level inside a chain: built with its top
+            if kind in _CHAINS:
+                memo[n] = rebuild(n, tuple(_chain_parts(n, kind, parents, mapping, memo)))
+            else:
+                memo[n] = rebuild(n, tuple(memo[c] for c in n.children))
         else:
             memo[n] = n
     return memo[e]
+
+
+_CHAINS = (Add, Mul)
+
+
+def _chain_parts(top: Expr, kind, parents: dict, mapping: dict, memo: dict) -> list:
+    """The rebuilt parts of the chain under ``top``, in order, through its inner levels."""
+    out = []
+    stack = [iter(top.children)]
+    while stack:
+        c = next(stack[-1], None)
+        if c is None:
+            stack.pop()
+            continue
+        if type(c) is kind and c not in mapping and parents.get(c) is kind and c not in memo:
+            stack.append(iter(c.children))
+        else:
+            out.append(memo[c])
+    return out
