@@ -125,3 +125,21 @@ def test_power_tower_linear():
     text = "x^{" * n + "x" + "}" * n
     _, dt = _timed(lambda: texgrad.differentiate(text, wrt="x", verify=False, time_limit=10))
     assert dt < 2.0
+
+
+@pytest.mark.parametrize("k, printed", [
+    (1000, "1000(X^{999})^{T}"),
+    (3, "3(X^{2})^{T}"),
+    (-1000, "-1000(X^{-1001})^{T}"),
+    (-3, "-3(X^{-4})^{T}"),
+])
+def test_trace_of_power_in_cookbook_form(k, printed):
+    """d tr(X^k)/dX = k (X^{k-1})^T (Cookbook eq. 106), also for negative k; it printed
+    \\sum_{r=0}^{999} (X^{r})^{T}I(X^{999-r})^{T}."""
+    r = texgrad.differentiate(f"\\operatorname{{tr}}(X^{{{k}}})", wrt="X")
+    assert r.latex == printed and r.verified
+    rng = np.random.default_rng(7)
+    q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    X = q @ np.diag([1.001, 0.999, -1.0005, 0.9995]) @ q.T + 0.001 * rng.standard_normal((4, 4))
+    want = k * np.linalg.matrix_power(X, k - 1).T
+    np.testing.assert_allclose(r.evaluate({"X": X}), want, rtol=1e-8)

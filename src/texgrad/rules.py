@@ -21,8 +21,8 @@ from .errors import Unsupported
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
-from .simplify import (ONE, add, commutation, conj, det, diag, func, hadamard, inverse, kron,
-                       matmul, mul, neg, power, powsum, trace, transpose, vec)
+from .simplify import (ONE, _peel, add, commutation, conj, det, diag, func, hadamard, inverse,
+                       kron, matmul, matpow, mul, neg, power, powsum, trace, transpose, vec)
 
 VJP: dict = {}
 JVP: dict = {}
@@ -180,6 +180,9 @@ def _matpow(e, g, i):
     if e.k > 0:                          # Cookbook (91): sum_r (X^r)^T G (X^{n-1-r})^T
         xt = transpose(x)
         return powsum(xt, g, xt, e.k)
+    scalars, m = _peel(g)
+    if isinstance(m, Identity):          # d tr(X^{-k}) = -k tr(X^{-k-1} dX)
+        return neg(mul(Const(Fraction(-e.k)), *scalars, transpose(matpow(x, e.k - 1))))
     y = inverse(x)                       # X^{-k} = (X^{-1})^k, then (59)
     yt = transpose(y)
     s = powsum(yt, g, yt, -e.k)

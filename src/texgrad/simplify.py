@@ -629,6 +629,11 @@ def powsum(a: Expr, g: Expr, b: Expr, k: int, index: str = "r") -> Expr:
     """sum_{r=0}^{k-1} a^r g b^{k-1-r}, written out for k <= 2."""
     if k == 1:
         return g
+    scalars, m = _peel(g)
+    if isinstance(m, Identity) and a == b:
+        # sum_r A^r I A^{k-1-r} = k A^{k-1}: the gradient of tr(X^k) is k (X^{k-1})^T
+        # (Cookbook eq. 106)
+        return mul(Const(Fraction(k)), *scalars, matpow(a, k - 1))
     if k == 2:
         return add(matmul(g, b), matmul(a, g))
     return PowSum(a, g, b, k, index)
