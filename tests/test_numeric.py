@@ -176,3 +176,10 @@ def test_undefined_flag_for_other_kinds():
     c = NM.check_derivative(f, X, {"X": X}, NM.apply_scalar(Zero(("n", "n"))),
                             [Zero(("n", "n"))])
     assert c.status == "not verified" and c.undefined
+
+
+def test_flat_f_with_zero_derivative_is_verified():
+    """sin^2 + cos^2 is flat at the float level and its derivative simplifies to 0: that is
+    consistent evidence (f is of order 1, so a derivative above the floor would show)."""
+    r = texgrad.differentiate(r"\sin(x)^2 + \cos(x)^2", wrt="x")
+    assert r.latex == "0" and r.verified
