@@ -112,3 +112,33 @@ def test_bulk_draws_deterministic_and_distributed():
 def test_one_draw_bounded():
     with pytest.raises(texgrad.LimitError):
         NM.Draws(0).standard_normal((3000, 3000))
+
+
+def test_evaluation_frees_temporaries():
+    """A chain of 100 elementwise functions of a 300 x 300 matrix: each value is dropped once
+    its parent has it (peak a few matrices, not 100)."""
+    import tracemalloc
+    from texgrad.ir import Func, Sym
+    X = Sym("X", ("n", "m"))
+    e = X
+    for _ in range(100):
+        e = Func("sin", e)
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((300, 300))
+    tracemalloc.start()
+    out = NM.evaluate(e, {"X": v}, {"n": 300, "m": 300})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    want = v
+    for _ in range(100):
+        want = np.sin(want)
+    np.testing.assert_array_equal(out, want)
+    assert peak < 10 * v.nbytes, peak
+
+
+def test_laplacian_style_disagreement_is_failed():
+    c = NM.Check(False, 0.0, 3, 6, {}, "", reason="the Laplacian is not the trace of the "
+                 "Hessian", disagreement=True)
+    assert c.status == "failed" and c.stamp().startswith("% CHECK FAILED")
+    c = NM.Check(False, float("nan"), 0, 0, {}, "", reason="nothing compared")
+    assert c.status == "not verified" and c.stamp().startswith("% NOT VERIFIED")

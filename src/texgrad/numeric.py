@@ -130,31 +130,46 @@ def safe_evaluate(expr: Expr, env: dict, sizes):
         return None
 
 
-_ORDER: dict = {}       # id -> (expression, its nodes children first): a check evaluates f often
+_ORDER: dict = {}       # id -> (expression, its nodes children first, uses): a check evaluates f often
 
 
-def _order(expr: Expr) -> list:
-    """walk(expr), remembered for this very object (by identity: comparing an equal
-    expression of another derivation structurally would cost more than walking it)."""
+def _order(expr: Expr) -> tuple:
+    """walk(expr) and how many parents use each node, remembered for this very object (by
+    identity: comparing an equal expression of another derivation structurally would cost
+    more than walking it)."""
     hit = _ORDER.get(id(expr))
     if hit is not None and hit[0] is expr:
-        return hit[1]
+        return hit[1], hit[2]
     if len(_ORDER) > 256:
         _ORDER.clear()
     order = walk(expr)
-    _ORDER[id(expr)] = (expr, order)
-    return order
+    uses: dict = {}
+    for e in order:
+        for c in e.children:
+            uses[c] = uses.get(c, 0) + 1
+    _ORDER[id(expr)] = (expr, order, uses)
+    return order, uses
 
 
 def evaluate(expr: Expr, env: dict, sizes) -> np.ndarray:
-    """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D)."""
+    """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D).
+    A node's value is dropped once every parent has used it, so a long chain of large
+    temporaries holds only the ones still needed."""
     memo = {}
     size = sizes if callable(sizes) else (lambda d: dim_size(d, sizes))
-    for e in _order(expr):
+    order, uses = _order(expr)
+    left = dict(uses)
+    for e in order:
         if isinstance(e, Sym):
             memo[e] = env[e.name]
-        else:
-            memo[e] = EVAL[type(e)](e, [memo[c] for c in e.children], size)
+            continue
+        kids = e.children
+        memo[e] = EVAL[type(e)](e, [memo[c] for c in kids], size)
+        for c in kids:
+            n = left[c] - 1
+            left[c] = n
+            if n == 0:
+                memo.pop(c, None)
     return memo[expr]
 
 
@@ -339,12 +354,13 @@ class Check:
     scale: float = 1.0         # the factor the draws were scaled by (1: plain draws)
     note: str = ""             # how it was verified, when not by finite differences
     undefined: bool = False    # not verified because f is undefined at every draw tried
+    disagreement: bool = False  # failed with a reason (a check beyond finite differences)
 
     @property
     def status(self) -> str:
         if self.passed:
             return VERIFIED
-        return NOT_VERIFIED if self.reason else FAILED
+        return NOT_VERIFIED if self.reason and not self.disagreement else FAILED
 
     @property
     def verified(self) -> bool:
@@ -366,6 +382,8 @@ class Check:
                     f"{self.trials} random draws{scaled} x "
                     f"{self.directions // max(self.trials, 1)} directions{where}; "
                     f"{self.convention}")
+        if self.reason and self.disagreement:
+            return f"% CHECK FAILED: {self.reason}{where}; {self.convention}"
         if self.reason:
             return f"% NOT VERIFIED: {self.reason}"
         fd, an = self.worst if self.worst else (float("nan"), float("nan"))
