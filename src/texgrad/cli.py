@@ -461,7 +461,8 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
                   fmt, text)
             return
         click.echo(source.rstrip("\n"))
-        click.echo(stamp_line(r, "#"))
+        from .codegen import comment_line
+        click.echo(comment_line(stamp_line(r, "#")[2:]))     # one sanitiser for generated code
     elif fmt == "json":
         click.echo(strict_json(r.to_dict()))
     elif fmt == "text":
