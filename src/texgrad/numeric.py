@@ -134,42 +134,41 @@ _ORDER: dict = {}       # id -> (expression, its nodes children first, uses): a 
 
 
 def _order(expr: Expr) -> tuple:
-    """walk(expr) and how many parents use each node, remembered for this very object (by
-    identity: comparing an equal expression of another derivation structurally would cost
-    more than walking it)."""
+    """walk(expr), and for each node the children whose last use it is, remembered for this
+    very object (by identity: comparing an equal expression of another derivation
+    structurally would cost more than walking it)."""
     hit = _ORDER.get(id(expr))
     if hit is not None and hit[0] is expr:
         return hit[1], hit[2]
     if len(_ORDER) > 256:
         _ORDER.clear()
     order = walk(expr)
-    uses: dict = {}
-    for e in order:
+    last: dict = {}
+    for i, e in enumerate(order):
         for c in e.children:
-            uses[c] = uses.get(c, 0) + 1
-    _ORDER[id(expr)] = (expr, order, uses)
-    return order, uses
+            last[c] = i
+    frees = [[] for _ in order]
+    for c, i in last.items():
+        frees[i].append(c)
+    frees = [tuple(f) for f in frees]
+    _ORDER[id(expr)] = (expr, order, frees)
+    return order, frees
 
 
 def evaluate(expr: Expr, env: dict, sizes) -> np.ndarray:
     """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D).
-    A node's value is dropped once every parent has used it, so a long chain of large
+    A node's value is dropped once its last parent has used it, so a long chain of large
     temporaries holds only the ones still needed."""
     memo = {}
     size = sizes if callable(sizes) else (lambda d: dim_size(d, sizes))
-    order, uses = _order(expr)
-    left = dict(uses)
-    for e in order:
+    order, frees = _order(expr)
+    for e, done in zip(order, frees):
         if isinstance(e, Sym):
             memo[e] = env[e.name]
             continue
-        kids = e.children
-        memo[e] = EVAL[type(e)](e, [memo[c] for c in kids], size)
-        for c in kids:
-            n = left[c] - 1
-            left[c] = n
-            if n == 0:
-                memo.pop(c, None)
+        memo[e] = EVAL[type(e)](e, [memo[c] for c in e.children], size)
+        for c in done:
+            del memo[c]
     return memo[expr]
 
 
@@ -652,7 +651,7 @@ def _one_direction(f, env, sizes, x, x0, v, f0, apply, real_f):
             continue                  # the differences overflow at this step
         if e1 < err or fd is None:
             err, fd = e1, fd1
-        if err <= TOLERANCE * 1e-2:   # near the tolerance, the other steps may do better
+        if err <= TOLERANCE:
             break
     if fd is None:
         return ("overflow",)
