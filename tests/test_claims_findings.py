@@ -253,12 +253,17 @@ def test_document_scan_is_linear(text):
     assert time.perf_counter() - t < 5.0
 
 
-def test_a_claim_over_the_time_limit_is_skipped(monkeypatch):
-    """The per-claim limit itself: a claim whose decision never ends is skipped."""
+@pytest.fixture
+def endless_decision(monkeypatch):
+    """Every claim's decision runs until the time limit stops it."""
     def endless(*args, **kwargs):
         while True:
             time.sleep(0.01)
     monkeypatch.setattr(claims, "_decide", endless)
+
+
+def test_a_claim_over_the_time_limit_is_skipped(endless_decision):
+    """The per-claim limit itself: a claim whose decision never ends is skipped."""
     t = time.perf_counter()
     out = claims.check_text(r"$$\frac{d}{dx} x^2 = 2x$$", "t.tex", time_limit=0.5)
     assert time.perf_counter() - t < 10
@@ -317,11 +322,7 @@ def test_check_claim_raises_only_texgrad_errors():
     assert texgrad.check_claim(X + r" = \frac{").verdict is None
 
 
-def test_cli_time_limit_option(monkeypatch):
-    def endless(*args, **kwargs):
-        while True:
-            time.sleep(0.01)
-    monkeypatch.setattr(claims, "_decide", endless)
+def test_cli_time_limit_option(endless_decision):
     t = time.perf_counter()
     res = run_check(REPRO / "check_sin_nested40.tex", "--time-limit", "1")
     assert time.perf_counter() - t < 30

@@ -21,6 +21,7 @@ from texgrad.codegen import TABLES, TARGETS, emit
 from texgrad.ir import NODES, Sym
 from texgrad.numeric import assign_sizes, dim_size, draw_value, to_user
 from corpus import assume_of, draw, load, numpy_eval, shapes_of, sizes_for
+from backends import backend
 
 CASES = load()
 ARRAY_TARGETS = ("numpy", "jax", "torch")
@@ -39,23 +40,6 @@ def _compile(source: str, name: str = "f_and_grad"):
     return namespace[name] if name else namespace
 
 
-# ----------------------------------------------------------------- backends (optional)
-
-def _backend(target: str):
-    """(module check, value to NumPy) for a target; skips when the library is absent."""
-    if target == "numpy":
-        return np.asarray
-    if target == "jax":
-        jax = pytest.importorskip("jax")
-        jax.config.update("jax_enable_x64", True)
-        return np.asarray
-    torch = pytest.importorskip("torch")
-
-    def to_numpy(v):
-        return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
-    return to_numpy
-
-
 def _corpus_params():
     out = []
     for target in ARRAY_TARGETS:
@@ -66,7 +50,7 @@ def _corpus_params():
 
 @pytest.mark.parametrize("target, case", _corpus_params())
 def test_generated_code_matches_corpus(target, case):
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     r = _corpus_result(case["id"])
     if r.form == "entry":
         with pytest.raises(NotImplementedError, match="entry"):
@@ -139,7 +123,7 @@ def _draw_values(r, seed: int) -> dict:
 @pytest.mark.parametrize("target", ARRAY_TARGETS)
 @pytest.mark.parametrize("i", range(len(EXTRA)), ids=[e[0] + " / " + e[1] for e in EXTRA])
 def test_generated_code_matches_api(target, i):
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     r = _extra_result(i)
     source = emit(r, target)
     fn = _compile(source)
@@ -257,7 +241,7 @@ def test_quadratic_form_temporaries():
 def test_hessian_shares_softmax(target):
     """f = log-sum-exp, computed stably, and its Hessian diag(s) - s s^T share max(x),
     exp(x - max(x)) and its sum: one exp in all."""
-    to_numpy = _backend(target)                    # skips first when the back end is absent
+    to_numpy = backend(target)                    # skips first when the back end is absent
     r = texgrad.differentiate(r"\log\left(\mathbf{1}^T \exp(\mathbf{x})\right)",
                               wrt=r"\mathbf{x}", kind="hessian", verify=False)
     source = emit(r, target)

@@ -17,6 +17,7 @@ import pytest
 
 import texgrad
 from texgrad.codegen import emit
+from backends import backend
 
 getcontext().prec = 60
 TARGETS = ("numpy", "jax", "torch")
@@ -51,19 +52,6 @@ def log_det_scaled_identity(c: float, n: int) -> float:
 
 
 # --------------------------------------------------------------------------- back ends
-
-def _backend(target: str):
-    """A converter of the target's values to NumPy; skips (before any generated code runs)
-    when the library is absent."""
-    if target == "numpy":
-        return np.asarray
-    if target == "jax":
-        jax = pytest.importorskip("jax")
-        jax.config.update("jax_enable_x64", True)
-        return np.asarray
-    torch = pytest.importorskip("torch")
-    return lambda v: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
-
 
 def _function(latex: str, wrt: str, target: str, **kw):
     r = texgrad.differentiate(latex, wrt=wrt, verify=False, **kw)
@@ -105,7 +93,7 @@ SCALAR_FORMS = [
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("latex, f_true, d_true", SCALAR_FORMS, ids=[c[0] for c in SCALAR_FORMS])
 def test_scalar_forms_at_extremes(target, latex, f_true, d_true):
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, source = _function(latex, "z", target)
     for z in EXTREME:
         f, d = _call(fn, to_numpy, z)
@@ -117,7 +105,7 @@ def test_scalar_forms_at_extremes(target, latex, f_true, d_true):
 def test_softplus_hessian_at_extremes(target):
     """The second derivative sigma(z) - sigma(z)^2 stays finite (no inf / inf); it is
     printed as a difference, so it is right to an absolute 1e-16, not relatively."""
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, source = _function(r"\log(1 + \exp(z))", "z", target, kind="hessian")
     for z in EXTREME:
         f, h = _call(fn, to_numpy, z)
@@ -139,7 +127,7 @@ Z = np.array([800.0, -800.0, 1e4, -1e4, 40.0, -40.0, 0.5, -3.0])
 @pytest.mark.parametrize("target", TARGETS)
 def test_vector_softplus_sum(target):
     """1^T log(1 + exp(Xw)) with Xw = Z (X = I): sum of softplus, gradient X^T sigma(Xw)."""
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, source = _function(r"\mathbf{1}^T\log(\mathbf{1} + \exp(X\mathbf{w}))", r"\mathbf{w}",
                            target)
     assert re.search(r"logaddexp|softplus", source), source
@@ -152,7 +140,7 @@ def test_vector_softplus_sum(target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_corpus_logistic_loss_at_extremes(target):
     """The corpus's logistic loss 1^T log(1 + exp(-y . Xw)), margins +-800, +-1e4."""
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, source = _function(r"\mathbf{1}^T \log\left(\mathbf{1} + \exp(-\mathbf{y} \odot "
                            r"X\mathbf{w})\right)", r"\mathbf{w}", target)
     n = len(Z)
@@ -167,7 +155,7 @@ def test_corpus_logistic_loss_at_extremes(target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_binary_cross_entropy_at_extremes(target):
     """-y^T log sigma(Xw) - (1 - y)^T log(1 - sigma(Xw)): log sigma(-800) = -800, not -inf."""
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, source = _function(r"-y^T \log(\sigma(Xw)) - (\mathbf{1} - y)^T "
                            r"\log(\mathbf{1} - \sigma(Xw))", "w", target)
     n = len(Z)
@@ -183,7 +171,7 @@ def test_binary_cross_entropy_at_extremes(target):
 @pytest.mark.parametrize("target", TARGETS)
 def test_softplus_hessian_matrix(target):
     """The logistic loss Hessian X^T diag(y y sigma(-m)(1 - sigma(-m))) X stays finite."""
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, source = _function(r"\mathbf{1}^T \log\left(\mathbf{1} + \exp(-\mathbf{y} \odot "
                            r"X\mathbf{w})\right)", r"\mathbf{w}", target, kind="hessian")
     n = len(Z)
@@ -204,7 +192,7 @@ def test_softplus_hessian_matrix(target):
 def test_log_det_of_scaled_identity(target, c, latex, assume):
     """det(1e-4 I_100) = 1e-400 underflows to 0 and det(1e4 I_100) = 1e400 overflows: log
     det is still -921.03... / 921.03..., and the gradient X^{-T} = I / c."""
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, source = _function(latex, "X", target, assume=assume)
     assert "slogdet" in source and "linalg.det(" not in source, source
     n = 100
@@ -217,7 +205,7 @@ def test_log_det_of_scaled_identity(target, c, latex, assume):
 def test_log_det_sign(target):
     """A negative determinant: log det is nan (as log of a negative number), log |det| is
     the log of its magnitude."""
-    to_numpy = _backend(target)
+    to_numpy = backend(target)
     fn, _ = _function(r"\log\det X", "X", target)
     fa, _ = _function(r"\log|\det X|", "X", target)
     n = 101                                          # det(-1e-4 I) = -1e-404

@@ -116,24 +116,31 @@ def norm_assume(assume) -> dict:
     return out
 
 
+def _split_spec(spec: str, option: str, example: str, hint: str):
+    """``NAME=VALUE`` of a command-line spec -> (validated name, value text)."""
+    if "=" not in spec:
+        raise TexgradError(f"{option} {_show(spec)}: expected NAME=..., e.g. {example}",
+                           hint=hint)
+    name, value = spec.split("=", 1)
+    if not name.strip():
+        raise TexgradError(f"{option} {_show(spec)}: no name before '='",
+                           hint=f"e.g. {option} {example}")
+    return symbol_name(name, option), value
+
+
 def parse_shape_specs(specs) -> dict:
     """CLI form: ``["X=m,n", "x=n", "a="]`` -> validated ``{name: dims}``."""
     out: dict = {}
     for spec in specs or ():
-        if "=" not in spec:
-            raise TexgradError(f"--shape {_show(spec)}: expected NAME=DIMS, e.g. X=m,n or x=n "
-                               "or a=", hint="a scalar is NAME= (no dimensions)")
-        name, dims = spec.split("=", 1)
-        if not name.strip():
-            raise TexgradError(f"--shape {_show(spec)}: no name before '='",
-                               hint="e.g. --shape X=m,n")
+        name, dims = _split_spec(spec, "--shape", "X=m,n",
+                                 "X=m,n (matrix), x=n (vector), a= (a scalar: no dimensions)")
         parts = [d.strip() for d in dims.split(",")]
         if parts == [""]:
             parts = []
         if any(p == "" for p in parts):
             raise TexgradError(f"--shape {_show(spec)}: an empty dimension",
                                hint="e.g. --shape X=m,n")
-        out.update(norm_shapes({symbol_name(name, "--shape"): tuple(parts)}))
+        out.update(norm_shapes({name: tuple(parts)}))
     return out
 
 
@@ -141,13 +148,8 @@ def parse_assume_specs(specs) -> dict:
     """CLI form: ``["W=symmetric,invertible", "x=complex"]`` -> ``{name: properties}``."""
     out: dict = {}
     for spec in specs or ():
-        if "=" not in spec:
-            raise TexgradError(f"--assume {_show(spec)}: expected NAME=PROPERTY, "
-                               "e.g. W=symmetric")
-        name, props = spec.split("=", 1)
-        if not name.strip():
-            raise TexgradError(f"--assume {_show(spec)}: no name before '='",
-                               hint="e.g. --assume W=symmetric")
-        out.setdefault(symbol_name(name, "--assume"), []).extend(
-            p.strip() for p in props.split(",") if p.strip())
+        name, props = _split_spec(spec, "--assume", "W=symmetric",
+                                  "properties: symmetric, spd, invertible, positive, "
+                                  "orthogonal, diagonal, complex")
+        out.setdefault(name, []).extend(p.strip() for p in props.split(",") if p.strip())
     return {k: tuple(v) for k, v in out.items()}

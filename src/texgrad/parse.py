@@ -575,11 +575,7 @@ def _map_lark_error(err, text: str) -> TexgradError:
                 # a known command the lexer could not read: its argument is incomplete
                 un = _unclosed(text, len(text))
                 if un:
-                    line, col = position(text, un[0])
-                    return ParseError(f"unclosed group: '{un[1]}' opened at line {line}, "
-                                      f"column {col} is never closed",
-                                      hint=f"add '{un[2]}' where the group ends"
-                                      ).at(text, un[0], len(un[1]))
+                    return _unclosed_error(text, un)
                 return ParseError(f"{cmd} is not followed by an argument texgrad reads",
                                   hint=f"write {cmd}{{x}} with one symbol in the braces"
                                   ).at(text, off, len(cmd))
@@ -603,11 +599,7 @@ def _map_lark_error(err, text: str) -> TexgradError:
             off = len(text.rstrip())
             un = _unclosed(text, len(text))
             if un:
-                line, col = position(text, un[0])
-                return ParseError(f"unclosed group: '{un[1]}' opened at line {line}, "
-                                  f"column {col} is never closed",
-                                  hint=f"add '{un[2]}' where the group ends"
-                                  ).at(text, un[0], len(un[1]))
+                return _unclosed_error(text, un)
             exp = _expected_text(expected)
             return ParseError("unexpected end of input",
                               hint=(f"expected {exp}" if exp else
@@ -659,6 +651,14 @@ def did_you_mean(word: str, choices) -> str | None:
     import difflib
     m = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return m[0] if m else None
+
+
+def _unclosed_error(text: str, un) -> ParseError:
+    """A group opened at ``un`` = (offset, opener, closer) and never closed."""
+    line, col = position(text, un[0])
+    return ParseError(f"unclosed group: '{un[1]}' opened at line {line}, column {col} is "
+                      "never closed", hint=f"add '{un[2]}' where the group ends"
+                      ).at(text, un[0], len(un[1]))
 
 
 _APPLIED = re.compile(r"\s*(?:\(|\\left\s*\(|\\[bB]igg?l?\s*\()")
