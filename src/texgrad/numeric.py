@@ -704,10 +704,10 @@ def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym):
     if not all(_well_conditioned(e, env, sizes) for e in (f, *derivs)):
         return False, None
     for d in derivs:
-        if any(isinstance(n, SingleEntry) for n in walk(d)):
-            for name in {n.i for n in walk(d) if isinstance(n, SingleEntry)} | \
-                    {n.j for n in walk(d) if isinstance(n, SingleEntry)}:
-                ENTRY[name] = 0
+        for n in _order(d)[0]:          # remembered: a check validates many draws
+            if isinstance(n, SingleEntry):
+                ENTRY[n.i] = 0
+                ENTRY[n.j] = 0
         dv = safe_evaluate(d, env, sizes)
         if dv is None or not _finite(dv):
             return False, None
@@ -733,7 +733,7 @@ def _well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:
     near-singular (condition number at most 1e3: at 1e4, about 0.3% of seeds gave a right
     derivative of tr(X^{-1}A) a false alarm; at 1e3 none in 3,000).  A determinant alone
     is finite even of a singular matrix (det(W - W) + t)."""
-    for e in walk(f):
+    for e in _order(f)[0]:
         if isinstance(e, MatPow) and e.k < 0:
             m = safe_evaluate(e.arg, env, sizes)
             if m is None or m.shape[0] > 1 and np.linalg.cond(m) > 1e3:
