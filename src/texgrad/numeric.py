@@ -350,7 +350,8 @@ class Check:
     reason: str = ""
     worst: tuple = ()          # (finite difference, analytic) at the worst comparison
     tolerance: float = TOLERANCE
-    scale: float = 1.0         # the factor the draws were scaled by (1: plain draws)
+    scale: float = 1.0         # the factor the draws were scaled by (1: plain draws; NaN:
+    #                            different factors for different draws)
     note: str = ""             # how it was verified, when not by finite differences
     undefined: bool = False    # not verified because f is undefined at every draw tried
     disagreement: bool = False  # failed with a reason (a check beyond finite differences)
@@ -376,7 +377,8 @@ class Check:
         if self.passed and self.note:
             return f"% verified: {self.note}; {self.convention}"
         if self.passed:
-            scaled = f" scaled by {self.scale:g}" if self.scale != 1.0 else ""
+            scaled = "" if self.scale == 1.0 else f" scaled by {self.scale:g}" \
+                if np.isfinite(self.scale) else " (some rescaled)"
             return (f"% verified numerically: max rel. error {self.max_rel_error:.1e} over "
                     f"{self.trials} random draws{scaled} x "
                     f"{self.directions // max(self.trials, 1)} directions{where}; "
@@ -398,7 +400,8 @@ class Check:
                 else None,
                 "trials": self.trials, "directions": self.directions,
                 "sizes": {k.lstrip("#"): v for k, v in self.sizes.items()},
-                "convention": self.convention, "reason": self.reason, "scale": self.scale}
+                "convention": self.convention, "reason": self.reason,
+                "scale": self.scale if np.isfinite(self.scale) else None}
 
 
 def _finite(x) -> bool:
@@ -520,7 +523,7 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
     worst_pair = ()
     done = 0
     dirs = 0
-    used_scale = None
+    used: list = []            # the scale of each counted draw
     scales = list(SCALES)
     why = {"vacuous": 0, "overflow": 0, "no draw": 0, "nan": 0, "inf": 0, "tried": 0}
     with np.errstate(all="ignore"):
@@ -570,8 +573,7 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
                     dirs += 1
                 done += 1
                 trial_ok = True
-                if used_scale is None:
-                    used_scale = scale
+                used.append(scale)
                 if scale != scales[0]:   # later draws start at the scale that worked
                     scales.remove(scale)
                     scales.insert(0, scale)
@@ -586,7 +588,7 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
         out.undefined = why["tried"] > 0 and why["nan"] == why["tried"]
         return out
     return Check(worst <= TOLERANCE, worst, done, dirs, sizes, convention, worst=worst_pair,
-                 scale=used_scale if used_scale is not None else 1.0)
+                 scale=used[0] if len(set(used)) == 1 else float("nan"))
 
 
 def _unverified_reason(why: dict) -> str:
