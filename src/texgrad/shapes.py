@@ -640,6 +640,7 @@ class Typer:
                                   hint="for the exponential of every entry write \\exp(X)"
                                   ).at(self.text, n.start, n.end - n.start)
             return S.Func("exp", arg)
+        t = None
         if kind == "expr":
             # x^{10^{300}}, x^{2 \cdot 3}: an exponent that folds to a number is that number
             t = self.build(payload)
@@ -701,8 +702,9 @@ class Typer:
             self.need_square(e, base, "a matrix power")
             return S.MatPow(e, int(value))
         if kind == "expr" and self.is_scalar(e):
-            # a^t = exp(t log a) for a scalar base and a scalar exponent
-            t = self.build(payload)
+            # a^t = exp(t log a) for a scalar base and a scalar exponent (built once above:
+            # building it again doubled the work at every level of a tower x^{x^{...}})
+            t = self.build(payload) if t is None else t
             self.need_scalar(t, payload, "an exponent")
             return S.Func("exp", Mul((t, S.Func("log", e))))
         raise Unsupported(f"the superscript `{self.src(payload)}` is not understood",
