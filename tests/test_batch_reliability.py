@@ -480,3 +480,19 @@ def test_signals_end_a_batch_with_the_summary(tmp_path, signame, jobs):
 def test_help_documents_the_signal_statuses():
     r = run(["--help"])
     assert "143" in r.output and "129" in r.output and "130" in r.output
+
+
+def test_a_record_that_cannot_be_verified_is_counted_apart(tmp_path):
+    """A NOT VERIFIED record is ok in OUT (with status), counted as 'could not be verified'
+    in the summary, and the batch exits 1 as for a failed check."""
+    import json
+    from click.testing import CliRunner
+    from texgrad.cli import main
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"latex": "\\\\exp(800 + x)", "wrt": "x"}\n{"latex": "x^2"}\n')
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(main, ["batch", str(src), "-o", str(out)])
+    assert res.exit_code == 1, res.output
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs[0]["status"] == "not verified" and recs[1]["status"] == "verified"
+    assert "1 could not be verified" in res.stderr

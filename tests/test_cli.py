@@ -247,3 +247,28 @@ def test_error_caret_in_a_formula_starting_with_minus():
     r = invoke(["-x^2 +", "--wrt", "x"])
     assert r.exit_code == 2
     assert "column 7" in r.output and "\n1 | -x^2 +\n" in r.output
+
+
+def test_a_derivative_that_cannot_be_verified_says_so_not_failed():
+    """F13's third verdict through the CLI: exit 1, the stamp says NOT VERIFIED and stderr
+    says 'could not be verified' (exp(800 + x) overflows a float at every draw)."""
+    from clirun import invoke, stderr_of
+    r = invoke([r"\exp(800 + x)", "--wrt", "x"])
+    assert r.exit_code == 1
+    assert "% NOT VERIFIED" in r.stdout and "CHECK FAILED" not in r.stdout
+    err = stderr_of(r)
+    assert "could not be verified" in err and "FAILED" not in err
+    j = invoke([r"\exp(800 + x)", "--wrt", "x", "--format", "json"])
+    import json
+    d = json.loads(j.stdout)
+    assert d["status"] == "not verified" and d["max_rel_error"] is None
+
+
+@pytest.mark.parametrize("formula, wrt", [(r"(X-X)^{-1}", "X"), (r"\log 0 + x", "x"),
+                                          (r"\log(x - x)", "x")])
+def test_a_formula_undefined_everywhere_is_bad_input(formula, wrt):
+    """L6: exit 2 with the reason, not NOT VERIFIED."""
+    from clirun import invoke, stderr_of
+    r = invoke([formula, "--wrt", wrt])
+    assert r.exit_code == 2, (r.stdout, stderr_of(r))
+    assert "undefined at every point tried" in stderr_of(r)

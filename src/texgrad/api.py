@@ -109,10 +109,11 @@ class Result:
              "convention": self.convention, "verified": self.verified,
              "max_rel_error": None, "trials": 0, "warnings": list(self.warnings),
              "order": self.order}
+        d["status"] = None if self.check is None else self.check.status
         if self.check is not None:
-            d["max_rel_error"] = self.check.max_rel_error
-            d["trials"] = self.check.trials
             d["check"] = self.check.to_dict()
+            d["max_rel_error"] = d["check"]["max_rel_error"]      # None when not finite
+            d["trials"] = self.check.trials
         return d
 
     def _repr_latex_(self):
@@ -691,6 +692,8 @@ def _derivative(latex, kind, f, fd, x_full, x_diff, syms, style, entry, typer, v
             res.check = NM.check_derivative(target, x, syms,
                                             NM.apply_entries(d, x, entry[0], entry[1] or "1"),
                                             [d], seed=seed, convention=conv)
+        if kind in ("jacobian", "derivative") and res.check.undefined:
+            raise NM.undefined_error()        # f itself is undefined everywhere: bad input
         if kind == "hessian" and res.check.passed:
             g_check = NM.check_gradient(fd, target, x, syms, seed=seed, convention=conv)
             if not g_check.passed:
@@ -734,6 +737,8 @@ def _nth_derivative(latex, order, f, fd, x_full, x_diff, syms, style, verify, se
             check = NM.check_derivative(steps[k - 1], x, syms, NM.apply_scalar(steps[k]),
                                         [steps[k]], seed=seed, convention=conv)
             res.check = check
+            if k == 1 and check.undefined:
+                raise NM.undefined_error()    # f itself is undefined everywhere: bad input
             if not check.passed:
                 if not check.reason:
                     check.convention = (f"{conv} (the {_ordinal(k)} derivative failed its "
@@ -762,6 +767,7 @@ def _check_laplacian(fd, g, x, syms, lap, seed, conv):
                                                     atol=1e-10):
             check.passed = False
             check.reason = "the Laplacian is not the trace of the Hessian"
+            check.disagreement = True         # a real disagreement: CHECK FAILED
     return check
 
 

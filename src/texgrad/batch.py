@@ -389,7 +389,7 @@ def _test_hooks(latex: str) -> None:
 
 def process_record(index: int, raw: bytes, cfg: dict) -> tuple[str, str]:
     """One record -> (status, JSON line without its newline); status is ``ok``, ``failed``
-    (the numeric check failed), ``error``, ``timeout`` or ``internal``.  Never raises
+    (the numeric check failed), ``not verified`` (it could not compare), ``error``, ``timeout`` or ``internal``.  Never raises
     (except KeyboardInterrupt/SystemExit)."""
     from . import api
     try:
@@ -415,7 +415,8 @@ def process_record(index: int, raw: bytes, cfg: dict) -> tuple[str, str]:
         return "error", error_line(index, rec_id, latex, err.to_dict())
     except Exception as exc:        # a bug in texgrad: an error record, never the batch's end
         return "internal", error_line(index, rec_id, latex, _internal_fields(exc))
-    status = "failed" if r.check is not None and not r.check.passed else "ok"
+    status = "ok" if r.check is None or r.check.passed else \
+        "failed" if r.check.failed else "not verified"
     return status, dump({"index": index, "id": rec_id, "ok": True, **d})
 
 
@@ -500,7 +501,9 @@ def iter_records(fh):
 
 def _status_of(obj: dict) -> str:
     if obj.get("ok"):
-        return "ok" if obj.get("verified", True) else "failed"
+        if obj.get("verified", True):
+            return "ok"
+        return "not verified" if obj.get("status") == "not verified" else "failed"
     return {"timeout": "timeout", "internal": "internal"}.get(obj.get("kind"), "error")
 
 
@@ -527,7 +530,7 @@ def scan_prefix(path: str):
 
 
 class Counter:
-    KEYS = ("ok", "failed", "error", "timeout", "internal")
+    KEYS = ("ok", "failed", "not verified", "error", "timeout", "internal")
 
     def __init__(self, total: int | None, show: bool):
         self.n = {k: 0 for k in self.KEYS}
@@ -565,11 +568,13 @@ class Counter:
     def summary(self, resumed: int, out: str) -> str:
         secs = time.monotonic() - self.start
         errors = self.n["error"] + self.n["timeout"] + self.n["internal"]
-        ok = self.n["ok"] + self.n["failed"]
+        ok = self.n["ok"] + self.n["failed"] + self.n["not verified"]
         parts = [f"texgrad batch: {self.done} records"
                  + (f" ({resumed} kept from before, {self.new} now)" if resumed else ""),
-                 f"{ok} ok" + (f" ({self.n['failed']} FAILED the numeric check)"
-                               if self.n["failed"] else ""),
+                 f"{ok} ok" + "".join(
+                     f" ({self.n[k]} {what})" for k, what in (
+                         ("failed", "FAILED the numeric check"),
+                         ("not verified", "could not be verified")) if self.n[k]),
                  f"{errors} errors ({self.n['timeout']} timeouts, "
                  f"{self.n['internal']} internal)",
                  f"{secs:.1f} s", f"{self.new / max(secs, 1e-9):.1f} records/s"]
@@ -1234,7 +1239,7 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
     if code:
         sys.exit(code)
     n = counter.n
-    if n["failed"] or (strict and n["error"] + n["timeout"] + n["internal"]):
+    if n["failed"] or n["not verified"] or (strict and n["error"] + n["timeout"] + n["internal"]):
         sys.exit(1)
 
 

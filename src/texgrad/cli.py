@@ -475,9 +475,17 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
         if not no_stamp or failed:
             click.echo(stamp_line(r, "%"))
     if failed:
-        click.echo(f"texgrad: the numeric check FAILED for d/d{r.wrt}: "
-                   f"{stamp_line(r, '%')[2:]}", err=True)
+        click.echo(check_message(r), err=True)
         sys.exit(1)
+
+
+def check_message(r) -> str:
+    """The stderr line for a derivative that is not verified: FAILED (a disagreement) or
+    could not be verified (nothing informative to compare), both exit status 1."""
+    if r.check.status == "not verified":
+        return (f"texgrad: the derivative d/d{r.wrt} could not be verified: "
+                f"{one_line_comment(r.check.reason, '')[1:]}")
+    return f"texgrad: the numeric check FAILED for d/d{r.wrt}: {stamp_line(r, '%')[2:]}"
 
 
 def run_diff(text: str, time_limit: float, **options):

@@ -150,13 +150,12 @@ def texgrad_magic(line: str, cell: str | None = None):
 
 def _run(text: str, params: dict):
     """Differentiate as ``texgrad EXPR`` does; the Result, or None when it printed instead."""
-    from .cli import _replacement, run_diff, stamp_line, strict_json
+    from .cli import _replacement, check_message, run_diff, stamp_line, strict_json
     from .errors import TexgradError
     r = run_diff(text, params.pop("time_limit"), **params)
     failed = r.check is not None and not r.check.passed
     if failed:
-        print(f"texgrad: the numeric check FAILED for d/d{r.wrt}: "
-              f"{stamp_line(r, '%')[2:]}", file=sys.stderr)
+        print(check_message(r), file=sys.stderr)
     for w in getattr(r, "warnings", None) or ():
         print(f"texgrad: warning: {w}", file=sys.stderr)
     emit, fmt = params.get("emit"), params.get("fmt", "latex")
