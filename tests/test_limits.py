@@ -142,3 +142,25 @@ def test_laplacian_style_disagreement_is_failed():
     assert c.status == "failed" and c.stamp().startswith("% CHECK FAILED")
     c = NM.Check(False, float("nan"), 0, 0, {}, "", reason="nothing compared")
     assert c.status == "not verified" and c.stamp().startswith("% NOT VERIFIED")
+
+
+def test_a_swallowed_time_limit_fires_again():
+    """limits.time_limited re-fires: code that catches the first LimitError and goes on
+    is still stopped."""
+    import time
+    from texgrad.errors import LimitError
+    from texgrad.limits import time_limited
+    start = time.monotonic()
+    swallowed = 0
+    with pytest.raises(LimitError):
+        with time_limited(0.2, repeat=0.2):
+            while time.monotonic() - start < 5:
+                try:
+                    while True:
+                        time.sleep(0.01)
+                except LimitError:
+                    swallowed += 1
+                    if swallowed > 1:
+                        raise
+    assert swallowed == 2
+    assert time.monotonic() - start < 2
