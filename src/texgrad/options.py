@@ -72,17 +72,23 @@ def symbol_name(name, where: str = "shape") -> str:
     return s.lstrip("\\")
 
 
+def _named_entries(mapping, label: str, what: str):
+    """The (validated name, value) entries of an API mapping ``shapes=`` / ``assume=``, one
+    at a time (None or empty: none)."""
+    if not mapping:
+        return
+    if not isinstance(mapping, dict):
+        raise TexgradError(f"{label} must be a mapping name -> {what}, not "
+                           f"{type(mapping).__name__}")
+    for k, v in mapping.items():
+        yield symbol_name(k, label), v
+
+
 def norm_shapes(shapes) -> dict:
     """``{"X": ("m", "n"), "x": "n", "a": ()}`` (API form) -> validated ``{name: dims}``;
     an int or a digit string is a size (1 is kept as 1, other sizes as ints)."""
     out: dict = {}
-    if not shapes:
-        return out
-    if not isinstance(shapes, dict):
-        raise TexgradError(f"shapes must be a mapping name -> dimensions, not "
-                           f"{type(shapes).__name__}")
-    for k, v in shapes.items():
-        name = symbol_name(k, "shapes")
+    for name, v in _named_entries(shapes, "shapes", "dimensions"):
         if isinstance(v, (str, int)) and not isinstance(v, bool):
             v = (v,) if v != "" else ()
         if not isinstance(v, (tuple, list)):
@@ -99,13 +105,7 @@ def norm_shapes(shapes) -> dict:
 def norm_assume(assume) -> dict:
     """``{"W": ("symmetric",), "x": "complex"}`` -> ``{name: tuple of properties}``."""
     out: dict = {}
-    if not assume:
-        return out
-    if not isinstance(assume, dict):
-        raise TexgradError(f"assume must be a mapping name -> properties, not "
-                           f"{type(assume).__name__}")
-    for k, v in assume.items():
-        name = symbol_name(k, "assume")
+    for name, v in _named_entries(assume, "assume", "properties"):
         if isinstance(v, str):
             v = (v,)
         if not isinstance(v, (tuple, list, set, frozenset)) or \
