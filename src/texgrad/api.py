@@ -234,8 +234,6 @@ def _choose_side(parts, text: str, wrt: str | None):
         having = [i for i in range(count) if base in names[i]]
         if having:
             i = having[0]
-            if i == 1 and count == 2 and _is_label(parts[0]):
-                return parts[1], ""
             others = [j for j in range(count) if j != i]
             if all(constant[j] for j in others):
                 why = ("the " + _side_name(others[0], count) + " is constant" if count == 2
