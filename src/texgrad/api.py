@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from . import simplify as S
-from .errors import ShapeError, TexgradError, Unsupported
+from .errors import LimitError, ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
 from .options import norm_assume, norm_shapes
 from .parse import N, _unwrap_postfix, parse
@@ -534,7 +534,6 @@ MAX_NODES = 200_000        # distinct nodes of a derivative
 
 def _bounded(e: Expr, latex: str) -> Expr:
     """A derivative larger than MAX_NODES distinct nodes is refused, not printed."""
-    from .errors import LimitError
     if e.size > MAX_NODES and len(walk(e)) > MAX_NODES:
         raise LimitError(f"the derivative has more than {MAX_NODES:,} distinct nodes",
                          hint="differentiate a smaller part, or introduce names for "
@@ -564,7 +563,6 @@ MAX_ORDER = 20       # the order of a derivative by a scalar
 
 def _kind(kind, req, f, x, entry, typer, latex) -> str:
     if req.order > MAX_ORDER:
-        from .errors import LimitError
         raise LimitError(f"a derivative of order {req.order}; the limit is {MAX_ORDER}",
                          line=1, column=1, source=latex)
     if req.order > 2 and not req.laplacian:
