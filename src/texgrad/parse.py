@@ -130,16 +130,14 @@ def _make_build():
             return N("chain", tuple(parts), *_span(*parts)) if len(parts) > 1 else parts[0]
 
         def chainlist(self, c):
+            # a left-recursive list (``chainlist EQUALS sum``, ``items item``): the list so
+            # far, extended in place by the last child (a long chain stays linear)
             if len(c) == 1:
                 return [c[0]]
-            c[0].append(c[2])          # extended in place: a long chain stays linear
+            c[0].append(c[-1])
             return c[0]
 
-        def items(self, c):
-            if len(c) == 1:
-                return [c[0]]
-            c[0].append(c[1])
-            return c[0]
+        items = chainlist
 
         def neg(self, c):
             return N("neg", (c[1],), *_span(c[0], c[1]))
