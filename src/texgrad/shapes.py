@@ -56,6 +56,9 @@ def out_of_range(e: Expr):
     return None
 
 
+_NUMBER_HINT = "texgrad bounds numbers (after folding constants) so that they fit a float"
+
+
 def range_error(found, text: str, start: int = 0, width: int = 1) -> LimitError:
     what, value = found
     if what == "exponent":
@@ -64,7 +67,7 @@ def range_error(found, text: str, start: int = 0, width: int = 1) -> LimitError:
                "keep answers and checks finite"
     else:
         msg = f"the number {number_text(value)} is beyond the limit of about 1e300"
-        hint = "texgrad bounds numbers (after folding constants) so that they fit a float"
+        hint = _NUMBER_HINT
     return LimitError(msg, hint=hint).at(text, start, width)
 
 
@@ -648,8 +651,7 @@ class Typer:
             if mag is not None and abs(mag) > 300:
                 raise LimitError("the exponent is beyond the limit of about 1e300 "
                                  f"(it is about 10^{mag:.0f})",
-                                 hint="texgrad bounds numbers (after folding constants) so "
-                                      "that they fit a float"
+                                 hint=_NUMBER_HINT
                                  ).at(self.text, payload.start, payload.end - payload.start)
             if mag is not None:
                 folded = S.resimplify(t)
@@ -665,8 +667,7 @@ class Typer:
                 # 1000^{1000}: refused before the exact power is computed
                 raise LimitError("this power is beyond the limit of about 1e300 "
                                  f"(it is about 10^{mag * float(value):.0f})",
-                                 hint="texgrad bounds numbers (after folding constants) so "
-                                      "that they fit a float"
+                                 hint=_NUMBER_HINT
                                  ).at(self.text, n.start, n.end - n.start)
         if kind in ("T", "H", "invT"):
             self.promote_if_scalar(e)
