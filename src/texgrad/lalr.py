@@ -215,20 +215,6 @@ class Parser:
         if plan is None:
             return user
         plan = [tuple(p) for p in plan]
-        if user is _Splice and plan[0][1]:
-            # a left-recursive ``_rule`` (``_items: _items "," item``): grow the first
-            # child's list in place instead of copying it at every step (linear, as Lark)
-            first, rest = plan[0][0], plan[1:]
-
-            def grown(children):
-                out = children[first]
-                for i, splice in rest:
-                    if splice:
-                        out.extend(children[i])
-                    else:
-                        out.append(children[i])
-                return out
-            return grown
 
         def filtered(children):
             out = []
