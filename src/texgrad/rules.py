@@ -126,16 +126,6 @@ def _transposed_factors(e: MatMul) -> tuple:
 
 @defvjp(MatMul)
 def _matmul(e, g, i):                    # Cookbook (37): d(XY) = dX Y + X dY
-    if len(e.factors) <= 3:
-        left = e.factors[:i]
-        right = e.factors[i + 1:]
-        parts = []
-        if left:
-            parts.append(transpose(matmul(*left)))
-        parts.append(g)
-        if right:
-            parts.append(transpose(matmul(*right)))
-        return matmul(*parts)
     # (A_1 ... A_{i-1})^T G (A_{i+1} ... A_n)^T = A_{i-1}^T ... A_1^T G A_n^T ... A_{i+1}^T
     t = _transposed_factors(e)
     return matmul(*t[i - 1::-1] if i else (), g, *t[:i:-1])
