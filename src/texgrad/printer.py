@@ -325,9 +325,7 @@ class LatexPrinter:
             base = self.at_least(a.arg, PREC["atom"])
             return self.sup(base, "-" + t), PREC["postfix"]
         if isinstance(a, MatPow):          # (X^{k})^{T}, as the Cookbook prints it
-            inner = self._print(a)[0]
-            return self.sup(self.paren(inner) if _tall(inner) else f"({inner})", t), \
-                PREC["postfix"]
+            return self.sup(self.arg(a), t), PREC["postfix"]
         if isinstance(a, Conj):
             return self.sup(self.at_least(a.arg, PREC["atom"]), self.style.hermitian), \
                 PREC["postfix"]
