@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .errors import LimitError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero)
 
@@ -105,7 +106,6 @@ class LatexPrinter:
             raise TypeError(f"no LaTeX printer for {type(e).__name__}")
         out = meth(e)
         if len(out[0]) > MAX_CHARS:
-            from .errors import LimitError
             raise LimitError(f"the printed derivative would be longer than {MAX_CHARS:,} "
                              "characters",
                              hint="differentiate a smaller part, or introduce names for "

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .errors import Unsupported
+from .errors import LimitError, Unsupported
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
@@ -349,7 +349,6 @@ class _Budget:
     def spend(self, e: Expr) -> Expr:
         self.used += 1 + len(e.children)
         if self.used > MAX_PARTS:
-            from .errors import LimitError
             raise LimitError(f"the derivative is too large: more than {MAX_PARTS:,} parts "
                              "(its terms repeat long products)",
                              hint="differentiate a smaller part, or introduce names for "
