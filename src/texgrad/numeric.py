@@ -15,6 +15,7 @@ from math import prod
 
 import numpy as np
 
+from .errors import LimitError, ShapeError, TexgradError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
@@ -239,11 +240,7 @@ class Draws:
         shape = (int(size),) if np.ndim(size) == 0 else tuple(int(k) for k in size)
         n = prod(shape)
         if n > MAX_DRAWN:
-            from .errors import LimitError
-            raise LimitError(f"the numeric check would draw {n:,} random entries for one "
-                             f"value; the limit is {MAX_DRAWN:,}",
-                             hint="declare smaller sizes (--shape), or skip the check "
-                                  "(--no-verify; API: verify=False)")
+            raise _draw_limit(n, "for one value")
         return n, shape
 
     @classmethod
@@ -256,6 +253,13 @@ class Draws:
 
 BULK = 4096              # entries above which draws are made in bulk
 MAX_DRAWN = 2_000_000    # entries of one drawn value
+
+
+def _draw_limit(n: int, where: str) -> LimitError:
+    return LimitError(f"the numeric check would draw {n:,} random entries {where}; the "
+                      f"limit is {MAX_DRAWN:,}",
+                      hint="declare smaller sizes (--shape), or skip the check "
+                           "(--no-verify; API: verify=False)")
 
 
 def assign_sizes(syms: dict, reverse: bool = False) -> dict:
@@ -433,7 +437,6 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
 def undefined_error():
     """The TexgradError for a formula undefined at every point the check tried (bad input,
     not a derivative that cannot be verified)."""
-    from .errors import TexgradError
     return TexgradError("the formula is undefined at every point tried (plain random draws, "
                         "positive entries, spd matrices, rescaled draws)",
                         hint="a logarithm of 0 or of a negative number, a power of 0, an "
@@ -480,11 +483,7 @@ def _bound_draws(syms: dict, sizes: dict) -> None:
         r, c = (dim_size(d, sizes) for d in s.dims)
         total += r * c * (2 if "complex" in s.assume else 1)
     if total > MAX_DRAWN:
-        from .errors import LimitError
-        raise LimitError(f"the numeric check would draw {total:,} random entries at each "
-                         f"point; the limit is {MAX_DRAWN:,}",
-                         hint="declare smaller sizes (--shape), or skip the check "
-                              "(--no-verify; API: verify=False)")
+        raise _draw_limit(total, "at each point")
 
 
 def _scaled(env: dict, syms: dict, scale: float) -> dict:
@@ -753,7 +752,6 @@ def to_user(x: np.ndarray, shape) -> np.ndarray | float:
 
 
 def from_user(name: str, value, sym: Sym) -> np.ndarray:
-    from .errors import ShapeError
     try:
         a = np.asarray(value)
         a = a.astype(complex if np.iscomplexobj(a) else float)
