@@ -699,7 +699,6 @@ def _compare(d: _Deriv, p: _Printed, seed: int) -> ClaimResult:
     pairs = []                  # (a, b, tolerance, size set index)
     undefined = vacuous = 0
     used_sizes = []
-    scale_free = {n for n, s in allsyms.items() if "orthogonal" in s.assume}
     for si, sizes0 in enumerate(_size_sets(base)):
         got = 0
         for profile in range(4):
@@ -718,7 +717,7 @@ def _compare(d: _Deriv, p: _Printed, seed: int) -> ClaimResult:
                 if _tiny(a) and _tiny(b):
                     # both vanish here: compare at rescaled points instead
                     for s in SCALES:
-                        env2 = {k: (v if k in scale_free else v * s) for k, v in env.items()}
+                        env2 = NM._scaled(env, allsyms, s)      # orthogonal ones kept
                         a2 = ours_valid(env2, sizes)
                         b2 = None if a2 is None else theirs_valid(env2, sizes, a2)
                         if a2 is not None and b2 is not None and not (_tiny(a2) and _tiny(b2)):
