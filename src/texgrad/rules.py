@@ -172,7 +172,7 @@ def _matpow(e, g, i):
         return powsum(xt, g, xt, e.k)
     scalars, m = _peel(g)
     if isinstance(m, Identity):          # d tr(X^{-k}) = -k tr(X^{-k-1} dX)
-        return neg(mul(Const(Fraction(-e.k)), *scalars, transpose(matpow(x, e.k - 1))))
+        return mul(Const(Fraction(e.k)), *scalars, transpose(matpow(x, e.k - 1)))
     y = inverse(x)                       # X^{-k} = (X^{-1})^k, then (59)
     yt = transpose(y)
     s = powsum(yt, g, yt, -e.k)
