@@ -1030,7 +1030,7 @@ def resimplify(e: Expr, mapping: dict | None = None) -> Expr:
             if kind in _CHAINS and parents.get(n) is kind and n is not e:
                 continue              # a level inside a chain: built with its top
             if kind in _CHAINS:
-                memo[n] = rebuild(n, tuple(_chain_parts(n, kind, parents, mapping, memo)))
+                memo[n] = rebuild(n, tuple(_chain_parts(n, memo)))
             else:
                 memo[n] = rebuild(n, tuple(memo[c] for c in n.children))
         else:
@@ -1041,8 +1041,10 @@ def resimplify(e: Expr, mapping: dict | None = None) -> Expr:
 _CHAINS = (Add, Mul)
 
 
-def _chain_parts(top: Expr, kind, parents: dict, mapping: dict, memo: dict) -> list:
-    """The rebuilt parts of the chain under ``top``, in order, through its inner levels."""
+def _chain_parts(top: Expr, memo: dict) -> list:
+    """The rebuilt parts of the chain under ``top``, in order, through its inner levels:
+    walk() puts children first, so a child not yet in ``memo`` is a level resimplify
+    skipped, to be read through."""
     out = []
     stack = [iter(top.children)]
     while stack:
@@ -1050,7 +1052,7 @@ def _chain_parts(top: Expr, kind, parents: dict, mapping: dict, memo: dict) -> l
         if c is None:
             stack.pop()
             continue
-        if type(c) is kind and c not in mapping and parents.get(c) is kind and c not in memo:
+        if c not in memo:
             stack.append(iter(c.children))
         else:
             out.append(memo[c])
