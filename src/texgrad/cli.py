@@ -234,15 +234,24 @@ def _protect_formulas(args: list, valued: frozenset = frozenset()) -> list:
     of an option in ``valued`` (``--time-limit -0.5``) stays that option's."""
     if "--" in args:
         return args
-    kept, moved, after_option = [], [], False
-    for a in args:
+    at = formula_positions(args, valued)
+    if not at:
+        return args
+    return ([a for k, a in enumerate(args) if k not in at]
+            + ["--", *(args[k] for k in sorted(at))])
+
+
+def formula_positions(args: list, valued: frozenset = frozenset()) -> set:
+    """The positions of the words in ``args`` that start with '-' but are formulas: no option
+    name could be them (they hold ^, \\, a space, braces...) and they are not the value of an
+    option in ``valued``."""
+    at, after_option = set(), False
+    for k, a in enumerate(args):
         if not after_option and a.startswith("-") and len(a) > 1 \
                 and not set(a.split("=", 1)[0]) <= _OPTION_CHARS:
-            moved.append(a)
-        else:
-            kept.append(a)
+            at.add(k)
         after_option = not after_option and a in valued
-    return kept + ["--", *moved] if moved else args
+    return at
 
 
 def valued_options(command: click.Command) -> frozenset:

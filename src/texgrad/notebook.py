@@ -86,20 +86,13 @@ def _parse_line(line: str):
     """The line's option values (a dict, the formula words under "formula") and its words
     with their spans, or None after printing a usage error (or the help)."""
     import click
-    from .cli import _OPTION_CHARS, valued_options
+    from .cli import formula_positions, valued_options
     cmd = magic_command()
     words = _tokens(line)
-    valued = valued_options(cmd)
     # a formula word starting with '-' (-x^\top A x) is not an option: it is passed to click
     # as a stand-in that cannot be one, in its place, and put back afterwards
-    args, after_option = [], False
-    for k, (w, _, _) in enumerate(words):
-        if not after_option and w.startswith("-") and len(w) > 1 and \
-                not set(w.split("=", 1)[0]) <= _OPTION_CHARS:
-            args.append(f"\x00{k}")
-        else:
-            args.append(w)
-        after_option = not after_option and w in valued
+    at = formula_positions([w for w, _, _ in words], valued_options(cmd))
+    args = [f"\x00{k}" if k in at else w for k, (w, _, _) in enumerate(words)]
     try:
         ctx = cmd.make_context("%texgrad", args)
     except click.exceptions.Exit:          # --help: click printed it
