@@ -87,6 +87,7 @@ Test hooks (environment variables, read for each record; for texgrad's own tests
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -796,23 +797,19 @@ class _Signals:
         self.fired = True
         raise _Interrupted(signum)
 
+    @contextlib.contextmanager
     def deferred(self):
-        import contextlib
-
-        @contextlib.contextmanager
-        def cm():
-            self.depth += 1
-            try:
-                yield
-            except BaseException:
-                self.depth -= 1
-                raise
+        self.depth += 1
+        try:
+            yield
+        except BaseException:
             self.depth -= 1
-            if not self.depth and self.pending is not None and not self.fired:
-                signum, self.pending = self.pending, None
-                self.fired = True
-                raise _Interrupted(signum)
-        return cm()
+            raise
+        self.depth -= 1
+        if not self.depth and self.pending is not None and not self.fired:
+            signum, self.pending = self.pending, None
+            self.fired = True
+            raise _Interrupted(signum)
 
 
 _SIGNALS = _Signals()
@@ -834,7 +831,7 @@ def _worker_main(conn, cfg: dict) -> None:
     _IN_WORKER = True
     # the parent handles Ctrl-C, SIGTERM and SIGHUP (sent to the whole process group, they
     # must not kill a worker first: its record would be written as "the worker died")
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+    for name in _Signals.NAMES:
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_IGN)
     if os.environ.get("TEXGRAD_BATCH_TEST_NOSTART"):
