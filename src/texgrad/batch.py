@@ -390,8 +390,8 @@ def _test_hooks(latex: str) -> None:
 
 def process_record(index: int, raw: bytes, cfg: dict) -> tuple[str, str]:
     """One record -> (status, JSON line without its newline); status is ``ok``, ``failed``
-    (the numeric check failed), ``not verified`` (it could not compare), ``error``, ``timeout`` or ``internal``.  Never raises
-    (except KeyboardInterrupt/SystemExit)."""
+    (the numeric check failed), ``not verified`` (it could not compare), ``error``,
+    ``timeout`` or ``internal``.  Never raises (except KeyboardInterrupt/SystemExit)."""
     from . import api
     try:
         rec_id, latex, kw = parse_record(raw, cfg)
@@ -509,9 +509,9 @@ def _status_of(obj: dict) -> str:
 
 
 def scan_prefix(path: str):
-    """The longest prefix of complete, valid records of OUT: (bytes, records, statuses, last
-    record, bytes dropped)."""
-    kept, count, statuses, last = 0, 0, [], None
+    """The longest prefix of complete, valid records of OUT: (bytes, records, statuses, bytes
+    dropped)."""
+    kept, count, statuses = 0, 0, []
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
         for line in read_lines(fh, MAX_OUT_LINE):
@@ -524,10 +524,9 @@ def scan_prefix(path: str):
             if not isinstance(obj, dict) or obj.get("index") != count:
                 break
             statuses.append(_status_of(obj))
-            last = obj
             count += 1
             kept += len(line)
-    return kept, count, statuses, last, size - kept
+    return kept, count, statuses, size - kept
 
 
 class Counter:
@@ -1143,8 +1142,8 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
     if resume and outfile == "-":
         raise click.UsageError("--resume needs OUT to be a file")
     try:
-        cfg = {"shapes": parse_shape_specs(shapes), "assume": parse_assume_specs(assume), "wrt": wrt,
-               "kind": kind, "seed": seed, "timeout": timeout or None}
+        cfg = {"shapes": parse_shape_specs(shapes), "assume": parse_assume_specs(assume),
+               "wrt": wrt, "kind": kind, "seed": seed, "timeout": timeout or None}
     except TexgradError as e:
         click.echo(e.render(), err=True)
         sys.exit(2)
@@ -1184,7 +1183,7 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
         try:
             start, statuses = 0, []
             if resume and not out.created:
-                kept, start, statuses, _last, dropped = scan_prefix(outfile)
+                kept, start, statuses, dropped = scan_prefix(outfile)
                 out.base, out.dropped, out.kept_records = kept, dropped, start
                 if start:           # also moves ``records`` past the kept ones
                     _check_continues(records, start, cfg, outfile, infile)
