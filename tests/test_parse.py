@@ -208,14 +208,15 @@ def test_a_braced_superscript_spans_its_closing_brace(text):
 
 
 @pytest.mark.parametrize("text, word, near", [
-    (r"\operatorname{softplus}(x)", "softplus", None),
-    (r"\mathbf{1}^T\operatorname{softplus}(W\mathbf{x})", "softplus", None),
-    (r"\mathrm{relu}(x)", "relu", None),
+    (r"\operatorname{swish}(x)", "swish", None),
+    (r"\mathbf{1}^T\operatorname{gelu}(W\mathbf{x})", "gelu", None),
+    (r"\mathrm{foo}(x)", "foo", None),
+    (r"\operatorname{softplu}(x)", "softplu", "softplus"),
     (r"\operatorname{trac}(X)", "trac", "trace"),
     (r"\operatorname{adj}(X)", "adj", None),
     (r"\operatorname{softmx}(\mathbf{z})", "softmx", "softmax"),
     (r"\text{loss}\left(x\right)", "loss", None),
-    (r"\operatorname{relu} x", "relu", None),
+    (r"\operatorname{foo} x", "foo", None),
 ])
 def test_an_unknown_function_is_refused_not_read_as_a_symbol(text, word, near):
     """Issue 10's hole, closed at the parser: an unknown \\operatorname{...}, or a word

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from texgrad.functions import BY_NAME as FN
 import texgrad
 from texgrad import printer
 from texgrad.ir import Func, Sym
@@ -75,7 +76,7 @@ def test_printer_prints_each_node_once(monkeypatch):
     monkeypatch.setattr(printer.LatexPrinter, "_print_Func", counting)
     e = X
     for _ in range(25):
-        e = Func("sin", e)
+        e = Func(FN["sin"], e)
     s = printer.latex(e)
     assert s.count("\\sin") == 25
     assert len(calls) == 25        # before: 2^25 - 1
@@ -102,7 +103,7 @@ def test_skey_linear_on_shared_dag():
     from texgrad.ir import Mul
     shared = X
     for _ in range(60):                 # each level names the one below twice
-        shared = Mul((shared, Func("exp", shared)))
+        shared = Mul((shared, Func(FN["exp"], shared)))
     k, dt = _timed(lambda: skey(shared))
     assert dt < 1.0
     assert skey(shared) == k           # deterministic and remembered
@@ -113,7 +114,7 @@ def test_printed_length_bounded():
     from texgrad.ir import Mul
     shared = X
     for _ in range(40):                 # a DAG whose printed tree has 2^40 leaves
-        shared = Mul((shared, Func("exp", shared)))
+        shared = Mul((shared, Func(FN["exp"], shared)))
     with pytest.raises(texgrad.LimitError, match="longer than"):
         printer.latex(shared)
 

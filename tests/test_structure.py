@@ -26,15 +26,21 @@ def test_printer_refuses_unknown_nodes():
         printer.LatexPrinter()._print(Strange("s", (1, 1)))
 
 
-def test_every_elementwise_function_has_a_derivative_and_an_evaluation():
-    from fractions import Fraction
+def test_every_elementwise_function_record_is_complete():
+    """Each FunctionSpec has its derivative (of the argument's shape), a NumPy evaluation of
+    the argument's shape, LaTeX, and a code template for every array target."""
+    import numpy as np
+    from texgrad import functions, simplify
     x = ir.Sym("x", ("n", 1))
-    for name in numeric.FUNCS:
-        e = ir.Func(name, x)
-        d = rules._fprime(name, e)
-        assert d.shape == x.shape
-        assert name in printer.LatexPrinter.FUNC_LATEX or name in ("log", "abs")
-    assert Fraction  # keeps the import honest
+    v = np.linspace(0.1, 0.9, 3).reshape(3, 1)
+    for spec in functions.BY_NAME.values():
+        e = ir.Func(spec, x)
+        assert rules.fprime(e).shape == x.shape, spec.name
+        assert spec.numpy(np, v).shape == v.shape, spec.name
+        assert spec.latex, spec.name
+        for target in ("numpy", "jax", "torch"):
+            assert spec.code.get(target), (spec.name, target)
+        assert simplify.func(spec, x) == e
 
 
 def test_cli_start_up_path_does_not_import_sympy():

@@ -41,6 +41,7 @@ import keyword
 import re
 from fractions import Fraction
 
+from .functions import BY_NAME, EXP, SIGMA, SIGN, SOFTPLUS
 from .ir import (SCALAR, Add, Commutation, Conj, Const, Det, Diag, Expr, Func, Hadamard,
                  Identity, Kron, MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry,
                  Softmax, Sym, Trace, Transpose, Vec, Zero, node, walk)
@@ -173,11 +174,11 @@ def _one_minus_sigma(e: Expr):
 
 def _softplus(v: Expr) -> Expr:
     """log(1 + exp(v))."""
-    return Func("softplus", v)
+    return Func(SOFTPLUS, v)
 
 
 def _sigma_power(u: Expr, p: Fraction) -> Expr:
-    s = Func("sigma", u)
+    s = Func(SIGMA, u)
     return s if p == 1 else Pow(s, p)
 
 
@@ -231,10 +232,10 @@ def _pair_exp_sigma(factors: tuple):
             m = min(j, other[1])
             other[1] -= m
             if j == m:
-                parts[i] = [Func("sigma", b.arg), m]
+                parts[i] = [Func(SIGMA, b.arg), m]
             else:                              # exp(v)^(j-m) stays; sigma(v)^m is new
                 parts[i] = [b, j - m]
-                parts.append([Func("sigma", b.arg), m])
+                parts.append([Func(SIGMA, b.arg), m])
             changed = True
     whole = lambda k: k.denominator == 1       # noqa: E731
     absolutes = by_arg("abs", lambda k: k < 0 and whole(k))
@@ -252,7 +253,7 @@ def _pair_exp_sigma(factors: tuple):
             other[1] += m
             sign = signs.get(b)
             if sign is None:
-                signs[b] = sign = [Func("sign", b), Fraction(0)]
+                signs[b] = sign = [Func(SIGN, b), Fraction(0)]
                 parts.append(sign)
             sign[1] = (sign[1] + m) % 2
             changed = True
@@ -270,7 +271,7 @@ def _stable_node(e: Expr):
     if isinstance(e, Add):                       # 1 - sigma(v) = sigma(-v), to the last bit
         v = _one_minus_sigma(e)                  # (1 - sigma(40) is 0, sigma(-40) 4.2e-18)
         if v is not None:
-            return Func("sigma", _negated(v))
+            return Func(SIGMA, _negated(v))
     if isinstance(e, Pow) and e.p < 0:          # (1 + e^v)^p = sigma(-v)^(-p)
         v = _one_plus_exp(e.arg)
         if v is not None:
@@ -341,38 +342,19 @@ def stabilise(roots: list) -> list:
 class _Lib:
     """What differs between NumPy, JAX and PyTorch in the array rules."""
 
-    def __init__(self, target, mod, imports, dtype, funcs, inplace=False):
+    def __init__(self, target, mod, imports, dtype, inplace=False):
         self.target = target
         self.mod = mod                  # np / jnp / torch
         self.imports = imports
         self.dtype = dtype              # ", dtype=torch.float64" for constructors
-        self.funcs = funcs              # elementwise function name -> template over {x}
         self.inplace = inplace          # may update a dead temporary in place (NumPy only:
         #                                 JAX arrays are immutable, torch autograd forbids it)
 
 
-_ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arctan", "abs",
-                "sign")
-
-
-def _funcs(mod: str, sigma: str, softplus: str) -> dict:
-    out = {name: f"{mod}.{name}({{x}})" for name in _ELEMENTWISE}
-    out["sigma"] = sigma                # a complex argument; real ones: see the func rule
-    out["softplus"] = softplus          # log(1 + exp(x)), made by stabilise()
-    return out
-
-
-# softplus: logaddexp(0, x) = max(x, 0) + log1p(exp(-|x|)), to the last bit; torch's
-# softplus is log1p(exp(x)) below the threshold and x above it, where x + e^{-x} == x in
-# float64 from x = 37 on (its default threshold 20 would be off by 1e-10 relatively)
 NUMPY_LIB = _Lib("numpy", "np", "import numpy as np", "",
-                 _funcs("np", "0.5 * (1.0 + np.tanh(0.5 * {x}))", "np.logaddexp(0.0, {x})"),
                  inplace=True)
-JAX_LIB = _Lib("jax", "jnp", "import jax.numpy as jnp", "",
-               _funcs("jnp", "0.5 * (1.0 + jnp.tanh(0.5 * {x}))", "jnp.logaddexp(0.0, {x})"))
-TORCH_LIB = _Lib("torch", "torch", "import torch", ", dtype=torch.float64",
-                 _funcs("torch", "torch.sigmoid({x})",
-                        "torch.nn.functional.softplus({x}, beta=1.0, threshold=40.0)"))
+JAX_LIB = _Lib("jax", "jnp", "import jax.numpy as jnp", "")
+TORCH_LIB = _Lib("torch", "torch", "import torch", ", dtype=torch.float64")
 
 
 # the table key of the fused log(1^T exp(v)) rule (not a node type; array targets only)
@@ -492,7 +474,7 @@ def _array_table(lib: _Lib) -> dict:
             # tanh form loses every digit of sigma(-40) = 4.2e-18); torch.sigmoid is so already
             t = g.temp(f"{mod}.exp(-{mod}.abs({a[0]}))")
             return f"{mod}.where({a[0]} >= 0, 1.0, {t}) / (1.0 + {t})"
-        tpl = lib.funcs.get(e.name)
+        tpl = e.spec.code.get(lib.target)       # the template of the function's record
         if tpl is None:
             raise NotImplementedError(f"Func: the elementwise function {e.name!r} has no "
                                       f"{lib.target} code rule")
@@ -576,11 +558,6 @@ TORCH = _array_table(TORCH_LIB)
 
 # --------------------------------------------------------------------------- sympy table
 
-_SYMPY_FUNCS = {"exp": "exp", "log": "log", "sin": "sin", "cos": "cos", "tan": "tan",
-                "tanh": "tanh", "sinh": "sinh", "cosh": "cosh", "arctan": "atan",
-                "abs": "Abs", "sign": "sign"}
-
-
 def _sympy_table() -> dict:
     def const(e, a, g):
         v = e.value
@@ -659,7 +636,7 @@ def _sympy_table() -> dict:
             g.use("exp")
             return f"1 / (1 + exp({_neg(a[0])}))" if scalar else \
                 f"{a[0]}.applyfunc(lambda z: 1 / (1 + exp(-z)))"
-        name = _SYMPY_FUNCS.get(e.name)
+        name = e.spec.code.get("sympy")         # a SymPy function's name, from the record
         if name is None:
             raise NotImplementedError(f"Func: the elementwise function {e.name!r} has no "
                                       "sympy code rule")
@@ -702,7 +679,7 @@ def _sympy_table() -> dict:
         if g.kind(e) == S:
             return "1"
         g.use("exp", "OneMatrix", "Trace")
-        z = g.computed(Func("exp", e.arg)) or g.temp(f"{a[0]}.applyfunc(exp)")
+        z = g.computed(Func(EXP, e.arg)) or g.temp(f"{a[0]}.applyfunc(exp)")
         return f"{z} / Trace(OneMatrix(1, {g.size(e.shape[0])}) * {z})"
 
     def conj(e, a, g):
@@ -753,7 +730,7 @@ _CHAIN_SIZE = 64
 _TEMP_REF = re.compile(r"\bt\d+\b")        # user names never look like a temporary
 
 # NumPy calls that return a new array (a temporary holding one may be updated in place)
-_NEW_ARRAY = frozenset({f"np.{name}" for name in _ELEMENTWISE} | {
+_NEW_ARRAY = frozenset({
     "np.outer", "np.kron", "np.linalg.inv", "np.eye", "np.ones", "np.zeros", "np.sqrt",
     "np.power", "np.conj", "np.logaddexp"})
 
@@ -774,7 +751,8 @@ def _new_array(text: str, kind: str) -> bool:
         return True
     if isinstance(top, ast.Call):
         name = ast.unparse(top.func)
-        return name in _NEW_ARRAY or name == "np.diag" and kind == M
+        return name in _NEW_ARRAY or name == "np.diag" and kind == M or (
+            name.startswith("np.") and getattr(BY_NAME.get(name[3:]), "ufunc", False))
     return False
 
 
@@ -1115,7 +1093,7 @@ class _Gen:
                     lines.extend(f"{x} *= {y}" for j, y in enumerate(a) if j != i)
                     return x
             return None
-        if isinstance(e, Func) and e.name in _ELEMENTWISE and self._reusable(a[0], e.arg, e, a):
+        if isinstance(e, Func) and e.spec.ufunc and self._reusable(a[0], e.arg, e, a):
             lines.append(f"{mod}.{e.name}({a[0]}, out={a[0]})")
             return a[0]
         if isinstance(e, Pow) and self._reusable(a[0], e.arg, e, a):

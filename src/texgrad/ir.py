@@ -13,9 +13,10 @@ constructors here do no simplification and only compute the shape.  Equality is 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from fractions import Fraction
 from operator import attrgetter
-from typing import Tuple, Union
+from typing import Callable, Tuple, Union
 
 Dim = Union[int, str, tuple]
 Shape = Tuple[Dim, Dim]
@@ -330,15 +331,47 @@ class Pow(Expr):
         return self.arg.shape
 
 
+@dataclass(frozen=True, eq=False)
+class FunctionSpec:
+    """What texgrad knows of one elementwise function; the records are in
+    :mod:`texgrad.functions` (data only here, so every stage reads ``e.spec`` without
+    importing the registry).  Compared by identity: one record per function.
+
+    ``derivative(c, x, fx)`` builds f'(x) from the constructors ``c``; ``numpy(np, v)``
+    evaluates it; ``code`` maps an ``--emit`` target to a template in ``{x}`` (``None``: the
+    target has no form for it); ``ufunc``: ``np.<name>`` is a ufunc that can write in place;
+    ``real``: f(conj z) = conj f(z) (real-analytic); ``real_valued``: f(z) is real, its own
+    conjugate (|z|); ``exact(v)``: f at an exact rational, or ``None`` when irrational.
+    """
+    name: str
+    spellings: tuple
+    latex: str
+    derivative: Callable
+    numpy: Callable
+    code: dict
+    ufunc: bool = False
+    real: bool = True
+    real_valued: bool = False
+    exact: Callable | None = None
+
+    def __repr__(self):
+        return f"FunctionSpec({self.name!r})"
+
+
 @node
 class Func(Expr):
-    """An elementwise function (``exp``, ``log``, ``sin``, ``cos``, ``tanh``, ``sigma``...)."""
-    __slots__ = ('name', 'arg')
+    """An elementwise function ``spec(arg)`` (``exp``, ``log``, ``sigma``...): the
+    :class:`FunctionSpec` record itself, not a name, so a stage never looks a name up."""
+    __slots__ = ('spec', 'arg')
 
     _kids = ("arg",)
 
     def _shape(self):
         return self.arg.shape
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
 
 @node
@@ -444,8 +477,6 @@ NODES = (Sym, Const, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Tra
 def is_complex(e: Expr) -> bool:
     """Whether a complex symbol occurs in ``e``."""
     return e.cplx
-
-ELEMENTWISE = ("exp", "log", "sin", "cos", "tan", "tanh", "sigma", "abs", "sign")
 
 
 def dim_mul(a: Dim, b: Dim) -> Dim:

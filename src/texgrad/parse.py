@@ -15,6 +15,7 @@ import re
 from fractions import Fraction
 
 from .errors import LimitError, ParseError, TexgradError, position
+from .functions import BY_SPELLING
 from .lalr import SyntaxFailure, Token
 
 MAX_LENGTH = 100_000        # characters of one formula
@@ -41,15 +42,32 @@ class N:
 GREEK_UPPER = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
                "Psi", "Omega"}
 
-# function heads: how they are written -> canonical name
-FUNCTIONS = {
-    "det": "det", "log": "log", "ln": "log", "exp": "exp", "sin": "sin", "cos": "cos",
-    "tan": "tan", "tanh": "tanh", "tr": "tr", "Tr": "tr", "trace": "tr", "Trace": "tr",
-    "diag": "diag", "Diag": "diag", "logdet": "logdet", "vec": "vec", "sgn": "sign",
-    "sign": "sign", "softmax": "softmax", "conj": "conj", "sigmoid": "sigma", "sinh": "sinh",
-    "cosh": "cosh", "arctan": "arctan", "max": "max", "min": "min", "Re": "Re", "Im": "Im",
+# operator heads (each has an IR node of its own): how they are written -> canonical name.
+# The elementwise functions (exp, log, sigma, softplus, ...) are not here: their spellings
+# are in their records, texgrad.functions.BY_SPELLING; head_name() reads both.
+OPERATORS = {
+    "det": "det", "tr": "tr", "Tr": "tr", "trace": "tr", "Trace": "tr",
+    "diag": "diag", "Diag": "diag", "logdet": "logdet", "vec": "vec",
+    "softmax": "softmax", "conj": "conj", "max": "max", "min": "min", "Re": "Re", "Im": "Im",
     "etr": "etr", "rank": "rank",
 }
+
+
+def head_name(word: str) -> str | None:
+    """The canonical name of a function head as written (``ln`` -> ``log``, ``Tr`` ->
+    ``tr``), or ``None`` when the word names no operator and no elementwise function."""
+    op = OPERATORS.get(word)
+    if op is not None:
+        return op
+    spec = BY_SPELLING.get(word)
+    return spec.name if spec is not None else None
+
+
+def head_names() -> set:
+    """Every spelling of a head (for "did you mean")."""
+    return set(OPERATORS) | set(BY_SPELLING)
+
+
 # heads that take the rest of the product when written without parentheses (\det X^{-1} A)
 CHAIN_HEADS = {"tr", "det", "logdet", "vec", "etr"}
 
@@ -269,9 +287,10 @@ def _make_build():
             m = re.match(r"\\([a-zA-Z]+\*?)\s*\{\s*(.*?)\s*\}$", str(t), re.S)
             cmd, w = m.group(1), m.group(2)
             w = w.lstrip("\\")
-            if w in FUNCTIONS and cmd not in ("text", "textit") or (
+            head = head_name(w)
+            if head is not None and cmd not in ("text", "textit") or (
                     cmd == "text" and w in ("tr", "Tr", "det", "diag", "vec", "logdet")):
-                return _tok("head", t, FUNCTIONS[w], str(t))
+                return _tok("head", t, head, str(t))
             if w == "d":
                 return _tok("dmark", t, str(t))
             if w == "T":
@@ -287,7 +306,7 @@ def _make_build():
 
         def func_cmd(self, c):
             t = c[0]
-            return _tok("head", t, FUNCTIONS[str(t)[1:]], str(t))
+            return _tok("head", t, head_name(str(t)[1:]), str(t))
 
         def number(self, c):
             t = c[0]
@@ -669,19 +688,19 @@ def _applied(source, end: int) -> bool:
 
 def _unknown_function(word: str, source, tok) -> "Unsupported":
     from .errors import Unsupported
-    near = did_you_mean(word, set(FUNCTIONS))
-    known = sorted({v for v in FUNCTIONS.values() if v not in ("etr", "Re", "Im")},
+    near = did_you_mean(word, head_names())
+    known = sorted({head_name(w) for w in head_names()} - {"etr", "Re", "Im"},
                    key=str.lower)
     hint = (f"did you mean \\operatorname{{{near}}}? " if near else "") + \
         "known: " + " ".join(known) + \
-        "; write another function out in these (softplus(x) as \\log(1 + \\exp(x)))"
+        "; write another function out in these (swish(x) as x \\odot \\sigma(x))"
     err = Unsupported(f"unknown function {word!r}: texgrad does not know what it computes",
                       hint=hint)
     return err.at(source, tok.start_pos, len(tok)) if source else err
 
 
 def _command_hint(cmd: str) -> str:
-    near = did_you_mean(cmd[1:], known_commands() | set(FUNCTIONS))
+    near = did_you_mean(cmd[1:], known_commands() | head_names())
     if near is not None and cmd not in ("\\begin", "\\end", "\\label", "\\tag"):
         return f"did you mean \\{near}?"
     known = ("\\mathbf \\boldsymbol \\bm \\hat \\tilde \\bar \\frac \\sqrt \\operatorname "

@@ -361,10 +361,6 @@ class LatexPrinter:
             exp = "\\circ " + exp     # Hadamard power
         return self.sup(self.at_least(e.arg, PREC["atom"]), exp), PREC["postfix"]
 
-    FUNC_LATEX = {"exp": "\\exp", "sin": "\\sin", "cos": "\\cos", "tan": "\\tan",
-                  "tanh": "\\tanh", "sigma": "\\sigma", "sign": "\\operatorname{sign}",
-                  "sinh": "\\sinh", "cosh": "\\cosh", "arctan": "\\arctan"}
-
     def _print_Func(self, e: Func):
         if e.name == "abs":
             return f"\\left|{self._print(e.arg)[0]}\\right|", PREC["atom"]
@@ -374,7 +370,7 @@ class LatexPrinter:
             return f"{self.style.log}{self.arg(e.arg)}", PREC["atom"]
         if e.name == "exp" and isinstance(e.arg, Trace):
             return f"\\operatorname{{etr}}{self.arg(e.arg.arg)}", PREC["atom"]
-        return f"{self.FUNC_LATEX[e.name]}{self.arg(e.arg)}", PREC["atom"]
+        return f"{e.spec.latex}{self.arg(e.arg)}", PREC["atom"]     # from its record
 
     def _print_Trace(self, e: Trace):
         if isinstance(e.arg, Identity) and isinstance(e.arg.n, str) and \

@@ -21,7 +21,8 @@ from .errors import LimitError, Unsupported
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
-from .simplify import (ONE, _peel, add, commutation, conj, det, diag, func, hadamard, inverse,
+from . import simplify
+from .simplify import (ONE, _peel, add, commutation, conj, det, diag, hadamard, inverse,
                        kron, matmul, matpow, mul, neg, power, powsum, trace, transpose, vec)
 
 VJP: dict = {}
@@ -211,47 +212,20 @@ def _pow_d(e, dcs):
     return scale(dcs[0], mul(Const(Fraction(e.p)), power(e.arg, e.p - 1)))
 
 
-def _fprime(name: str, e: Func) -> Expr:
-    a = e.arg
-    if name == "exp":
-        return e
-    if name == "log":
-        return power(a, -1)
-    if name == "sin":
-        return func("cos", a)
-    if name == "cos":
-        return neg(func("sin", a))
-    if name == "tan":
-        return add(_ones(a), hadamard(func("tan", a), func("tan", a))) if a.shape != SCALAR \
-            else add(ONE, power(func("tan", a), 2))
-    if name == "tanh":
-        t = e
-        return add(_ones(a), neg(hadamard(t, t) if a.shape != SCALAR else power(t, 2)))
-    if name == "sigma":
-        s = e
-        return hadamard(s, add(_ones(a), neg(s))) if a.shape != SCALAR else \
-            mul(s, add(ONE, neg(s)))
-    if name == "abs":
-        return func("sign", a)
-    if name == "sign":
-        return Zero(a.shape)
-    if name == "sinh":
-        return func("cosh", a)
-    if name == "cosh":
-        return func("sinh", a)
-    if name == "arctan":
-        return power(add(_ones(a), hadamard(a, a) if a.shape != SCALAR else power(a, 2)), -1)
-    raise Unsupported(f"no derivative rule for the function {name}")
+def fprime(e: Func) -> Expr:
+    """f'(x) of the elementwise ``e = f(x)``, as its :class:`~texgrad.ir.FunctionSpec` states
+    it (the records are in :mod:`texgrad.functions`)."""
+    return e.spec.derivative(simplify, e.arg, e)
 
 
 @defvjp(Func)
-def _func(e, g, i):                      # elementwise f: G o f'(X)
-    return scale(g, _fprime(e.name, e))
+def _func(e, g, i):                      # elementwise f: G o f'(X), f' from its record
+    return scale(g, fprime(e))
 
 
 @defjvp(Func)
 def _func_d(e, dcs):                     # elementwise f: f'(X) o dX
-    return scale(dcs[0], _fprime(e.name, e))
+    return scale(dcs[0], fprime(e))
 
 
 @defvjp(Trace)

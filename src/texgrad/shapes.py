@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from . import simplify as S
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
+from .functions import ABS, BY_NAME, EXP, LOG
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero, walk
 from .parse import N
 
@@ -425,8 +426,6 @@ class Typer:
                 name not in self.user_assume:
             d = DimVar("I", unit_ok=True)
             return Identity(d)
-        if name == "sigma" and hint == "plain":
-            pass
         return self.symbol(name, latex, hint, n)
 
     def t_identity(self, n, latex, name):
@@ -545,7 +544,7 @@ class Typer:
     def t_bars(self, n, inner):
         e = self.build(inner)
         if self.is_scalar(e):
-            return S.Func("abs", e)
+            return S.Func(ABS, e)
         r, c = self.shape_of(e)
         if c == 1 or r == 1:
             raise ShapeError(f"|{self.src(inner)}| of a vector is ambiguous",
@@ -558,7 +557,7 @@ class Typer:
         e = self.build(inner)
         self.promote_if_scalar(e)
         if self.is_scalar(e):
-            return S.Func("abs", e)
+            return S.Func(ABS, e)
         r, c = self.shape_of(e)
         vector = c == 1 or r == 1
         if p == "1":
@@ -567,8 +566,8 @@ class Typer:
                                   "induced?)", hint="write \\mathbf{1}^T |X| \\mathbf{1} for "
                                   "the entrywise sum").at(self.text, n.start, n.end - n.start)
             ones = Ones(e.shape)                       # \|x\|_1 = 1^T |x|
-            return S.MatMul((S.Transpose(ones), S.Func("abs", e))) if c == 1 else \
-                S.MatMul((S.Func("abs", e), S.Transpose(ones)))
+            return S.MatMul((S.Transpose(ones), S.Func(ABS, e))) if c == 1 else \
+                S.MatMul((S.Func(ABS, e), S.Transpose(ones)))
         if p is None:
             p = "2" if vector else "F"
         if p == "2" and not vector:
@@ -604,18 +603,18 @@ class Typer:
                 if self.style["trace"] is None:
                     self.style["trace"] = latex
             t = S.Trace(e)
-            return S.Func("exp", t) if name == "etr" else t
+            return S.Func(EXP, t) if name == "etr" else t
         if name == "det":
             self.need_square(e, arg, "the determinant")
             return S.Det(e)
         if name == "logdet":
             self.need_square(e, arg, "log det")
-            return S.Func("log", S.Det(e))
-        if name in ("exp", "log", "sin", "cos", "tan", "tanh", "sigma", "sign", "sinh",
-                    "cosh", "arctan"):
+            return S.Func(LOG, S.Det(e))
+        spec = BY_NAME.get(name)
+        if spec is not None:                   # an elementwise function: its record
             if name == "log" and latex and latex.startswith("\\ln"):
                 self.style["log"] = "\\ln"
-            return S.Func(name, e)
+            return S.Func(spec, e)
         if name == "diag":
             r, c = self.shape_of(e)
             if c != 1:
@@ -642,7 +641,7 @@ class Typer:
                                   "does not support yet",
                                   hint="for the exponential of every entry write \\exp(X)"
                                   ).at(self.text, n.start, n.end - n.start)
-            return S.Func("exp", arg)
+            return S.Func(EXP, arg)
         t = None
         if kind == "expr":
             # x^{10^{300}}, x^{2 \cdot 3}: an exponent that folds to a number is that number
@@ -707,7 +706,7 @@ class Typer:
             # building it again doubled the work at every level of a tower x^{x^{...}})
             t = self.build(payload) if t is None else t
             self.need_scalar(t, payload, "an exponent")
-            return S.Func("exp", Mul((t, S.Func("log", e))))
+            return S.Func(EXP, Mul((t, S.Func(LOG, e))))
         raise Unsupported(f"the superscript `{self.src(payload)}` is not understood",
                           hint="superscripts: T, \\top, -1, -T, integers, numbers"
                           ).at(self.text, payload.start, payload.end - payload.start)

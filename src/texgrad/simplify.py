@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .functions import ABS, SIGMA
 from .ir import (SCALAR, Add, Commutation, Conj, Const, Det, SingleEntry, Vec, Diag, Expr, Func, Hadamard, Identity, Kron,
                  MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose,
                  Zero, walk)
@@ -494,7 +495,7 @@ def _sigmoid_pattern(core: list) -> list:
             if one and ex and ex[0] in core:
                 rest = [c for j, c in enumerate(core) if j != i]
                 rest.remove(ex[0])
-                return rest + [Func("sigma", ex[0].arg)]
+                return rest + [Func(SIGMA, ex[0].arg)]
     return core
 
 
@@ -641,26 +642,22 @@ def powsum(a: Expr, g: Expr, b: Expr, k: int, index: str = "r") -> Expr:
 
 # ----------------------------------------------------------------------- functions
 
-def func(name: str, e: Expr) -> Expr:
-    if name == "exp" and isinstance(e, Func) and e.arg.shape == e.shape and e.name == "log":
+def func(spec, e: Expr) -> Expr:
+    """``spec(e)`` for an elementwise :class:`~texgrad.ir.FunctionSpec`: exp(log u) = u and
+    log(exp u) = u, and the exact value at a rational constant (0 and 1 included)."""
+    if isinstance(e, Func) and {spec.name, e.name} == {"exp", "log"} and (
+            spec.name == "log" or e.arg.shape == e.shape):
         return e.arg
-    if name == "log" and isinstance(e, Func) and e.name == "exp":
-        return e.arg
-    if isinstance(e, Zero):
-        if name in ("sin", "tan", "tanh", "abs", "sign"):
-            return e
-        if name in ("exp", "cos"):
-            return ONE if e.shape == SCALAR else Ones(e.shape)
-    if isinstance(e, Const):
-        if name == "exp" and e.value == 0 or name == "cos" and e.value == 0:
-            return ONE
-        if name == "log" and e.value == 1:
-            return Zero(SCALAR)
-        if name == "abs":
-            return Const(abs(e.value))
-        if name == "sign":
-            return Const((e.value > 0) - (e.value < 0))
-    return Func(name, e)
+    if spec.exact is not None and isinstance(e, (Zero, Const)):
+        v = spec.exact(e.value if isinstance(e, Const) else Fraction(0))
+        if v is not None:
+            if isinstance(e, Const):
+                return Const(v)
+            if v == 0:
+                return e
+            if v == 1:
+                return ONE if e.shape == SCALAR else Ones(e.shape)
+    return Func(spec, e)
 
 
 def trace(e: Expr) -> Expr:
@@ -706,7 +703,7 @@ def det(e: Expr) -> Expr:
 
 def norm(e: Expr, p: str) -> Expr:
     if e.shape == SCALAR:
-        return func("abs", e)
+        return func(ABS, e)
     if isinstance(e, Zero):
         return Zero(SCALAR)
     if isinstance(e, Mul) and isinstance(e.factors[0], Const) and len(e.factors) == 2:
@@ -751,9 +748,6 @@ def single_entry(dims, i: str, j: str) -> Expr:
     return SingleEntry(dims, i, j)
 
 
-REAL_FUNCS = {"exp", "log", "sin", "cos", "tan", "tanh", "sigma", "sinh", "cosh", "arctan"}
-
-
 def conj(e: Expr, push: bool = False) -> Expr:
     """Complex conjugate.  Real parts are their own conjugates; with ``push`` the conjugate
     goes down to the complex symbols (what differentiation needs: every occurrence of x and of
@@ -774,8 +768,8 @@ def conj(e: Expr, push: bool = False) -> Expr:
     if push or not isinstance(e, (Add, Hadamard)):
         if isinstance(e, (Add, Hadamard, Kron, Trace, Det, MatPow, Pow, Func, Diag, Softmax,
                           PowSum)):
-            if isinstance(e, Func) and e.name not in REAL_FUNCS:
-                return Func(e.name, e.arg) if e.name == "abs" else Conj(e)
+            if isinstance(e, Func) and not e.spec.real:
+                return e if e.spec.real_valued else Conj(e)
             return rebuild(e, tuple(conj(c, push) for c in e.children))
         if isinstance(e, Norm):
             return e
@@ -829,7 +823,7 @@ REBUILD = {
     MatPow: lambda e, k: matpow(k[0], e.k),
     PowSum: lambda e, k: powsum(k[0], k[1], k[2], e.k, e.index),
     Pow: lambda e, k: power(k[0], e.p),
-    Func: lambda e, k: func(e.name, k[0]),
+    Func: lambda e, k: func(e.spec, k[0]),
     Trace: lambda e, k: trace(k[0]),
     Det: lambda e, k: det(k[0]),
     Norm: lambda e, k: norm(k[0], e.p),
