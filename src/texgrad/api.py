@@ -15,7 +15,7 @@ from . import simplify as S
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
 from .options import norm_assume, norm_shapes
-from .parse import N, _unwrap_postfix, parse
+from .parse import N, unwrap_postfix, parse
 from .printer import LatexPrinter, Style, count_terms, latex as to_latex
 from .shapes import Typer, typed
 
@@ -164,7 +164,7 @@ def split_request(ast: N, text: str, wrt: str | None = None) -> Request:
         return Request(f, None, 2, text, laplacian=True, note=note)
     if node.op == "request":
         op, operand = node.args
-        base, posts = _unwrap_postfix(op)
+        base, posts = unwrap_postfix(op)
         if base.op == "dop":
             order, wrts, _f, _kind = base.args
             return Request(operand, _one_variable(wrts, text), max(order, len(wrts)), text,
@@ -222,7 +222,7 @@ def _is_label(n: N) -> bool:
 
 def _choose_side(parts, text: str, wrt: str | None):
     """(the side of an equation to differentiate, a note saying which and why)."""
-    if _is_request(parts[0]):
+    if is_request(parts[0]):
         return parts[0], ""
     count = len(parts)
     names = [_names_in(p) for p in parts]
@@ -277,14 +277,15 @@ def has_request(latex: str) -> bool:
     return req.wrt is not None or req.laplacian
 
 
-def _is_request(n: N) -> bool:
+def is_request(n: N) -> bool:
+    """Whether a syntax node asks for a derivative (d/dX, a gradient, a labelled one)."""
     return n.op == "request" or (n.op == "dop" and n.args[2] is not None) or (
         n.op == "add" and n.args[0].op == "request")
 
 
 def wrt_name(n: N, text: str) -> str:
     """The symbol name a variable's LaTeX denotes (``\\mathbf{x}`` -> ``x``)."""
-    base, posts = _unwrap_postfix(n)
+    base, posts = unwrap_postfix(n)
     if n.op == "paren" or n.op == "brace":
         return wrt_name(n.args[0], text)
     if base.op == "sym":
@@ -313,7 +314,8 @@ def wrt_name(n: N, text: str) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse_wrt(wrt: str) -> str:
+def parse_wrt(wrt: str) -> str:
+    """The variable's name (the naming rule) from a ``--wrt`` text as the user wrote it."""
     import re
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9,]+)*", wrt.strip()) and \
             ("_" in wrt or len(wrt.strip()) > 1 and wrt.strip().isalpha() is False
@@ -349,11 +351,13 @@ def _style(typer: Typer) -> Style:
     return st
 
 
-def _prepare(latex: str, shapes, assume, wrt: str | None = None):
+def prepare(latex: str, shapes, assume, wrt: str | None = None):
+    """Parse and type a formula: (the request, the name to differentiate by, the Typer,
+    the raw IR), shared by :func:`differentiate` and the paper checker."""
     if not isinstance(latex, str):
         raise TexgradError("the formula must be a string")
     ast = parse(latex)
-    given = _parse_wrt(wrt) if wrt is not None else None
+    given = parse_wrt(wrt) if wrt is not None else None
     req = split_request(ast, latex, given)
     name = None
     if req.wrt is not None:
@@ -416,7 +420,7 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
     if symmetric not in SYMMETRIC:
         raise TexgradError(f"unknown symmetric convention {symmetric!r}",
                            hint="conventions: " + ", ".join(SYMMETRIC))
-    req, name, typer, raw = _prepare(latex, shapes, assume, wrt)
+    req, name, typer, raw = prepare(latex, shapes, assume, wrt)
     guessed = False
     if name is None:
         found = sorted(typer.symtab)
@@ -838,7 +842,7 @@ def evaluate(latex: str, values: dict, shapes: dict | None = None,
     """The value of the formula (NumPy) at ``values`` (name -> array; vectors 1-D)."""
     from .numeric import evaluate as ev, to_user
 
-    req, _name, typer, raw = _prepare(latex, shapes, assume)
+    req, _name, typer, raw = prepare(latex, shapes, assume)
     f, _fd, syms = typer.finish(raw)
     env, sizes = _bind(syms, values, f)
     return to_user(ev(f, env, sizes), f.shape)

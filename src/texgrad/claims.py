@@ -229,9 +229,9 @@ _SYM_EQ = re.compile(r"(?P<a>" + _NAME + r")\s*=\s*(?P<b>" + _NAME + r")\^(?:\\t
 
 
 def _sym_name(tex: str) -> str:
-    from .api import _parse_wrt
+    from .api import parse_wrt
     try:
-        return _parse_wrt(tex)
+        return parse_wrt(tex)
     except LimitError:
         raise
     except TexgradError:
@@ -347,7 +347,7 @@ def _request_parts(lhs: str):
 
 def _is_derivative_form(text: str) -> bool:
     """Whether a member of a chain is written as a derivative request (whatever its operand)."""
-    from .api import _is_request, split_request
+    from .api import is_request, split_request
     from .parse import parse
     if not _DERIVATIVE.search(text):
         return False
@@ -358,7 +358,7 @@ def _is_derivative_form(text: str) -> bool:
         raise
     except TexgradError:
         return False
-    return _is_request(ast) or req.wrt is not None or req.laplacian
+    return is_request(ast) or req.wrt is not None or req.laplacian
 
 
 @dataclass
@@ -379,7 +379,7 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
                    symmetric: str, allow_zero: bool = False):
     """texgrad's verified derivative of the request ``lhs`` (None: not a request).  Raises
     TexgradError with "cannot read ..." / "cannot differentiate ..." messages."""
-    from .api import _parse_wrt, _prepare, differentiate
+    from .api import parse_wrt, prepare, differentiate
     try:
         req = _request_parts(lhs)
     except LimitError:
@@ -403,8 +403,8 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
     kind = "laplacian" if laplacian else ("hessian" if order > 1 else None)
     if allow_zero and wrt_text:
         try:
-            name = _parse_wrt(wrt_text)
-            _r, _n, typer, _raw = _prepare(f_text, shapes, assume)
+            name = parse_wrt(wrt_text)
+            _r, _n, typer, _raw = prepare(f_text, shapes, assume)
             if name not in typer.symtab and name.split("_")[0] not in typer.symtab:
                 return _Deriv(None, None, zero_by=name)
         except LimitError:
@@ -560,7 +560,7 @@ def _printed(rhs: str, d: _Deriv, shapes: dict, assume: dict, defs: dict, seed: 
              symmetric: str) -> _Printed:
     """A member of the chain, ready to evaluate: a derivative request is differentiated (never
     read as its operand), anything else typed with the shapes of texgrad's derivative."""
-    from .api import _prepare
+    from .api import prepare
     r = d.values
     if _is_derivative_form(rhs):
         dm = _derivative_of(rhs, shapes, assume, defs, seed, "G", allow_zero=True)
@@ -577,7 +577,7 @@ def _printed(rhs: str, d: _Deriv, shapes: dict, assume: dict, defs: dict, seed: 
         return _Printed("deriv", dm.values.expr, dict(dm.values.symbols), dm, rhs)
     known = {name: _shape_spec(s) for name, s in r.symbols.items()}
     given = {**known, **{k: v for k, v in shapes.items() if k not in known}}
-    _req, _name, typer, raw = _prepare(rhs, given, {**assume, **{
+    _req, _name, typer, raw = prepare(rhs, given, {**assume, **{
         n: tuple(s.assume) for n, s in r.symbols.items() if s.assume}})
     g, _gd, syms = typer.finish(raw)
     return _Printed("expr", g, dict(syms), text=rhs)

@@ -182,7 +182,7 @@ def _operator(r, name: str | None = None) -> str:
     return f"\\frac{{\\partial{f}}}{{\\partial {var}}}"
 
 
-def _replacement(text: str, r) -> str:
+def replacement(text: str, r) -> str:
     """The selection with the derivative added, in the user's delimiters, indentation and
     punctuation: a request gets '= derivative'; a definition f(x) = ... gets
     ', \\quad \\frac{\\partial f}{\\partial x} = derivative'; a bare function is written out
@@ -479,7 +479,7 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
         click.echo(f"  = {r.latex}")
         click.echo(f"  terms: {r.terms}; {stamp_line(r, '%')[2:]}")
     else:
-        out = _replacement(text, r) if replace else r.latex
+        out = replacement(text, r) if replace else r.latex
         click.echo(out, nl=not out.endswith("\n"))
         if not no_stamp or failed:
             click.echo(stamp_line(r, "%"))

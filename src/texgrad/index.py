@@ -10,6 +10,7 @@ that occurs three times or more has no matrix form here and is reported.
 
 from __future__ import annotations
 
+from .dims import DimVar
 from .errors import ShapeError, Unsupported
 from .ir import SCALAR, Expr, Identity, MatMul, Mul, Ones, Trace, Transpose
 
@@ -56,7 +57,6 @@ def contract(factors: list, scalars: list, free: set, typer, where) -> Expr:
     items = list(factors)
     for i, c in count.items():
         if c == 1:   # summed against a vector of ones
-            from .shapes import DimVar
             ones = Ones((DimVar("1", unit_ok=True), 1))
             typer.dims.unify(ones.shape[0], dims[i][0], f"index {i}", where, where)
             items.append(Indexed(ones, i, None, where))

@@ -143,7 +143,7 @@ def texgrad_magic(line: str, cell: str | None = None):
 
 def _run(text: str, params: dict):
     """Differentiate as ``texgrad EXPR`` does; the Result, or None when it printed instead."""
-    from .cli import _replacement, check_message, run_diff, stamp_line, strict_json
+    from .cli import replacement, check_message, run_diff, stamp_line, strict_json
     from .errors import TexgradError
     r = run_diff(text, params.pop("time_limit"), **params)
     failed = r.check is not None and not r.check.passed
@@ -170,7 +170,7 @@ def _run(text: str, params: dict):
         print(f"  terms: {r.terms}; {stamp_line(r, '%')[2:]}")
         return None
     if params.get("replace"):
-        out = _replacement(text, r)
+        out = replacement(text, r)
         if not params.get("no_stamp"):
             out = f"{out.rstrip()}\n{stamp_line(r, '%')}"
         print(out.rstrip("\n"))

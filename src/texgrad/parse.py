@@ -811,7 +811,7 @@ def _parse_with_lark(inner: str, text: str) -> N:
 
 # ------------------------------------------------------- products: heads and operators
 
-def _unwrap_postfix(n: N):
+def unwrap_postfix(n: N):
     """(base, [postfix ops outermost last]) of a factor: \\sin^2 -> (\\sin, [sup 2])."""
     posts = []
     while n.op in ("sup", "subscript"):
@@ -828,7 +828,7 @@ def _rewrap(node: N, posts) -> N:
 
 
 def _is_dop(n: N) -> bool:
-    base, _ = _unwrap_postfix(n)
+    base, _ = unwrap_postfix(n)
     return base.op in ("dop", "nabla")
 
 
@@ -858,7 +858,7 @@ def resolve_product(items: list, source: str) -> N:
     out: list = []          # resolved factors, rightmost first
     heads = 0
     for it in reversed(items):
-        base, posts = _unwrap_postfix(it)
+        base, posts = unwrap_postfix(it)
         is_sigma = (base.op == "sym" and base.args[0] == "sigma" and base.args[1] == "\\sigma"
                     and not posts and out and _paren_led(out[-1]))
         if base.op == "head" or is_sigma:
@@ -874,7 +874,7 @@ def resolve_product(items: list, source: str) -> N:
                                  hint=f"write {head.args[1]}(X)").at(source, it.end)
             nxt = out[-1]
             if _paren_led(nxt):
-                inner, nposts = _unwrap_postfix(nxt)
+                inner, nposts = unwrap_postfix(nxt)
                 call = _make_call(head, posts, inner.args[0], inner.end)
                 out[-1] = _rewrap(call, nposts)
             elif name in CHAIN_HEADS:
@@ -914,13 +914,13 @@ def _product_node(factors: list) -> N:
 
 
 def _paren_led(n: N) -> bool:
-    base, posts = _unwrap_postfix(n)
+    base, posts = unwrap_postfix(n)
     return base.op in ("paren", "brace") and all(op == "sup" for op, _, _ in posts)
 
 
 def _dmark(n: N):
     """The derivative mark leading ``n``: ('partial'|'d', order) or None."""
-    base, posts = _unwrap_postfix(n)
+    base, posts = unwrap_postfix(n)
     if base.op == "partial" or base.op == "dmark" or (base.op == "sym" and
                                                        base.args[0] == "d" and
                                                        base.args[1] == "d"):

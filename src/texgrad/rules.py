@@ -22,7 +22,7 @@ from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mu
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
 from . import simplify
-from .simplify import (ONE, _peel, add, commutation, conj, det, diag, hadamard, inverse,
+from .simplify import (ONE, peel, add, commutation, conj, det, diag, hadamard, inverse,
                        kron, matmul, matpow, mul, neg, power, powsum, trace, transpose, vec)
 
 VJP: dict = {}
@@ -171,7 +171,7 @@ def _matpow(e, g, i):
     if e.k > 0:                          # Cookbook (91): sum_r (X^r)^T G (X^{n-1-r})^T
         xt = transpose(x)
         return powsum(xt, g, xt, e.k)
-    scalars, m = _peel(g)
+    scalars, m = peel(g)
     if isinstance(m, Identity):          # d tr(X^{-k}) = -k tr(X^{-k-1} dX)
         return mul(Const(Fraction(e.k)), *scalars, transpose(matpow(x, e.k - 1)))
     y = inverse(x)                       # X^{-k} = (X^{-1})^k, then (59)

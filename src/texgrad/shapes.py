@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from . import simplify as S
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
+from .dims import DimVar, Dims
 from .functions import ABS, BY_NAME, EXP, LOG
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero, walk
 from .parse import N
@@ -70,66 +71,6 @@ def range_error(found, text: str, start: int = 0, width: int = 1) -> LimitError:
         msg = f"the number {number_text(value)} is beyond the limit of about 1e300"
         hint = _NUMBER_HINT
     return LimitError(msg, hint=hint).at(text, start, width)
-
-
-class DimVar:
-    """An unknown dimension.  ``unit_ok``: may turn out to be 1 (ones, zeros, identity)."""
-
-    __slots__ = ("label", "unit_ok", "__weakref__")
-    _count = 0
-
-    def __init__(self, label: str = "", unit_ok: bool = False):
-        self.label = label
-        self.unit_ok = unit_ok
-
-    def __repr__(self):
-        return f"?{self.label or id(self) % 1000}"
-
-
-class Dims:
-    """Union-find over dimension variables; rigid names (declared by the user) and 1."""
-
-    def __init__(self, text: str):
-        self.parent: dict = {}
-        self.text = text
-
-    def find(self, d):
-        while isinstance(d, DimVar) and d in self.parent:
-            nxt = self.parent[d]
-            if isinstance(nxt, DimVar) and nxt in self.parent:
-                self.parent[d] = self.parent[nxt]
-            d = nxt
-        return d
-
-    def unify(self, a, b, why, na: N | None = None, nb: N | None = None):
-        a, b = self.find(a), self.find(b)
-        if a is b or (not isinstance(a, DimVar) and not isinstance(b, DimVar) and a == b):
-            return
-        if isinstance(b, DimVar) and not isinstance(a, DimVar):
-            a, b = b, a
-            na, nb = nb, na
-        if isinstance(a, DimVar):
-            if b == 1 and not a.unit_ok:
-                self.fail(why, na, nb, "a vector or matrix cannot have a dimension of size 1 "
-                                       "here")
-            if isinstance(b, DimVar):
-                b.unit_ok = b.unit_ok and a.unit_ok
-            self.parent[a] = b
-            return
-        self.fail(why, na, nb, f"dimension {a} against {b}")
-
-    def fail(self, why, na, nb, detail):
-        def txt(n):
-            return " ".join(self.text[n.start:n.end].split()) if n is not None else "?"
-        msg = why
-        if na is not None and nb is not None:
-            msg = f"{why}: `{txt(na)}` and `{txt(nb)}` do not conform ({detail})"
-        err = ShapeError(msg, hint="declare shapes with --shape NAME=m,n (API: shapes=...) "
-                                   "if the notation misleads")
-        spot = nb if nb is not None else na
-        if spot is not None:
-            err.at(self.text, spot.start, spot.end - spot.start)
-        raise err
 
 
 def _raw_mul(a: Expr, b: Expr) -> Expr:

@@ -181,7 +181,7 @@ def _softmax_pattern(scalars: list, matrix: Expr):
     return scalars, matrix
 
 
-def _peel(f: Expr):
+def peel(f: Expr):
     """A factor of a matrix product: (scalars, the matrix part)."""
     if isinstance(f, Mul) and f.shape != SCALAR:
         return f.factors[:-1], f.factors[-1]
@@ -226,7 +226,7 @@ def matmul(*factors: Expr) -> Expr:
         if f.shape == SCALAR:
             scalars.append(f)
             continue
-        s, m = _peel(f)
+        s, m = peel(f)
         scalars.extend(s)
         if isinstance(m, Zero):
             return Zero(shape)
@@ -355,7 +355,7 @@ def _hadamard(factors, spread: bool) -> Expr:
     stack = list(reversed(factors))
     while stack:
         f = stack.pop()
-        s, m = _peel(f)
+        s, m = peel(f)
         scalars.extend(s)
         if isinstance(m, Hadamard):        # also one under a scalar: s o (-(y o s^{-1}))
             stack.extend(reversed(m.factors))
@@ -407,7 +407,7 @@ def _hadamard_powers(core: list, scalars: list) -> list:
         p = exps.pop(b)
         if p == 0:
             continue                   # a o a^{-1}: the all-ones, dropped
-        s, m = _peel(power(b, p))
+        s, m = peel(power(b, p))
         scalars.extend(s)
         if isinstance(m, Hadamard):
             out.extend(m.factors)
@@ -442,7 +442,7 @@ def _distribute(core: list) -> Expr | None:
 
 def _hadamard_bases(e: Expr) -> list:
     """The factors of an elementwise product as (base, is a power)."""
-    _, m = _peel(e)
+    _, m = peel(e)
     fs = m.factors if isinstance(m, Hadamard) else (m,)
     return [(_base_exp(f)[0], isinstance(f, Pow)) for f in fs]
 
@@ -509,8 +509,8 @@ def kron(a: Expr, b: Expr) -> Expr:
         return matmul(b, a)
     if a.shape[1] == 1 and b.shape[0] == 1:
         return matmul(a, b)
-    sa, ma = _peel(a)
-    sb, mb = _peel(b)
+    sa, ma = peel(a)
+    sb, mb = peel(b)
     if isinstance(ma, Zero) or isinstance(mb, Zero):
         return Zero(Kron(ma, mb).shape)
     core = Kron(ma, mb)
@@ -630,7 +630,7 @@ def powsum(a: Expr, g: Expr, b: Expr, k: int, index: str = "r") -> Expr:
     """sum_{r=0}^{k-1} a^r g b^{k-1-r}, written out for k <= 2."""
     if k == 1:
         return g
-    scalars, m = _peel(g)
+    scalars, m = peel(g)
     if isinstance(m, Identity) and a == b:
         # sum_r A^r I A^{k-1-r} = k A^{k-1}: the gradient of tr(X^k) is k (X^{k-1})^T
         # (Cookbook eq. 106)
