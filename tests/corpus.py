@@ -69,3 +69,9 @@ def shapes_of(case: dict) -> dict:
 def assume_of(case: dict) -> dict:
     return {name: tuple(spec["assume"]) for name, spec in case["symbols"].items()
             if spec.get("assume")}
+
+
+def explain(r) -> str:
+    """A failed assertion's message: the formula, the derivative texgrad printed and its
+    stamp (which says how far the check was off), rather than a Check repr."""
+    return f"\nformula:    {r.input}\nby:         {r.wrt}\nderivative: {r.latex}\nstamp:      {r.stamp}"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import texgrad
-from corpus import assume_of, draw, load, numpy_eval, shapes_of
+from corpus import explain, assume_of, draw, load, numpy_eval, shapes_of
 
 CASES = load()
 SUPPORTED = {"gradient", "jacobian", "hessian", "laplacian", "derivative"}
@@ -32,7 +32,7 @@ def _params():
 def _check_case(case, shapes):
     r = texgrad.differentiate(case["latex"], wrt=case["wrt"], shapes=shapes,
                               assume=assume_of(case), kind=case["kind"])
-    assert r.check is not None and r.check.passed, r.check
+    assert r.check is not None and r.check.passed, explain(r)
     assert r.terms <= case["terms"], (r.latex, case["expected"])
     rng = np.random.default_rng(1)
     for _ in range(2):

@@ -18,6 +18,7 @@ import pytest
 
 import texgrad
 from refs import sigmoid
+from corpus import explain
 
 SIZES = {"m": 3, "n": 4, "p": 5}
 
@@ -612,7 +613,7 @@ def test_value(case: Case):
 def test_gradient(case: Case):
     r = texgrad.differentiate(case.latex, wrt=case.wrt, shapes=_shapes(case),
                               assume=case.assume, verify=True)
-    assert r.check is not None and r.check.passed, r.check
+    assert r.check is not None and r.check.passed, explain(r)
     rng = np.random.default_rng(54321)
     for _ in range(2):
         values = draw(case, rng)

@@ -47,11 +47,10 @@ def outcome(run, text):
 
 
 def both(text):
-    ours, build, _ = P.parser()
-    build.source = text
-    got = outcome(ours.parse, text)
-    build.source = text
-    want = outcome(P.lark_parser().parse, text)
+    ours, _, _ = P.parser()
+    with P.parsing(text):
+        got = outcome(ours.parse, text)
+        want = outcome(P.lark_parser().parse, text)
     return got, want
 
 
@@ -116,9 +115,8 @@ def test_unwritable_cache_still_parses(tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(blocker))
     with open(P.grammar_path(), encoding="utf-8") as fh:
         tables = lalr.load_tables(fh.read(), P.Bars())
-    build = P._make_build()()
-    build.source = "x + y"
-    assert lalr.Parser(tables, build, P.Bars()).parse("x + y").op == "add"
+    with P.parsing("x + y"):
+        assert lalr.Parser(tables, P.Build(), P.Bars()).parse("x + y").op == "add"
 
 
 def test_a_corrupt_cache_file_is_rebuilt(tmp_path, monkeypatch):

@@ -78,7 +78,7 @@ class Result:
         """The derivative's value (NumPy) at ``values`` (name -> array; vectors 1-D), in the
         layout D[f-index..., variable-index...] whatever the printed notation."""
         import numpy as np
-        from .numeric import ENTRY, dim_size, evaluate as ev, to_user
+        from .numeric import dim_size, evaluate as ev, to_user
         env, sizes = _bind(self.symbols, values, self.expr)
         if self.form == "gradient" or self.kind == "laplacian":
             return to_user(ev(self.expr, env, sizes), self.expr.shape)
@@ -92,8 +92,7 @@ class Result:
             out = np.empty(_user_shape(fdims, sizes) + _user_shape(xdims, sizes))
             for a in range(xr):
                 for b in range(xc):
-                    ENTRY[i], ENTRY[j] = a, b
-                    val = to_user(ev(self.expr, env, sizes), fdims)
+                    val = to_user(ev(self.expr, env, sizes, {i: a, j: b}), fdims)
                     out[(Ellipsis,) + ((a, b) if xc != 1 or xdims[1] != 1 else (a,))] = val
             return out
         jac = ev(self.expr, env, sizes)        # vec form: J[vec F, vec X]

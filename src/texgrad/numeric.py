@@ -70,7 +70,21 @@ EVAL = {
     SingleEntry: lambda e, v, n: _single_entry(e, n),
 }
 
-ENTRY: dict = {}     # index name -> its value while a derivative by an entry is evaluated
+class Sizes:
+    """What an evaluator may ask besides its children's values: the size of a dimension
+    (``sizes(d)``) and, for a derivative by an entry X_{ij}, the value of each index
+    (``sizes.entry``, index name -> 0-based value; an index not given is 0).  Passed per
+    call, so evaluations in several threads never share it."""
+
+    __slots__ = ("size", "entry")
+
+    def __init__(self, sizes, entry=None):
+        self.size = sizes if callable(sizes) else (lambda d: dim_size(d, sizes))
+        self.entry = entry or {}
+
+    def __call__(self, d) -> int:
+        return self.size(d)
+
 
 
 def _commutation(m: int, n: int) -> np.ndarray:
@@ -83,7 +97,7 @@ def _commutation(m: int, n: int) -> np.ndarray:
 
 def _single_entry(e, n) -> np.ndarray:
     out = np.zeros((n(e.dims[0]), n(e.dims[1])))
-    out[ENTRY[e.i], ENTRY[e.j]] = 1.0
+    out[n.entry.get(e.i, 0), n.entry.get(e.j, 0)] = 1.0
     return out
 
 
@@ -114,10 +128,10 @@ def _softmax(x):
     return z / z.sum()
 
 
-def safe_evaluate(expr: Expr, env: dict, sizes):
+def safe_evaluate(expr: Expr, env: dict, sizes, entry: dict | None = None):
     """``evaluate``, or None where linear algebra fails (a singular matrix)."""
     try:
-        return evaluate(expr, env, sizes)
+        return evaluate(expr, env, sizes, entry)
     except np.linalg.LinAlgError:
         return None
 
@@ -147,12 +161,14 @@ def _order(expr: Expr) -> tuple:
     return order, frees
 
 
-def evaluate(expr: Expr, env: dict, sizes) -> np.ndarray:
-    """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D).
-    A node's value is dropped once its last parent has used it, so a long chain of large
-    temporaries holds only the ones still needed."""
+def evaluate(expr: Expr, env: dict, sizes, entry: dict | None = None) -> np.ndarray:
+    """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D),
+    dimensions sized by ``sizes`` (a dict or a function) and the indices of a derivative by
+    an entry valued by ``entry`` (name -> 0-based int).  A node's value is dropped once its
+    last parent has used it, so a long chain of large temporaries holds only the ones still
+    needed."""
     memo = {}
-    size = sizes if callable(sizes) else (lambda d: dim_size(d, sizes))
+    size = Sizes(sizes, entry)
     order, frees = _order(expr)
     for e, done in zip(order, frees):
         if isinstance(e, Sym):
@@ -458,10 +474,8 @@ def apply_entries(d: Expr, x: Sym, i: str, j: str | None):
         total = 0
         for a in range(v.shape[0]):
             for b in range(v.shape[1]):
-                ENTRY[i] = a
-                if j is not None:
-                    ENTRY[j] = b
-                total = total + evaluate(d, env, sizes) * v[a, b]
+                entry = {i: a} if j is None else {i: a, j: b}
+                total = total + evaluate(d, env, sizes, entry) * v[a, b]
         return total, norm2(total)
     return apply
 
@@ -696,11 +710,7 @@ def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym):
     if not all(_well_conditioned(e, env, sizes) for e in (f, *derivs)):
         return False, None
     for d in derivs:
-        for n in _order(d)[0]:          # remembered: a check validates many draws
-            if isinstance(n, SingleEntry):
-                ENTRY[n.i] = 0
-                ENTRY[n.j] = 0
-        dv = safe_evaluate(d, env, sizes)
+        dv = safe_evaluate(d, env, sizes)          # an entry's indices at 0 (the default)
         if dv is None or not _finite(dv):
             return False, None
     return True, None

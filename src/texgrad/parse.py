@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from fractions import Fraction
 
 from .errors import LimitError, ParseError, TexgradError, position
@@ -137,235 +140,254 @@ def _tok(op, tok, *args):
     return N(op, args, tok.start_pos, tok.end_pos)
 
 
-def _make_build():
+_SOURCE: ContextVar = ContextVar("texgrad_parse_source", default=None)
 
-    class Build:
-        """Builds :class:`N` nodes; the method names are the grammar's ``-> alias`` names."""
 
-        # ---- sums and products
-        def chain(self, c):
-            parts = c[0]
-            return N("chain", tuple(parts), *_span(*parts)) if len(parts) > 1 else parts[0]
+@contextmanager
+def parsing(text: str):
+    """The text being parsed, for :class:`Build` (its :attr:`~Build.source`), in this
+    thread and context only, for the duration of the ``with`` block."""
+    token = _SOURCE.set(text)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
 
-        def chainlist(self, c):
-            # a left-recursive list (``chainlist EQUALS sum``, ``items item``): the list so
-            # far, extended in place by the last child (a long chain stays linear)
-            if len(c) == 1:
-                return [c[0]]
-            c[0].append(c[-1])
-            return c[0]
 
-        items = chainlist
+class Build:
+    """Builds :class:`N` nodes; the method names are the grammar's ``-> alias`` names.
 
-        def neg(self, c):
-            return N("neg", (c[1],), *_span(c[0], c[1]))
+    One instance serves every parse; the text being parsed (for the carets of its errors
+    and the spans it slices) is :attr:`source`, set by :func:`parse` for the duration of a
+    call in a context variable, so parses in several threads never see each other's text.
+    """
 
-        def pos(self, c):
-            return c[1]
+    @property
+    def source(self) -> str | None:
+        return _SOURCE.get()
 
-        def add(self, c):
-            return self._extend(c[0], c[2])
+    # ---- sums and products
+    def chain(self, c):
+        parts = c[0]
+        return N("chain", tuple(parts), *_span(*parts)) if len(parts) > 1 else parts[0]
 
-        def sub(self, c):
-            return self._extend(c[0], N("neg", (c[2],), c[1].start_pos, c[2].end))
+    def chainlist(self, c):
+        # a left-recursive list (``chainlist EQUALS sum``, ``items item``): the list so
+        # far, extended in place by the last child (a long chain stays linear)
+        if len(c) == 1:
+            return [c[0]]
+        c[0].append(c[-1])
+        return c[0]
 
-        def _extend(self, a, b):
-            # the terms of a sum in the making are a list, extended in place (a long sum
-            # stays linear); parse() makes them tuples when the tree is complete
-            if a.op == "add" and type(a.args) is list:
-                a.args.append(b)
-                a.start, a.end = min(a.start, b.start), max(a.end, b.end)
-                return a
-            return N("add", [a, b], *_span(a, b))
+    items = chainlist
 
-        def pm(self, c):
-            raise ParseError(r"\pm / \mp give two expressions, not one",
-                             hint="differentiate the + and the - version separately"
-                             ).at(self.source, c[1].start_pos, len(c[1]))
+    def neg(self, c):
+        return N("neg", (c[1],), *_span(c[0], c[1]))
 
-        def hadamard(self, c):
-            return N("hadamard", (c[0], c[2]), *_span(c[0], c[2]))
+    def pos(self, c):
+        return c[1]
 
-        def kron(self, c):
-            return N("kron", (c[0], c[2]), *_span(c[0], c[2]))
+    def add(self, c):
+        return self._extend(c[0], c[2])
 
-        def product(self, c):
-            return resolve_product(c[0], self.source)
+    def sub(self, c):
+        return self._extend(c[0], N("neg", (c[2],), c[1].start_pos, c[2].end))
 
-        def op_item(self, c):
-            t = c[0]
-            kind = {"CDOT": "cdot", "STAR": "star", "TIMES": "times", "SLASH": "slash"}[t.type]
-            return _tok("op", t, kind)
+    def _extend(self, a, b):
+        # the terms of a sum in the making are a list, extended in place (a long sum
+        # stays linear); parse() makes them tuples when the tree is complete
+        if a.op == "add" and type(a.args) is list:
+            a.args.append(b)
+            a.start, a.end = min(a.start, b.start), max(a.end, b.end)
+            return a
+        return N("add", [a, b], *_span(a, b))
 
-        # ---- factors and postfixes
-        def factor(self, c):
-            node = c[0]
-            if len(c) > MAX_POSTFIX:
-                raise LimitError(f"more than {MAX_POSTFIX} superscripts and subscripts on "
-                                 "one factor").at(self.source, node.start)
-            for post in c[1:]:
-                kind, payload, start, end = post
-                node = N(kind, (node, payload), node.start, end)
-            return node
+    def pm(self, c):
+        raise ParseError(r"\pm / \mp give two expressions, not one",
+                         hint="differentiate the + and the - version separately"
+                         ).at(self.source, c[1].start_pos, len(c[1]))
 
-        def sup(self, c):
-            return ("sup", c[1], c[0].start_pos, c[1].end)
+    def hadamard(self, c):
+        return N("hadamard", (c[0], c[2]), *_span(c[0], c[2]))
 
-        def sup_braced(self, c):
-            # the postfix's span runs to the closing brace (x^{2} is 5 characters long)
-            return ("sup", c[2], c[0].start_pos, c[3].end_pos)
+    def kron(self, c):
+        return N("kron", (c[0], c[2]), *_span(c[0], c[2]))
 
-        def subpost(self, c):
-            return ("subscript", c[1], c[0].start_pos, c[1].end)
+    def product(self, c):
+        return resolve_product(c[0], self.source)
 
-        def prime(self, c):
-            return ("sup", N("tmark", ("'",), c[0].start_pos, c[0].end_pos),
-                    c[0].start_pos, c[0].end_pos)
+    def op_item(self, c):
+        t = c[0]
+        kind = {"CDOT": "cdot", "STAR": "star", "TIMES": "times", "SLASH": "slash"}[t.type]
+        return _tok("op", t, kind)
 
-        def suparg(self, c):
-            return self._leaf(c[0])
+    # ---- factors and postfixes
+    def factor(self, c):
+        node = c[0]
+        if len(c) > MAX_POSTFIX:
+            raise LimitError(f"more than {MAX_POSTFIX} superscripts and subscripts on "
+                             "one factor").at(self.source, node.start)
+        for post in c[1:]:
+            kind, payload, start, end = post
+            node = N(kind, (node, payload), node.start, end)
+        return node
 
-        def star(self, c):
-            return _tok("star", c[0])
+    def sup(self, c):
+        return ("sup", c[1], c[0].start_pos, c[1].end)
 
-        def dagger(self, c):
-            return _tok("dagger", c[0])
+    def sup_braced(self, c):
+        # the postfix's span runs to the closing brace (x^{2} is 5 characters long)
+        return ("sup", c[2], c[0].start_pos, c[3].end_pos)
 
-        def prime_mark(self, c):
-            return _tok("tmark", c[0], "'")
+    def subpost(self, c):
+        return ("subscript", c[1], c[0].start_pos, c[1].end)
 
-        def hadamard_power(self, c):
-            return N("hpow", (c[1],), c[0].start_pos, c[1].end)
+    def prime(self, c):
+        return ("sup", N("tmark", ("'",), c[0].start_pos, c[0].end_pos),
+                c[0].start_pos, c[0].end_pos)
 
-        def subarg(self, c):
-            if len(c) == 3:
-                inner = c[1]
-                return N(inner.op, inner.args, c[0].start_pos, c[2].end_pos)
-            return self._leaf(c[0])
+    def suparg(self, c):
+        return self._leaf(c[0])
 
-        def subinner(self, c):
-            parts = tuple(x for x in c if isinstance(x, N))
-            if len(parts) == 1:
-                return parts[0]
-            return N("sublist", parts, *_span(*parts))
+    def star(self, c):
+        return _tok("star", c[0])
 
-        def sub_range(self, c):
-            return N("subrange", (c[0], c[2]), *_span(c[0], c[2]))
+    def dagger(self, c):
+        return _tok("dagger", c[0])
 
-        def _leaf(self, t):
-            return getattr(self, {"LETTER": "letter", "NUMBER": "number", "GREEK": "greek",
-                                  "TMARK": "tmark", "STAR": "star", "DAGGER": "dagger",
-                                  "PRIME": "prime_mark", "STYLED": "styled",
-                                  "WORD": "word"}[t.type])([t])
+    def prime_mark(self, c):
+        return _tok("tmark", c[0], "'")
 
-        # ---- primaries
-        def letter(self, c):
-            t = c[0]
-            return _tok("sym", t, str(t), str(t), "upper" if str(t).isupper() else "plain")
+    def hadamard_power(self, c):
+        return N("hpow", (c[1],), c[0].start_pos, c[1].end)
 
-        def greek(self, c):
-            t = c[0]
-            name = str(t)[1:]
-            return _tok("sym", t, name, "\\" + name,
-                        "upper" if name in GREEK_UPPER else "plain")
+    def subarg(self, c):
+        if len(c) == 3:
+            inner = c[1]
+            return N(inner.op, inner.args, c[0].start_pos, c[2].end_pos)
+        return self._leaf(c[0])
 
-        def styled(self, c):
-            t = c[0]
-            name, hint = styled_name(str(t))
-            latex = re.sub(r"\s+", " ", str(t)).strip()
-            if hint in ("ones", "zero", "identity", "set"):
-                return _tok(hint, t, latex, name)
-            if hint == "bold" and name[:1].isupper() or (hint == "plain" and
-                                                          name[:1].isupper()):
-                hint = "boldupper" if hint == "bold" else "upper"
-            if name in GREEK_UPPER:
-                hint = "upper" if hint == "plain" else "boldupper"
-            return _tok("sym", t, name, latex, hint)
+    def subinner(self, c):
+        parts = tuple(x for x in c if isinstance(x, N))
+        if len(parts) == 1:
+            return parts[0]
+        return N("sublist", parts, *_span(*parts))
 
-        def word(self, c):
-            t = c[0]
-            m = re.match(r"\\([a-zA-Z]+\*?)\s*\{\s*(.*?)\s*\}$", str(t), re.S)
-            cmd, w = m.group(1), m.group(2)
-            w = w.lstrip("\\")
-            head = head_name(w)
-            if head is not None and cmd not in ("text", "textit") or (
-                    cmd == "text" and w in ("tr", "Tr", "det", "diag", "vec", "logdet")):
-                return _tok("head", t, head, str(t))
-            if w == "d":
-                return _tok("dmark", t, str(t))
-            if w == "T":
-                return _tok("tmark", t, "T")
-            hint = "word"
-            if len(w) == 1:          # \mathrm{A}: an upright letter is still a letter
-                hint = "upper" if w.isupper() else "plain"
-            elif cmd.rstrip("*") == "operatorname" or _applied(self.source, t.end_pos):
-                # \operatorname{softplus}(x), \mathrm{relu}(z): a function texgrad does not
-                # know; read as a symbol times (x) it would be a verified misreading
-                raise _unknown_function(w, self.source, t)
-            return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), hint)
+    def sub_range(self, c):
+        return N("subrange", (c[0], c[2]), *_span(c[0], c[2]))
 
-        def func_cmd(self, c):
-            t = c[0]
-            return _tok("head", t, head_name(str(t)[1:]), str(t))
+    def _leaf(self, t):
+        return getattr(self, {"LETTER": "letter", "NUMBER": "number", "GREEK": "greek",
+                              "TMARK": "tmark", "STAR": "star", "DAGGER": "dagger",
+                              "PRIME": "prime_mark", "STYLED": "styled",
+                              "WORD": "word"}[t.type])([t])
 
-        def number(self, c):
-            t = c[0]
-            digits = str(t).replace(".", "").lstrip("0").rstrip("0") if "." in str(t) \
-                else str(t).lstrip("0")
-            if len(digits) > MAX_DIGITS or len(str(t)) > 2 * MAX_DIGITS:
-                raise LimitError(f"a number of {len(str(t)):,} characters; the limit is "
-                                 f"{MAX_DIGITS} significant digits",
-                                 hint="write a large number as a power, e.g. 10^{12}"
-                                 ).at(self.source, t.start_pos, len(t))
-            return _tok("num", t, Fraction(str(t)), str(t))
+    # ---- primaries
+    def letter(self, c):
+        t = c[0]
+        return _tok("sym", t, str(t), str(t), "upper" if str(t).isupper() else "plain")
 
-        def tmark(self, c):
-            return _tok("tmark", c[0], str(c[0]))
+    def greek(self, c):
+        t = c[0]
+        name = str(t)[1:]
+        return _tok("sym", t, name, "\\" + name,
+                    "upper" if name in GREEK_UPPER else "plain")
 
-        def partial(self, c):
-            return _tok("partial", c[0])
+    def styled(self, c):
+        t = c[0]
+        name, hint = styled_name(str(t))
+        latex = re.sub(r"\s+", " ", str(t)).strip()
+        if hint in ("ones", "zero", "identity", "set"):
+            return _tok(hint, t, latex, name)
+        if hint == "bold" and name[:1].isupper() or (hint == "plain" and
+                                                      name[:1].isupper()):
+            hint = "boldupper" if hint == "bold" else "upper"
+        if name in GREEK_UPPER:
+            hint = "upper" if hint == "plain" else "boldupper"
+        return _tok("sym", t, name, latex, hint)
 
-        def nabla(self, c):
-            return _tok("nabla", c[0])
+    def word(self, c):
+        t = c[0]
+        m = re.match(r"\\([a-zA-Z]+\*?)\s*\{\s*(.*?)\s*\}$", str(t), re.S)
+        cmd, w = m.group(1), m.group(2)
+        w = w.lstrip("\\")
+        head = head_name(w)
+        if head is not None and cmd not in ("text", "textit") or (
+                cmd == "text" and w in ("tr", "Tr", "det", "diag", "vec", "logdet")):
+            return _tok("head", t, head, str(t))
+        if w == "d":
+            return _tok("dmark", t, str(t))
+        if w == "T":
+            return _tok("tmark", t, "T")
+        hint = "word"
+        if len(w) == 1:          # \mathrm{A}: an upright letter is still a letter
+            hint = "upper" if w.isupper() else "plain"
+        elif cmd.rstrip("*") == "operatorname" or _applied(self.source, t.end_pos):
+            # \operatorname{softplus}(x), \mathrm{relu}(z): a function texgrad does not
+            # know; read as a symbol times (x) it would be a verified misreading
+            raise _unknown_function(w, self.source, t)
+        return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), hint)
 
-        def sum_op(self, c):
-            return _tok("sumop", c[0])
+    def func_cmd(self, c):
+        t = c[0]
+        return _tok("head", t, head_name(str(t)[1:]), str(t))
 
-        def frac(self, c):
-            node = N("frac", (c[1], c[2]), c[0].start_pos, c[2].end)
-            return derivative_frac(node, self.source) or node
+    def number(self, c):
+        t = c[0]
+        digits = str(t).replace(".", "").lstrip("0").rstrip("0") if "." in str(t) \
+            else str(t).lstrip("0")
+        if len(digits) > MAX_DIGITS or len(str(t)) > 2 * MAX_DIGITS:
+            raise LimitError(f"a number of {len(str(t)):,} characters; the limit is "
+                             f"{MAX_DIGITS} significant digits",
+                             hint="write a large number as a power, e.g. 10^{12}"
+                             ).at(self.source, t.start_pos, len(t))
+        return _tok("num", t, Fraction(str(t)), str(t))
 
-        def fracarg(self, c):
-            if len(c) == 3:
-                inner = c[1]
-                return N(inner.op, inner.args, c[0].start_pos, c[2].end_pos)
-            return self._leaf(c[0])
+    def tmark(self, c):
+        return _tok("tmark", c[0], str(c[0]))
 
-        def sqrt(self, c):
-            return N("sqrt", (c[2],), c[0].start_pos, c[3].end_pos)
+    def partial(self, c):
+        return _tok("partial", c[0])
 
-        def root(self, c):
-            return N("root", (c[2], c[5]), c[0].start_pos, c[6].end_pos)
+    def nabla(self, c):
+        return _tok("nabla", c[0])
 
-        def overline(self, c):
-            return N("conj", (c[2],), c[0].start_pos, c[3].end_pos)
+    def sum_op(self, c):
+        return _tok("sumop", c[0])
 
-        def paren(self, c):
-            return N("paren", (c[1], str(c[0])), c[0].start_pos, c[2].end_pos)
+    def frac(self, c):
+        node = N("frac", (c[1], c[2]), c[0].start_pos, c[2].end)
+        return derivative_frac(node, self.source) or node
 
-        def brace(self, c):
-            return N("brace", (c[1],), c[0].start_pos, c[2].end_pos)
+    def fracarg(self, c):
+        if len(c) == 3:
+            inner = c[1]
+            return N(inner.op, inner.args, c[0].start_pos, c[2].end_pos)
+        return self._leaf(c[0])
 
-        def bars(self, c):
-            return N("bars", (c[1],), c[0].start_pos, c[2].end_pos)
+    def sqrt(self, c):
+        return N("sqrt", (c[2],), c[0].start_pos, c[3].end_pos)
 
-        def norm(self, c):
-            return N("norm", (c[1],), c[0].start_pos, c[2].end_pos)
+    def root(self, c):
+        return N("root", (c[2], c[5]), c[0].start_pos, c[6].end_pos)
 
-        def inner(self, c):
-            return N("inner", (c[1], c[3]), c[0].start_pos, c[4].end_pos)
+    def overline(self, c):
+        return N("conj", (c[2],), c[0].start_pos, c[3].end_pos)
 
-    return Build
+    def paren(self, c):
+        return N("paren", (c[1], str(c[0])), c[0].start_pos, c[2].end_pos)
+
+    def brace(self, c):
+        return N("brace", (c[1],), c[0].start_pos, c[2].end_pos)
+
+    def bars(self, c):
+        return N("bars", (c[1],), c[0].start_pos, c[2].end_pos)
+
+    def norm(self, c):
+        return N("norm", (c[1],), c[0].start_pos, c[2].end_pos)
+
+    def inner(self, c):
+        return N("inner", (c[1], c[3]), c[0].start_pos, c[4].end_pos)
 
 
 # ------------------------------------------------------------------ the post-lexer
@@ -385,11 +407,16 @@ class Bars:
     always_accept = ("BAR", "DBAR")
 
     def __init__(self):
-        self.stack = []      # the bars and norms open so far: (kind, token)
+        self._local = threading.local()   # per thread: parses in threads share one Bars
+
+    @property
+    def stack(self) -> list:
+        """The bars and norms open so far in this thread's last run: (kind, token)."""
+        return getattr(self._local, "stack", [])
 
     def process(self, stream):
         stack = []
-        self.stack = opened = []
+        self._local.stack = opened = []
         depth = 0            # every kind of bracket, bar and norm: the nesting limit
         prev = None
         split_next = False
@@ -482,7 +509,7 @@ def parser():
 
         with open(grammar_path(), encoding="utf-8") as fh:
             source = fh.read()
-        build = _make_build()()
+        build = Build()
         _PARSER = (Parser(load_tables(source, Bars()), build, Bars()), build, source)
     return _PARSER
 
@@ -770,19 +797,19 @@ def parse(text: str) -> N:
     if not inner.strip():
         raise ParseError("empty input", hint="give a formula, e.g. '\\mathbf{x}^\\top A\\mathbf{x}'",
                          line=1, column=1, source=text)
-    p, build, _ = parser()
-    build.source = text
-    try:
+    p, _, _ = parser()
+    with parsing(text):
         try:
-            return _freeze(p.parse(inner))
-        except SyntaxFailure:
-            return _freeze(_parse_with_lark(inner, text))
-    except TexgradError as e:
-        if e.source is None and getattr(e, "offset", None) is not None:
-            e.at(text, e.offset, e.width)
-        if e.source is None:
-            e.source = text
-        raise
+            try:
+                return _freeze(p.parse(inner))
+            except SyntaxFailure:
+                return _freeze(_parse_with_lark(inner, text))
+        except TexgradError as e:
+            if e.source is None and getattr(e, "offset", None) is not None:
+                e.at(text, e.offset, e.width)
+            if e.source is None:
+                e.source = text
+            raise
 
 
 def _freeze(root: N) -> N:
