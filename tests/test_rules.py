@@ -166,3 +166,29 @@ def test_a_broken_rule_fails_the_test_named_after_it(monkeypatch):
         check_rule("Det", Det(X))          # X is drawn non-symmetric: X^{-1} != X^{-T}
     check_rule("Trace", Trace(X))
     check_rule("MatMul", MatMul((A, B)))
+
+
+LINEAR = (Mul, MatMul, Hadamard, Kron, Transpose, Trace, Diag, Vec, Conj)
+
+
+@pytest.mark.parametrize("node", LINEAR, ids=lambda n: n.__name__)
+def test_a_linear_node_is_declared_once(node):
+    """deflinear fills the JVP from the node's own constructor; the adjoint is the only
+    rule written by hand (JAX's ad.deflinear)."""
+    assert rules.JVP[node].__qualname__.startswith("linear."), rules.JVP[node]
+
+
+def test_identify_is_a_table():
+    """The vec identification has one rule per node type a differential is made of."""
+    assert set(rules.IDENTIFY) == {Add, Mul, MatMul, Hadamard, Transpose, Trace, Vec}
+
+
+def test_sort_keys_tell_nodes_apart_by_every_compared_field():
+    """skey spells every compared field: K_{mn} and K_{nm}, E^{ij} and E^{ji} differ."""
+    from texgrad import simplify as S
+    assert S.skey(ir.Commutation("m", "n")) != S.skey(ir.Commutation("n", "m"))
+    assert S.skey(ir.SingleEntry(("n", "m"), "i", "j")) != \
+        S.skey(ir.SingleEntry(("n", "m"), "j", "i"))
+    assert S.skey(ir.Identity("n")) != S.skey(ir.Identity("m"))
+    d = ir.Identity(__import__("texgrad.dims", fromlist=["DimVar"]).DimVar("I"))
+    assert S.skey(d) == "Identity[?I]()"      # no id() in a key: runs sort alike

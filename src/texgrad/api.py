@@ -416,9 +416,9 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
         raise TexgradError(f"unknown kind {kind!r}", hint="kinds: " + ", ".join(KINDS))
     if layout not in LAYOUTS:
         raise TexgradError(f"unknown layout {layout!r}", hint="layouts: " + ", ".join(LAYOUTS))
-    if symmetric not in SYMMETRIC:
+    if symmetric not in SYMMETRIC_CONVENTIONS:
         raise TexgradError(f"unknown symmetric convention {symmetric!r}",
-                           hint="conventions: " + ", ".join(SYMMETRIC))
+                           hint="conventions: " + ", ".join(SYMMETRIC_CONVENTIONS))
     req, name, typer, raw = prepare(latex, shapes, assume, wrt)
     guessed = False
     if name is None:
@@ -599,7 +599,7 @@ def _kind(kind, req, f, x, entry, typer, latex) -> str:
     return kind
 
 
-SYMMETRIC = ("G", "cookbook", "sym")
+SYMMETRIC_CONVENTIONS = ("G", "cookbook", "sym")
 
 
 def _gradient(latex, f, fd, x_full, x_diff, syms, style, entry, typer, conv,

@@ -436,12 +436,12 @@ def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = No
     precede it on lines of their own, ``f(W) = ...``).  Returns a ClaimResult whatever the
     claim (``verdict`` None with the reason when it cannot be decided, "limit exceeded" past
     ``time_limit`` seconds); raises TexgradError only for a bad argument."""
-    from .api import SYMMETRIC
+    from .api import SYMMETRIC_CONVENTIONS
     if not isinstance(latex, str):
         raise TexgradError("the claim must be a string")
-    if symmetric not in SYMMETRIC:
+    if symmetric not in SYMMETRIC_CONVENTIONS:
         raise TexgradError(f"unknown symmetric convention {symmetric!r}",
-                           hint="conventions: " + ", ".join(SYMMETRIC))
+                           hint="conventions: " + ", ".join(SYMMETRIC_CONVENTIONS))
     try:
         defs = dict(definitions or {})
         shapes, assume = dict(shapes or {}), dict(assume or {})

@@ -659,8 +659,6 @@ def _map_lark_error(err, text: str) -> TexgradError:
             if exp:
                 hint += f" (expected {exp})"
             return ParseError(msg, hint=hint).at(text, off, width)
-        if tok.type == "RBRACE" or (str(tok) == "}" and "RBRACE" not in expected):
-            pass
         msg = f"unexpected {_describe(tok)}"
         hint = f"expected {exp}" if exp else None
         if tok.type == "CARET":

@@ -59,12 +59,26 @@ def linear(build):
     return rule
 
 
+def deflinear(node_type, build):
+    """Register a node linear in each child separately (the unary Transpose, Trace, Diag,
+    Vec, Conj; the products Mul, MatMul, Hadamard, Kron), as JAX's ``ad.deflinear`` and
+    ``defbilinear``: its JVP is the node rebuilt with one child replaced by that child's
+    differential, summed over the children (``build(e, children)`` rebuilds it), and the
+    decorated function is its adjoint (the transpose rule), the VJP.  The node is stated
+    once, its two rules cannot drift apart, and tests/test_rules.py checks each adjoint
+    against the JVP."""
+    JVP[node_type] = linear(build)
+
+    def register(adjoint):
+        VJP[node_type] = adjoint
+        return adjoint
+    return register
+
+
 def inner(g: Expr, m: Expr) -> Expr:
     """<G, M> = tr(G^T M), written as a textbook does for scalars, vectors and matrices."""
     if g.shape == SCALAR:
         return mul(g, m)
-    if isinstance(g, Ones) and g.shape[1] == 1:
-        return matmul(transpose(g), m)
     if g.shape[1] == 1:
         return matmul(transpose(g), m)
     if g.shape[0] == 1:
@@ -74,8 +88,6 @@ def inner(g: Expr, m: Expr) -> Expr:
 
 def scale(g: Expr, d: Expr) -> Expr:
     """G times an elementwise derivative d (a Hadamard product; a product for scalars)."""
-    if g.shape == SCALAR and d.shape == SCALAR:
-        return mul(g, d)
     if g.shape == SCALAR:
         return mul(g, d)
     return hadamard(g, d)
@@ -88,24 +100,22 @@ def _ones(e: Expr) -> Expr:
 # ------------------------------------------------------------------------- the table
 
 @defvjp(Add)
-def _add(e, g, i):                       # d(A + B) = dA + dB
+def _add_vjp(e, g, i):                   # d(A + B) = dA + dB
     return g
 
 
 @defjvp(Add)
-def _add_d(e, dcs):
+def _add_jvp(e, dcs):
     return _sum(dcs)
 
 
-@defvjp(Mul)
-def _mul(e, g, i):                       # d(aB) = da B + a dB, a scalar
+@deflinear(Mul, lambda e, k: mul(*k))
+def _mul_vjp(e, g, i):                   # d(aB) = da B + a dB, a scalar
     others = mul(*(f for j, f in enumerate(e.factors) if j != i))
     if e.factors[i].shape == SCALAR and e.shape != SCALAR:
         return inner(g, others)
     return mul(others, g)
 
-
-defjvp(Mul)(linear(lambda e, k: mul(*k)))
 
 
 _TRANSPOSED: dict = {}     # id(product) -> (product, its factors transposed)
@@ -125,45 +135,34 @@ def _transposed_factors(e: MatMul) -> tuple:
     return out
 
 
-@defvjp(MatMul)
-def _matmul(e, g, i):                    # Cookbook (37): d(XY) = dX Y + X dY
+@deflinear(MatMul, lambda e, k: matmul(*k))
+def _matmul_vjp(e, g, i):                # Cookbook (37): d(XY) = dX Y + X dY
     # (A_1 ... A_{i-1})^T G (A_{i+1} ... A_n)^T = A_{i-1}^T ... A_1^T G A_n^T ... A_{i+1}^T
     t = _transposed_factors(e)
     return matmul(*t[i - 1::-1] if i else (), g, *t[:i:-1])
 
 
-defjvp(MatMul)(linear(lambda e, k: matmul(*k)))
 
-
-@defvjp(Hadamard)
-def _hadamard(e, g, i):                  # Cookbook (38): d(X o Y) = dX o Y + X o dY
+@deflinear(Hadamard, lambda e, k: hadamard(*k))
+def _hadamard_vjp(e, g, i):              # Cookbook (38): d(X o Y) = dX o Y + X o dY
     return hadamard(g, *(f for j, f in enumerate(e.factors) if j != i))
 
 
-defjvp(Hadamard)(linear(lambda e, k: hadamard(*k)))
 
-
-@defvjp(Kron)
-def _kron(e, g, i):                      # Cookbook (39): d(X (x) Y) = dX (x) Y + X (x) dY
+@deflinear(Kron, lambda e, k: kron(*k))
+def _kron_vjp(e, g, i):                  # Cookbook (39): d(X (x) Y) = dX (x) Y + X (x) dY
     raise Unsupported("the gradient through a Kronecker product is not supported yet",
                       hint="expand the Kronecker product, or differentiate vec(...) form")
 
 
-defjvp(Kron)(linear(lambda e, k: kron(*k)))
 
-
-@defvjp(Transpose)
-def _transpose(e, g, i):                 # Cookbook (34): d(X^T) = (dX)^T
+@deflinear(Transpose, lambda e, k: transpose(k[0]))
+def _transpose_vjp(e, g, i):             # Cookbook (34): d(X^T) = (dX)^T
     return transpose(g)
 
 
-@defjvp(Transpose)
-def _transpose_d(e, dcs):
-    return transpose(dcs[0])
-
-
 @defvjp(MatPow)
-def _matpow(e, g, i):
+def _matpow_vjp(e, g, i):
     x = e.arg
     if e.k == -1:                        # Cookbook (59): d(X^{-1}) = -X^{-1} dX X^{-1}
         xit = transpose(inverse(x))
@@ -181,7 +180,7 @@ def _matpow(e, g, i):
 
 
 @defjvp(MatPow)
-def _matpow_d(e, dcs):
+def _matpow_jvp(e, dcs):
     x, dx = e.arg, dcs[0]
     if e.k > 0:                          # Cookbook (90): sum_r X^r dX X^{n-1-r}
         return powsum(x, dx, x, e.k)
@@ -191,24 +190,24 @@ def _matpow_d(e, dcs):
 
 
 @defvjp(PowSum)
-def _powsum(e, g, i):
+def _powsum_vjp(e, g, i):
     raise Unsupported("second derivatives through a sum of matrix powers are not supported yet")
 
 
 @defjvp(PowSum)
-def _powsum_d(e, dcs):
+def _powsum_jvp(e, dcs):
     if dcs[0] is None and dcs[2] is None:
         return powsum(e.a, dcs[1], e.b, e.k, e.index)
-    return _powsum(e, None, 0)
+    return _powsum_vjp(e, None, 0)
 
 
 @defvjp(Pow)
-def _pow(e, g, i):                       # d(x^p) = p x^{p-1} dx, elementwise
+def _pow_vjp(e, g, i):                   # d(x^p) = p x^{p-1} dx, elementwise
     return scale(g, mul(Const(Fraction(e.p)), power(e.arg, e.p - 1)))
 
 
 @defjvp(Pow)
-def _pow_d(e, dcs):
+def _pow_jvp(e, dcs):
     return scale(dcs[0], mul(Const(Fraction(e.p)), power(e.arg, e.p - 1)))
 
 
@@ -219,80 +218,72 @@ def fprime(e: Func) -> Expr:
 
 
 @defvjp(Func)
-def _func(e, g, i):                      # elementwise f: G o f'(X), f' from its record
+def _func_vjp(e, g, i):                  # elementwise f: G o f'(X), f' from its record
     return scale(g, fprime(e))
 
 
 @defjvp(Func)
-def _func_d(e, dcs):                     # elementwise f: f'(X) o dX
+def _func_jvp(e, dcs):                   # elementwise f: f'(X) o dX
     return scale(dcs[0], fprime(e))
 
 
-@defvjp(Trace)
-def _trace(e, g, i):                     # Cookbook (100): d tr(X) = tr(dX)
+@deflinear(Trace, lambda e, k: trace(k[0]))
+def _trace_vjp(e, g, i):                 # Cookbook (100): d tr(X) = tr(dX)
     return mul(g, Identity(e.arg.shape[0]))
 
 
-defjvp(Trace)(linear(lambda e, k: trace(k[0])))
-
 
 @defvjp(Det)
-def _det(e, g, i):                       # Cookbook (49): d det(X) = det(X) tr(X^{-1} dX)
+def _det_vjp(e, g, i):                   # Cookbook (49): d det(X) = det(X) tr(X^{-1} dX)
     return mul(g, e, transpose(inverse(e.arg)))
 
 
 @defjvp(Det)
-def _det_d(e, dcs):
+def _det_jvp(e, dcs):
     return mul(e, trace(matmul(inverse(e.arg), dcs[0])))
 
 
 @defvjp(Norm)
-def _norm(e, g, i):                      # Cookbook (129), (131): x / ||x||_2, X / ||X||_F
+def _norm_vjp(e, g, i):                  # Cookbook (129), (131): x / ||x||_2, X / ||X||_F
     return mul(g, power(e, -1), e.arg)
 
 
 @defjvp(Norm)
-def _norm_d(e, dcs):
+def _norm_jvp(e, dcs):
     return mul(power(e, -1), inner(e.arg, dcs[0]))
 
 
-@defvjp(Diag)
-def _diag(e, g, i):                      # diag is linear; its adjoint is diag again
+@deflinear(Diag, lambda e, k: diag(k[0]))
+def _diag_vjp(e, g, i):                  # diag is linear; its adjoint is diag again
     return diag(g)
 
 
-defjvp(Diag)(linear(lambda e, k: diag(k[0])))
+
+def _softmax_jacobian_times(s, t):       # (diag(s) - s s^T) t, s = softmax(x)
+    return add(hadamard(s, t), neg(mul(matmul(transpose(s), t), s)))
 
 
 @defvjp(Softmax)
-def _softmax(e, g, i):                   # d s = (diag(s) - s s^T) dx, s = softmax(x)
-    return add(hadamard(e, g), neg(mul(matmul(transpose(e), g), e)))
+def _softmax_vjp(e, g, i):               # d s = (diag(s) - s s^T) dx: a symmetric Jacobian,
+    return _softmax_jacobian_times(e, g)  # so the adjoint is the same product
 
 
 @defjvp(Softmax)
-def _softmax_d(e, dcs):
-    t = dcs[0]
-    return add(hadamard(e, t), neg(mul(matmul(transpose(e), t), e)))
+def _softmax_jvp(e, dcs):
+    return _softmax_jacobian_times(e, dcs[0])
 
 
-@defvjp(Conj)
-def _conj(e, g, i):
+@deflinear(Conj, lambda e, k: conj(k[0]))
+def _conj_vjp(e, g, i):
     # conjugates are pushed down to the symbols before differentiating (simplify.push_conj);
     # with x and conj(x) independent (Wirtinger), conj(x) is then a variable of its own
     raise Unsupported("internal: a conjugate of a compound expression reached the rules")
 
 
-@defjvp(Conj)
-def _conj_d(e, dcs):
-    return conj(dcs[0])
-
-
-@defvjp(Vec)
-def _vec(e, g, i):
+@deflinear(Vec, lambda e, k: vec(k[0]))
+def _vec_vjp(e, g, i):
     raise Unsupported("the gradient through vec(...) is not supported yet")
 
-
-defjvp(Vec)(linear(lambda e, k: vec(k[0])))
 
 
 # ---------------------------------------------------------------------- the driver
@@ -378,46 +369,57 @@ def differential(f: Expr, x: Expr, dx: Expr) -> Expr:
 
 def identify(e: Expr, dx: Expr) -> Expr:
     """J with vec(e) = J vec(dx), for an ``e`` linear in ``dx`` (Magnus & Neudecker's first
-    identification theorem; for a vector dx and vector e, e = J dx)."""
+    identification theorem; for a vector dx and vector e, e = J dx).  The rule per node
+    type is in :data:`IDENTIFY`."""
     m, n = dx.shape
-    rows = dim_mul(e.shape[0], e.shape[1])
-    cols = dim_mul(m, n)
     if e == dx:
-        return Identity(cols)
+        return Identity(dim_mul(m, n))
     if not _contains(e, dx):
-        return Zero((rows, cols))
+        return Zero((dim_mul(e.shape[0], e.shape[1]), dim_mul(m, n)))
     if isinstance(e, Transpose) and e.arg == dx:
         return commutation(m, n)                        # vec(dX^T) = K vec(dX)
-    if isinstance(e, Add):
-        return add(*[identify(t, dx) for t in e.terms])
-    if isinstance(e, Mul):
-        i = _the_one(e.factors, dx)
-        others = [f for j, f in enumerate(e.factors) if j != i]
-        if e.factors[i].shape != SCALAR or e.shape == SCALAR:
-            return mul(*others, identify(e.factors[i], dx))
-        # s(dX) M = vec(M) ds, ds = (d s / d vec(dX)^T) vec(dX)
-        return matmul(vec(mul(*others)), identify(e.factors[i], dx))
-    if isinstance(e, MatMul):
-        i = _the_one(e.factors, dx)
-        fi = e.factors[i]
-        left = e.factors[:i]
-        right = e.factors[i + 1:]
-        p = matmul(*left) if left else Identity(fi.shape[0])
-        q = matmul(*right) if right else Identity(fi.shape[1])
-        return matmul(kron(transpose(q), p), identify(fi, dx))  # vec(PYQ) = (Q^T (x) P) vec Y
-    if isinstance(e, Hadamard):
-        i = _the_one(e.factors, dx)
-        others = hadamard(*[f for j, f in enumerate(e.factors) if j != i])
-        return matmul(diag(vec(others)), identify(e.factors[i], dx))
-    if isinstance(e, Transpose):
-        r, c = e.arg.shape
-        return matmul(commutation(r, c), identify(e.arg, dx))
-    if isinstance(e, Trace):
-        return matmul(transpose(vec(Identity(e.arg.shape[0]))), identify(e.arg, dx))
-    if isinstance(e, Vec):
-        return identify(e.arg, dx)
-    raise Unsupported(f"cannot read a derivative off a differential through {type(e).__name__}",
-                      hint="this derivative has no matrix form here yet")
+    rule = IDENTIFY.get(type(e))
+    if rule is None:
+        raise Unsupported("cannot read a derivative off a differential through "
+                          f"{type(e).__name__}",
+                          hint="this derivative has no matrix form here yet")
+    return rule(e, dx)
+
+
+def _identify_mul(e, dx):
+    i = _the_one(e.factors, dx)
+    others = [f for j, f in enumerate(e.factors) if j != i]
+    if e.factors[i].shape != SCALAR or e.shape == SCALAR:
+        return mul(*others, identify(e.factors[i], dx))
+    # s(dX) M = vec(M) ds, ds = (d s / d vec(dX)^T) vec(dX)
+    return matmul(vec(mul(*others)), identify(e.factors[i], dx))
+
+
+def _identify_matmul(e, dx):                           # vec(PYQ) = (Q^T (x) P) vec Y
+    i = _the_one(e.factors, dx)
+    fi = e.factors[i]
+    left, right = e.factors[:i], e.factors[i + 1:]
+    p = matmul(*left) if left else Identity(fi.shape[0])
+    q = matmul(*right) if right else Identity(fi.shape[1])
+    return matmul(kron(transpose(q), p), identify(fi, dx))
+
+
+def _identify_hadamard(e, dx):                         # vec(A o Y) = diag(vec A) vec Y
+    i = _the_one(e.factors, dx)
+    others = hadamard(*[f for j, f in enumerate(e.factors) if j != i])
+    return matmul(diag(vec(others)), identify(e.factors[i], dx))
+
+
+# node type -> J of vec(e) by vec(dx), for the node types a differential is made of
+IDENTIFY = {
+    Add: lambda e, dx: add(*[identify(t, dx) for t in e.terms]),
+    Mul: _identify_mul,
+    MatMul: _identify_matmul,
+    Hadamard: _identify_hadamard,
+    Transpose: lambda e, dx: matmul(commutation(*e.arg.shape), identify(e.arg, dx)),
+    Trace: lambda e, dx: matmul(transpose(vec(Identity(e.arg.shape[0]))), identify(e.arg, dx)),
+    Vec: lambda e, dx: identify(e.arg, dx),
+}
 
 
 def _contains(e: Expr, x: Expr) -> bool:

@@ -207,9 +207,7 @@ class Typer:
                 self.soft.add(name)
         assume = self.user_assume.get(name, frozenset())
         if assume & {"symmetric", "spd", "diagonal", "orthogonal", "invertible"}:
-            if shape == SCALAR:
-                pass
-            elif shape[1] == 1:
+            if shape != SCALAR and shape[1] == 1:
                 raise ShapeError(f"{name} is a vector but is assumed {sorted(assume)[0]}",
                                  hint="symmetric, spd, invertible, orthogonal and diagonal "
                                       "describe square matrices").at(self.text, node.start,
@@ -820,7 +818,7 @@ class Typer:
         name = self.sub_name(p)
         letters = [c for c in name.replace(",", "") if c.strip()]
         if not all(c.isalpha() for c in letters):
-            raise ParseErrorAt(self.text, p, "summation indices must be letters: \\sum_{kl}")
+            raise parse_error_at(self.text, p, "summation indices must be letters: \\sum_{kl}")
         return letters
 
     def is_entry(self, n: N) -> bool:
@@ -950,7 +948,7 @@ def _unwrap(n: N):
     return n, posts
 
 
-def ParseErrorAt(text: str, n: N, msg: str):
+def parse_error_at(text: str, n: N, msg: str):
     from .errors import ParseError
     return ParseError(msg).at(text, n.start, n.end - n.start)
 

@@ -14,22 +14,19 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from .dims import DimVar
 from .functions import ABS, SIGMA
 from .ir import (SCALAR, Add, Commutation, Conj, Const, Det, SingleEntry, Vec, Diag, Expr, Func, Hadamard, Identity, Kron,
                  MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose,
                  Zero, walk)
 
 ONE = Const(Fraction(1))
-SYMMETRIC = {"symmetric", "spd", "diagonal"}
+SYMMETRIC_ASSUMPTIONS = {"symmetric", "spd", "diagonal"}
 
 
 def const(v) -> Expr:
     v = Fraction(v)
     return Zero(SCALAR) if v == 0 else Const(v)
-
-
-def is_zero(e: Expr) -> bool:
-    return isinstance(e, Zero)
 
 
 def zero_like(e: Expr) -> Expr:
@@ -287,6 +284,29 @@ def _size(e: Expr) -> int:
 
 
 SKEY_EXACT = 4000      # tree size up to which a sort key spells the tree out
+_OTHER_FIELDS: dict = {}
+
+
+def _field_text(v) -> str:
+    """A field in a key; an unknown dimension is "?" (its repr would depend on its id)."""
+    if isinstance(v, DimVar):
+        return "?" + v.label
+    if isinstance(v, tuple):
+        return "(" + ",".join(_field_text(x) for x in v) + ")"
+    return str(v)
+
+
+def _other_fields(cls) -> tuple:
+    """The compared fields of a node type that are neither children nor k, p, name (which
+    the key spells first): nodes that differ only there must not share a key."""
+    try:
+        return _OTHER_FIELDS[cls]
+    except KeyError:
+        kids = {k.lstrip("*") for k in cls._kids}
+        out = tuple(f for f in cls._fields if f not in kids and f not in
+                    ("k", "p", "name", "spec") and f not in cls._uncompared)
+        _OTHER_FIELDS[cls] = out
+        return out
 
 
 def skey(e: Expr) -> str:
@@ -315,6 +335,8 @@ def skey(e: Expr) -> str:
             for attr in ("k", "p", "name"):
                 if hasattr(n, attr):
                     extra += str(getattr(n, attr))
+            for attr in _other_fields(type(n)):    # Identity(n), Commutation(m, n), ...
+                extra += f"[{_field_text(getattr(n, attr))}]"
             kids = [known[c] for c in n.children]
             if n.size <= SKEY_EXACT:
                 k = f"{type(n).__name__}{extra}({','.join(kids)})"
@@ -525,7 +547,7 @@ def transpose(e: Expr) -> Expr:
     if isinstance(e, Transpose):
         return e.arg
     if isinstance(e, Sym):
-        return e if SYMMETRIC & e.assume else Transpose(e)
+        return e if SYMMETRIC_ASSUMPTIONS & e.assume else Transpose(e)
     if isinstance(e, Identity):
         return e
     if isinstance(e, Zero):
@@ -544,7 +566,7 @@ def transpose(e: Expr) -> Expr:
     if isinstance(e, Kron):
         return kron(transpose(e.left), transpose(e.right))
     if isinstance(e, MatPow):
-        if isinstance(e.arg, Sym) and SYMMETRIC & e.arg.assume:
+        if isinstance(e.arg, Sym) and SYMMETRIC_ASSUMPTIONS & e.arg.assume:
             return e
         if not isinstance(e.arg, Sym) and transpose(e.arg) == e.arg:
             return e                # (X^T X)^{-T} = (X^T X)^{-1}: a symmetric argument
@@ -696,8 +718,6 @@ def det(e: Expr) -> Expr:
         return ONE
     if isinstance(e, MatPow):
         return power(det(e.arg), e.k)
-    if isinstance(e, Sym) and "orthogonal" in e.assume:
-        return Det(e)
     return Det(e)
 
 
