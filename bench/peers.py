@@ -127,7 +127,8 @@ def against_sympy(cases):
 def _texgrad_cold(latex, wrt, assume=None, kind=None):
     """One derivation with nothing of an earlier one remembered (the --wrt reading is
     cached per process; cleared here so both tools start each case from scratch)."""
-    texgrad.api._parse_wrt.cache_clear()
+    import texgrad.request
+    texgrad.request.parse_wrt.cache_clear()
     return texgrad.differentiate(latex, wrt=wrt, assume=assume, kind=kind, verify=False)
 
 

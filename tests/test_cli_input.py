@@ -275,9 +275,9 @@ def test_result_warnings_are_shown_in_the_stamp_line(monkeypatch):
     real = api.differentiate
 
     def warned(*args, **kwargs):
-        r = real(*args, **kwargs)
-        r.warnings = ["--shape z: the formula has no symbol z\n(symbols: x)"]
-        return r
+        import dataclasses            # a Result is frozen: a changed copy
+        return dataclasses.replace(real(*args, **kwargs), warnings=[
+            "--shape z: the formula has no symbol z\n(symbols: x)"])
     monkeypatch.setattr(api, "differentiate", warned)
     for args, line in ((["--format", "latex"], 1), (["--emit", "numpy"], -1),
                        (["--format", "text"], 2)):

@@ -229,7 +229,7 @@ _SYM_EQ = re.compile(r"(?P<a>" + _NAME + r")\s*=\s*(?P<b>" + _NAME + r")\^(?:\\t
 
 
 def _sym_name(tex: str) -> str:
-    from .api import parse_wrt
+    from .request import parse_wrt
     try:
         return parse_wrt(tex)
     except LimitError:
@@ -326,7 +326,7 @@ def _request_parts(lhs: str):
     the function is cut from the request's own text, not from node spans (which may end
     before closing braces): after an operator, the rest of ``lhs`` (``lhs`` ends at the '=');
     inside ``\\frac{\\partial f}{...}``, the numerator's group."""
-    from .api import split_request
+    from .request import split_request
     from .parse import parse
     ast = parse(lhs)
     req = split_request(ast, lhs)
@@ -347,7 +347,7 @@ def _request_parts(lhs: str):
 
 def _is_derivative_form(text: str) -> bool:
     """Whether a member of a chain is written as a derivative request (whatever its operand)."""
-    from .api import is_request, split_request
+    from .request import is_request, split_request
     from .parse import parse
     if not _DERIVATIVE.search(text):
         return False
@@ -379,7 +379,8 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
                    symmetric: str, allow_zero: bool = False):
     """texgrad's verified derivative of the request ``lhs`` (None: not a request).  Raises
     TexgradError with "cannot read ..." / "cannot differentiate ..." messages."""
-    from .api import parse_wrt, prepare, differentiate
+    from .api import differentiate, prepare
+    from .request import parse_wrt
     try:
         req = _request_parts(lhs)
     except LimitError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import click
 
@@ -153,7 +153,7 @@ def split_selection(text: str) -> Selection:
 def _label(core: str):
     """``f(x) = <expr>``: (the left side, the name f) when the differentiated function is the
     right side of one '=' and the left side names it; else None."""
-    from .api import split_request
+    from .request import split_request
     from .parse import parse
     try:
         ast = parse(core)
@@ -187,7 +187,7 @@ def replacement(text: str, r) -> str:
     punctuation: a request gets '= derivative'; a definition f(x) = ... gets
     ', \\quad \\frac{\\partial f}{\\partial x} = derivative'; a bare function is written out
     as the request."""
-    from .api import has_request
+    from .request import has_request
     sel = split_selection(text)
     core = sel.core
     if "\n" in core:
@@ -506,8 +506,7 @@ def run_diff(text: str, time_limit: float, **options):
     try:
         with time_limited(time_limit):
             r = differentiate(padded, **problem_kwargs(**options))
-        r.input = text
-        return r
+        return replace(r, input=text)
     except RecursionError:
         raise TexgradError("the formula is nested too deeply",
                            hint="simplify it or split it") from None

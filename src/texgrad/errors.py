@@ -7,6 +7,8 @@ under the spot, the way a compiler does.
 
 from __future__ import annotations
 
+import functools
+
 
 class TexgradError(Exception):
     """Bad input or an unsupported request; exit status 2 on the command line."""
@@ -101,3 +103,22 @@ def position(source: str, offset: int) -> tuple[int, int]:
     line = source.count("\n", 0, offset) + 1
     column = offset - (source.rfind("\n", 0, offset) + 1) + 1
     return line, column
+
+
+def guarded(fn):
+    """Arithmetic facts met while simplifying or evaluating (a division by something that
+    simplifies to 0, a singular matrix at the given values) are the user's input, not bugs."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ZeroDivisionError:
+            raise TexgradError("division by zero: a denominator or a negative power of "
+                               "something that is 0", hint="check the denominators") from None
+        except Exception as e:
+            if type(e).__name__ == "LinAlgError":
+                raise TexgradError(f"linear algebra failed at these values: {e}",
+                                   hint="an inverse or a determinant of a singular matrix"
+                                   ) from None
+            raise
+    return wrapper
