@@ -34,7 +34,7 @@ SYNTAX = {"parse", "request", "elaborate", "infer", "shapes", "lalr"}
 
 MAX_LINES = 550
 # files still over MAX_LINES while issue 10's steps land: the list only shrinks
-OVER_LIMIT: set = {"batch", "claims", "codegen", "numeric", "parse", "shapes",
+OVER_LIMIT: set = {"batch", "claims", "codegen", "numeric", "parse",
                    "simplify"}
 
 

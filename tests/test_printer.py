@@ -120,7 +120,7 @@ def test_printed_length_bounded():
 
 
 def test_power_tower_linear():
-    """x^{x^{...}} 30 deep (F2's tower: 98 s at 20 deep; shapes.Typer.t_sup built a
+    """x^{x^{...}} 30 deep (F2's tower: 98 s at 20 deep; elaborate.Typer.t_sup built a
     non-constant exponent twice per level)."""
     n = 30
     text = "x^{" * n + "x" + "}" * n

@@ -15,7 +15,7 @@ from .options import norm_assume, norm_shapes
 from .parse import parse
 from .request import guess_variable, parse_wrt, split_request, wrt_name
 from .result import Result, bind_values
-from .shapes import typed
+from .elaborate import typed
 
 __all__ = ["KINDS", "Result", "differentiate", "evaluate", "prepare", "unused_names"]
 

@@ -226,11 +226,10 @@ def raw_gradient(f, fd, x_full, x_diff):
 
 def derivative(p: Problem) -> Result:
     """Jacobians, Hessians, Laplacians and full derivatives, through the differential."""
-    from . import numeric as NM
     from .rules import differential, identify
 
     latex, kind, f, fd, x_full, x_diff = p.latex, p.kind, p.f, p.fd, p.x, p.x_diff
-    syms, entry, layout, seed = p.syms, p.entry, p.layout, p.seed
+    syms, entry, layout = p.syms, p.entry, p.layout
     target = fd                       # the function whose derivative is printed
     if kind in ("hessian", "laplacian"):
         target = S.factor(raw_gradient(f, fd, x_full, x_diff))
@@ -307,7 +306,7 @@ def nth_derivative(p: Problem, order: int) -> Result:
     passed."""
     from . import numeric as NM
     from .rules import differential
-    from .shapes import out_of_range, range_error
+    from .limits import out_of_range, range_error
 
     latex, f, fd, x_full, x_diff, syms, seed = p.latex, p.f, p.fd, p.x, p.x_diff, p.syms, p.seed
     x = x_diff

@@ -986,3 +986,30 @@ def derivative_frac(node: N, source: str):
                          hint="write \\partial X in the denominator").at(source, den.start)
     f = _product_node(nitems[1:]) if len(nitems) > 1 else None
     return N("dop", (order, tuple(wrt), f, kind), node.start, node.end)
+
+
+# ------------------------------------------------------- syntax helpers for the typer
+
+def number_value(p: N):
+    """The exact value of a syntax node that spells a number (2, -1/2, \\frac{3}{4}), else None."""
+    if p.op == "num":
+        return Fraction(p.args[0])
+    if p.op == "neg":
+        v = number_value(p.args[0])
+        return -v if v is not None else None
+    if p.op in ("brace", "paren"):
+        return number_value(p.args[0])
+    if p.op == "frac":
+        a, b = number_value(p.args[0]), number_value(p.args[1])
+        if a is not None and b:
+            return a / b
+    if p.op == "product" and len(p.args) == 2 and p.args[1].op == "recip":   # 1/2
+        a, b = number_value(p.args[0]), number_value(p.args[1].args[0])
+        if a is not None and b:
+            return a / b
+    return None
+
+
+def error_at(text: str, n: N, msg: str) -> ParseError:
+    """A :class:`ParseError` pointing at the syntax node ``n`` of ``text``."""
+    return ParseError(msg).at(text, n.start, n.end - n.start)

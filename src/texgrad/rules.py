@@ -22,7 +22,7 @@ from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mu
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
 from . import simplify
-from .simplify import (ONE, peel, add, commutation, conj, det, diag, hadamard, inverse,
+from .simplify import (ONE, peel, add, commutation, conj, diag, hadamard, inverse,
                        kron, matmul, matpow, mul, neg, power, powsum, trace, transpose, vec)
 
 VJP: dict = {}

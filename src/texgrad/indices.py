@@ -1,0 +1,112 @@
+"""Index notation in the syntax: ``\\sum_{kl}`` and entries ``X_{kl}`` read into matrix form.
+
+:class:`IndexNotation` is the part of the elaboration (:class:`texgrad.elaborate.Typer`)
+that reads an index sum and the entries in it; :mod:`texgrad.index` contracts them.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from . import simplify as S
+from .dims import DimVar
+from .errors import Unsupported
+from .ir import Add, Identity
+from .parse import N, error_at, number_value, unwrap_postfix
+
+
+class IndexNotation:
+    """Elaboration of ``\\sum`` over indices and of entries (a mixin of the Typer)."""
+
+    def t_isum(self, n, op, body):
+        """\\sum_{klmn} X_{kl} X_{mn}: index notation, rewritten in matrix form."""
+        from .index import contract
+        base, posts = unwrap_postfix(op)
+        sub = [p for kind, p, _ in posts if kind == "subscript"]
+        sups = [p for kind, p, _ in posts if kind == "sup"]
+        if sub and sub[0].op == "subrange" and len(sups) == 1 and \
+                sub[0].args[0].op == "sym" and len(sub[0].args[0].args[0]) == 1 and \
+                number_value(sub[0].args[1]) in (0, 1):
+            # \sum_{i=1}^{n} (or from 0): the whole range of the index, as \sum_i; the
+            # bound is the size of what i indexes, which the entries' shapes carry
+            letters = [sub[0].args[0].args[0]]
+        elif not sub or sups or sub[0].op == "subrange":
+            raise Unsupported("sums over part of a range are not supported",
+                              hint="sum over whole indices: \\sum_{kl} X_{kl}, "
+                                   "\\sum_{i=1}^{n} x_i^2").at(
+                self.text, op.start, op.end - op.start)
+        else:
+            letters = self.index_letters(sub[0])
+        self.style["index"] = True
+        self.bound = getattr(self, "bound", set()) | set(letters)
+        try:
+            terms = self.index_terms(body)
+        finally:
+            self.bound = self.bound - set(letters)
+        out = []
+        for coef, factors in terms:
+            out.append(contract(factors, coef, set(), self, n))
+        return out[0] if len(out) == 1 else Add(tuple(out))
+
+    def index_letters(self, p: N) -> list:
+        name = self.sub_name(p)
+        letters = [c for c in name.replace(",", "") if c.strip()]
+        if not all(c.isalpha() for c in letters):
+            raise error_at(self.text, p, "summation indices must be letters: \\sum_{kl}")
+        return letters
+
+    def is_entry(self, n: N) -> bool:
+        if n.op != "subscript":
+            return False
+        bound = getattr(self, "bound", set())
+        name = self.sub_name(n.args[1]).replace(",", "")
+        return bool(name) and all(c in bound for c in name) and len(name) <= 2
+
+    def index_terms(self, n: N) -> list:
+        """A body in index notation as a sum of products: [(scalars, [Indexed...])]."""
+        from .index import Indexed, check_indices
+        if n.op == "product":
+            acc = [([], [])]
+            for it in n.args:
+                if it.op == "op":
+                    continue
+                sub = self.index_terms(it)
+                acc = [(a + c, b + d) for a, b in acc for c, d in sub]
+            return acc
+        if n.op in ("paren", "brace"):
+            return self.index_terms(n.args[0])
+        if n.op == "add":
+            return [t for x in n.args for t in self.index_terms(x)]
+        if n.op == "neg":
+            return [([S.Const(Fraction(-1))] + a, b) for a, b in self.index_terms(n.args[0])]
+        if n.op == "isum":
+            return [([self.t_isum(n, *n.args)], [])]
+        if n.op == "sup" and n.args[0].op in ("paren", "brace") and \
+                self.sup_kind(n.args[1]) == ("pow", 2):
+            # (y_i - x_i)^2: the square of a sum, multiplied out
+            one = self.index_terms(n.args[0])
+            if any(b for _, b in one):
+                return [(a1 + a2, b1 + b2) for a1, b1 in one for a2, b2 in one]
+        if n.op == "sup" and self.is_entry(n.args[0]):
+            kind, value = self.sup_kind(n.args[1])
+            if kind == "pow" and value.denominator == 1 and 1 <= value <= 2:
+                one = self.index_terms(n.args[0])
+                return [(a + a, b + b) for a, b in one] if value == 2 else one
+            raise Unsupported("only the square of an entry is supported in index notation",
+                              hint="X_{kl}^2 is supported; write higher powers as "
+                                   "elementwise powers in matrix form").at(
+                self.text, n.start, n.end - n.start)
+        if self.is_entry(n):
+            base, payload = n.args
+            name = self.sub_name(payload).replace(",", "")
+            row = name[0]
+            col = name[1] if len(name) > 1 else None
+            if base.op == "sym" and base.args[0] == "delta" and col is not None:
+                e = Identity(DimVar("delta", unit_ok=False))
+                return [([], [Indexed(e, row, col, n)])]
+            return [([], [check_indices(self.build(base), row, col, n, self)])]
+        e = self.build(n)
+        self.need_scalar(e, n, "a factor without indices in a sum over indices")
+        return [([e], [])]
+
+        # ---------------------------------------------------------------- finishing
