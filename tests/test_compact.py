@@ -22,7 +22,7 @@ import pytest
 
 import texgrad
 from refs import sigmoid, softmax
-from texgrad import simplify as S
+from texgrad import construct as S
 from texgrad.ir import Add, Hadamard, MatMul, Ones, Pow, Sym, Trace, Transpose
 from corpus import explain
 

@@ -14,7 +14,7 @@ from texgrad.functions import BY_NAME as FN
 import texgrad
 from texgrad import printer
 from texgrad.ir import Func, Sym
-from texgrad.simplify import skey
+from texgrad.sortkey import skey
 
 REPRO = Path(__file__).parent / "data" / "repro"
 X = Sym("x", (1, 1))

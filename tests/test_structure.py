@@ -30,7 +30,7 @@ def test_every_elementwise_function_record_is_complete():
     """Each FunctionSpec has its derivative (of the argument's shape), a NumPy evaluation of
     the argument's shape, LaTeX, and a code template for every array target."""
     import numpy as np
-    from texgrad import functions, simplify
+    from texgrad import construct as simplify, functions
     x = ir.Sym("x", ("n", 1))
     v = np.linspace(0.1, 0.9, 3).reshape(3, 1)
     for spec in functions.BY_NAME.values():

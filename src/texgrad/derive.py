@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from . import simplify as S
+from . import construct as S
+from .conj import fold_conj, push_conj
+from .factor import factor, resimplify
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
 from .printer import LatexPrinter, Style, count_terms, latex as to_latex
@@ -99,7 +101,8 @@ def derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric) 
         sym_var = bool({"symmetric", "spd"} & x_full.assume) and x_full.dims[1] != 1
         conv = gradient_convention(x_full, symmetric if sym_var else "G")
         if entry:
-            conv = (f"the derivative by the entry {x_full.name}_{{{''.join(e for e in entry if e)}}}"
+            idx = "".join(e for e in entry if e)
+            conv = (f"the derivative by the entry {x_full.name}_{{{idx}}}"
                     " (the same expression for every entry when no index is left)")
         if is_complex(f):
             _require_real(f, syms, latex)
@@ -188,12 +191,12 @@ def gradient(p: Problem, conv: str, symmetric: str = "G") -> Result:
     f, fd, x_full, x_diff, entry = p.f, p.fd, p.x, p.x_diff, p.entry
     g = _bounded(raw_gradient(f, fd, x_full, x_diff), p.latex)
     if x_diff is not x_full and x_diff != x_full:
-        g = S.resimplify(g, {x_diff: x_full})
-    g = S.factor(g)
+        g = resimplify(g, {x_diff: x_full})
+    g = factor(g)
     if symmetric == "sym":          # the gradient on the space of symmetric matrices
-        g = S.factor(S.mul(S.const(Fraction(1, 2)), S.add(g, S.transpose(g))))
+        g = factor(S.mul(S.const(Fraction(1, 2)), S.add(g, S.transpose(g))))
     elif symmetric == "cookbook":   # Cookbook sec. 2.8: G + G^T - I o G
-        g = S.factor(S.add(g, S.transpose(g),
+        g = factor(S.add(g, S.transpose(g),
                            S.neg(S.hadamard(Identity(x_full.dims[0]), g))))
     if entry:
         style = replace(p.style, index=True, taken=tuple(entry) + p.names)
@@ -215,12 +218,12 @@ def raw_gradient(f, fd, x_full, x_diff):
     if is_complex(fd):
         # Wirtinger: x and conj(x) independent; the complex gradient is 2 df/dconj(x)
         # (Cookbook sec. 4.1, the convention of its eq. 89), df/dx for a real x
-        pushed = S.push_conj(fd)
+        pushed = push_conj(fd)
         if "complex" in x_full.assume:
             g = S.mul(S.const(2), gradient(pushed, S.Conj(x_diff)))
         else:
             g = gradient(pushed, x_diff)
-        return S.fold_conj(g, walk(f))
+        return fold_conj(g, walk(f))
     return gradient(fd, x_diff)
 
 
@@ -232,7 +235,7 @@ def derivative(p: Problem) -> Result:
     syms, entry, layout = p.syms, p.entry, p.layout
     target = fd                       # the function whose derivative is printed
     if kind in ("hessian", "laplacian"):
-        target = S.factor(raw_gradient(f, fd, x_full, x_diff))
+        target = factor(raw_gradient(f, fd, x_full, x_diff))
     x = x_diff
     if entry:
         dx = S.single_entry(x.dims, entry[0], entry[1] or "1")
@@ -249,8 +252,8 @@ def derivative(p: Problem) -> Result:
     if kind == "laplacian":
         d = S.trace(d) if form == "vec" else d
     if x_diff != x_full:
-        d = S.resimplify(d, {x_diff: x_full})
-    d = S.factor(d)
+        d = resimplify(d, {x_diff: x_full})
+    d = factor(d)
     shown = d
     if kind != "laplacian" and (form == "vec" or form == "scalar" and target.shape[1] == 1) \
             and (layout == "denominator" or layout == "mixed" and target.shape == SCALAR):
@@ -312,14 +315,14 @@ def nth_derivative(p: Problem, order: int) -> Result:
     x = x_diff
     steps = [fd]
     for _ in range(order):
-        d = _bounded(S.factor(differential(steps[-1], x, S.ONE)), latex)
+        d = _bounded(factor(differential(steps[-1], x, S.ONE)), latex)
         found = out_of_range(d)
         if found is not None:
             raise range_error(found, latex, 0, 1)
         steps.append(d)
     d = steps[-1]
     if x_diff != x_full:
-        d = S.resimplify(d, {x_diff: x_full})
+        d = resimplify(d, {x_diff: x_full})
     out = to_latex(d, p.style)
     conv = f"the {ordinal(order)} derivative by {x_full.name}"
     if f.shape != SCALAR:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from . import simplify as S
+from . import construct as S
+from .factor import resimplify
 from .dims import DimVar
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
 from .functions import ABS, BY_NAME, EXP, LOG
@@ -109,7 +110,7 @@ class Typer(Inference, IndexNotation):
             for c in n.args:
                 if isinstance(c, N) and id(c) in self.built:
                     try:
-                        sub = out_of_range(S.resimplify(self.built[id(c)][1]))
+                        sub = out_of_range(resimplify(self.built[id(c)][1]))
                     except Exception:       # pragma: no cover - a part alone may not fold
                         sub = None
                     if sub is not None:
@@ -359,7 +360,7 @@ class Typer(Inference, IndexNotation):
                                  hint=NUMBER_HINT
                                  ).at(self.text, payload.start, payload.end - payload.start)
             if mag is not None:
-                folded = S.resimplify(t)
+                folded = resimplify(t)
                 if isinstance(folded, S.Const):
                     kind, value = "pow", folded.value
         if base.op == "norm" and kind == "pow":

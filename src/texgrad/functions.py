@@ -10,7 +10,7 @@ no record is not a function: ``\\operatorname{foo}(x)`` is refused with a caret 
 parser instead of being read as a symbol ``foo`` times ``x``.
 
 The derivative is ``derivative(c, x, fx)``: ``c`` is the module of canonical constructors
-(:mod:`texgrad.simplify`, passed in by the rules so this module imports nothing above the
+(:mod:`texgrad.construct`, passed in by the rules so this module imports nothing above the
 IR), ``x`` the argument and ``fx`` the node ``f(x)`` itself (``exp' = exp``).  It returns
 f'(x) with the shape of ``x``: elementwise for arrays, a scalar for scalars.  The NumPy
 evaluation is ``numpy(np, v)`` for the same reason (``np`` is passed in; this module does

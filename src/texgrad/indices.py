@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from . import simplify as S
+from . import construct as S
 from .dims import DimVar
 from .errors import Unsupported
 from .ir import Add, Identity

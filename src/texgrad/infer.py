@@ -15,7 +15,8 @@ again with it a vector.  The naming rule (``W_{12}`` is ``W_12``) is :meth:`sub_
 
 from __future__ import annotations
 
-from . import simplify as S
+from . import construct as S
+from .factor import resimplify
 from .dims import DimVar, Dims
 from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero, walk
@@ -267,9 +268,9 @@ class Inference:
             elif isinstance(leaf, (Ones, Zero)):
                 new = type(leaf)(tuple(names(d) for d in leaf.dims))
                 mapping[leaf] = mapping_strip[leaf] = new
-        f = S.resimplify(raw, mapping)
+        f = resimplify(raw, mapping)
         self.check_range(f)
-        fd = S.resimplify(raw, mapping_strip) if stripped else f
+        fd = resimplify(raw, mapping_strip) if stripped else f
         for name, sym in self.symtab.items():   # symbols seen (even if simplified away)
             if name not in final:
                 final[name] = Sym(name, tuple(names(d) for d in sym.dims), sym.latex,

@@ -5,7 +5,7 @@ dimensions.  A dimension is the integer ``1`` or a name such as ``"n"``; a Krone
 has a product dimension, a tuple of names.  A column vector is ``(n, 1)``, a row vector
 ``(1, n)``, a scalar ``(1, 1)``.  Values in the numeric layer are 2-D arrays of that shape.
 
-Nodes are built by the canonicalising constructors of :mod:`texgrad.simplify`; the raw
+Nodes are built by the canonicalising constructors of :mod:`texgrad.construct`; the raw
 constructors here do no simplification and only compute the shape.  Equality is structural
 (``Add`` and ``Mul`` are compared as multisets); hashes are computed once.
 """

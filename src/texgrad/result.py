@@ -146,7 +146,8 @@ def bind_values(syms: dict, values: dict, expr: Expr):
         for d, n in zip(sym.dims, a.shape):
             if d == 1:
                 if n != 1:
-                    raise ShapeError(f"{name} should be {'a scalar' if sym.dims == SCALAR else 'a vector'}"
+                    what = "a scalar" if sym.dims == SCALAR else "a vector"
+                    raise ShapeError(f"{name} should be {what}"
                                      f", got an array of shape {np.shape(values[name])}")
                 continue
             if isinstance(d, str) and d.startswith("#") and int(d[1:]) != n:

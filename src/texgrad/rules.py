@@ -21,8 +21,8 @@ from .errors import LimitError, Unsupported
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
                  walk)
-from . import simplify
-from .simplify import (ONE, peel, add, commutation, conj, diag, hadamard, inverse,
+from . import construct
+from .construct import (ONE, peel, add, commutation, conj, diag, hadamard, inverse,
                        kron, matmul, matpow, mul, neg, power, powsum, trace, transpose, vec)
 
 VJP: dict = {}
@@ -214,7 +214,7 @@ def _pow_jvp(e, dcs):
 def fprime(e: Func) -> Expr:
     """f'(x) of the elementwise ``e = f(x)``, as its :class:`~texgrad.ir.FunctionSpec` states
     it (the records are in :mod:`texgrad.functions`)."""
-    return e.spec.derivative(simplify, e.arg, e)
+    return e.spec.derivative(construct, e.arg, e)
 
 
 @defvjp(Func)
@@ -275,7 +275,7 @@ def _softmax_jvp(e, dcs):
 
 @deflinear(Conj, lambda e, k: conj(k[0]))
 def _conj_vjp(e, g, i):
-    # conjugates are pushed down to the symbols before differentiating (simplify.push_conj);
+    # conjugates are pushed down to the symbols before differentiating (conj.push_conj);
     # with x and conj(x) independent (Wirtinger), conj(x) is then a variable of its own
     raise Unsupported("internal: a conjugate of a compound expression reached the rules")
 
