@@ -191,15 +191,15 @@ def _strict_loads(text: str):
 
 @pytest.mark.parametrize("value", [math.inf, math.nan, -math.inf])
 def test_json_is_strict_when_the_error_is_not_finite(monkeypatch, value):
-    import texgrad.numeric as numeric
-    real = numeric.check_gradient
+    import texgrad.check as CK
+    real = CK.check_gradient
 
     def check(*args, **kwargs):
         c = real(*args, **kwargs)
         c.max_rel_error = value
         c.passed = False
         return c
-    monkeypatch.setattr(numeric, "check_gradient", check)
+    monkeypatch.setattr(CK, "check_gradient", check)
     r = invoke(["x^\\top A x", "--wrt", "x", "--format", "json"])
     assert r.exit_code == 1, r.output
     doc = _strict_loads(r.stdout)

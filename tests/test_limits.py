@@ -16,6 +16,7 @@ import pytest
 from texgrad.functions import BY_NAME as FN
 import texgrad
 from texgrad import numeric as NM
+from texgrad import check as CK
 from texgrad import rules
 
 TEXGRAD = [sys.executable, "-m", "texgrad"]
@@ -138,10 +139,10 @@ def test_evaluation_frees_temporaries():
 
 
 def test_laplacian_style_disagreement_is_failed():
-    c = NM.Check(False, 0.0, 3, 6, {}, "", reason="the Laplacian is not the trace of the "
+    c = CK.Check(False, 0.0, 3, 6, {}, "", reason="the Laplacian is not the trace of the "
                  "Hessian", disagreement=True)
     assert c.status == "failed" and c.stamp().startswith("% CHECK FAILED")
-    c = NM.Check(False, float("nan"), 0, 0, {}, "", reason="nothing compared")
+    c = CK.Check(False, float("nan"), 0, 0, {}, "", reason="nothing compared")
     assert c.status == "not verified" and c.stamp().startswith("% NOT VERIFIED")
 
 

@@ -14,6 +14,7 @@ import pytest
 from texgrad.functions import BY_NAME as FN
 import texgrad
 from texgrad import numeric as NM
+from texgrad import check as CK
 from texgrad.ir import Const, Func, Mul, Pow, Sym, Trace, Zero
 
 x = Sym("x", (1, 1))
@@ -33,7 +34,7 @@ def test_underflowing_power_is_not_verified(factor):
     k = 10 ** 9
     f = Pow(x, Fraction(k))
     d = Mul((Const(Fraction(k * factor)), Pow(x, Fraction(k - 1))))
-    c = NM.check_gradient(f, d, x, SYMS)
+    c = CK.check_gradient(f, d, x, SYMS)
     assert not c.passed and c.status == "not verified"
     assert "proves nothing" in c.reason or "cannot be computed" in c.reason
     assert c.stamp().startswith("% NOT VERIFIED")
@@ -55,7 +56,7 @@ def test_gaussian_wrong_sign_fails_not_vacuous():
     arg = Mul((Const(Fraction(-10 ** 6)), Pow(x, Fraction(2))))
     f = Func(FN["exp"], arg)
     wrong = Mul((Const(Fraction(2 * 10 ** 6)), x, f))       # the sign error of F1
-    c = NM.check_gradient(f, wrong, x, SYMS)
+    c = CK.check_gradient(f, wrong, x, SYMS)
     assert c.status == "failed" and not c.passed
 
 
@@ -65,14 +66,14 @@ def test_flat_f_is_not_evidence():
     big = Const(Fraction(10 ** 30))
     from texgrad.ir import Add
     f = Add((big, x))
-    c = NM.check_gradient(f, Const(Fraction(5)), x, SYMS)
+    c = CK.check_gradient(f, Const(Fraction(5)), x, SYMS)
     assert not c.passed
 
 
 def test_symbolically_zero_derivative():
     a = Sym("A", ("n", "n"))
     X = Sym("X", ("n", "n"))
-    c = NM.check_gradient(Trace(a), Zero(("n", "n")), X, {"A": a, "X": X})
+    c = CK.check_gradient(Trace(a), Zero(("n", "n")), X, {"A": a, "X": X})
     assert c.passed and c.status == "verified" and "does not depend" in c.stamp()
 
 
@@ -98,10 +99,10 @@ def test_large_values_wrong_answer_still_fails():
     from texgrad.ir import MatMul, Transpose
     f = Mul((Const(Fraction(10 ** 200)), MatMul((Transpose(xv), xv))))
     wrong = Mul((Const(Fraction(3 * 10 ** 200)), xv))
-    c = NM.check_gradient(f, wrong, xv, {"x": xv})
+    c = CK.check_gradient(f, wrong, xv, {"x": xv})
     assert c.status == "failed"
     right = Mul((Const(Fraction(2 * 10 ** 200)), xv))
-    assert NM.check_gradient(f, right, xv, {"x": xv}).passed
+    assert CK.check_gradient(f, right, xv, {"x": xv}).passed
 
 
 def test_values_of_large_norms():
@@ -121,8 +122,8 @@ def test_norm2_scaled():
 def test_finite_differences_overflow_is_not_verified(monkeypatch):
     """Where finite differences cannot be computed at any draw or scale: NOT VERIFIED with
     the reason, never CHECK FAILED."""
-    monkeypatch.setattr(NM, "_one_direction", lambda *a, **k: ("overflow",))
-    c = NM.check_gradient(Pow(x, Fraction(2)), Mul((Const(Fraction(2)), x)), x, SYMS)
+    monkeypatch.setattr(CK, "_one_direction", lambda *a, **k: ("overflow",))
+    c = CK.check_gradient(Pow(x, Fraction(2)), Mul((Const(Fraction(2)), x)), x, SYMS)
     assert c.status == "not verified" and "finite differences" in c.reason
     assert c.stamp().startswith("% NOT VERIFIED") and "FAILED" not in c.stamp()
     assert _strict(c)["max_rel_error"] is None
@@ -137,8 +138,8 @@ def test_one_direction_at_the_overflow_edge():
     f0 = NM.evaluate(f, env, {})
     assert np.isfinite(f0).all()
     with np.errstate(all="ignore"):
-        res = NM._one_direction(f, env, {}, x, x0, np.array([[1.0]]), f0,
-                                NM.apply_scalar(d), True)
+        res = CK._one_direction(f, env, {}, x, x0, np.array([[1.0]]), f0,
+                                CK.apply_scalar(d), True)
     assert res[0] == "overflow"
 
 
@@ -174,7 +175,7 @@ def test_undefined_flag_for_other_kinds():
     from texgrad.ir import MatPow
     X = Sym("X", ("n", "n"))
     f = MatPow(Zero(("n", "n")), -1)
-    c = NM.check_derivative(f, X, {"X": X}, NM.apply_scalar(Zero(("n", "n"))),
+    c = CK.check_derivative(f, X, {"X": X}, CK.apply_scalar(Zero(("n", "n"))),
                             [Zero(("n", "n"))])
     assert c.status == "not verified" and c.undefined
 

@@ -205,7 +205,7 @@ def gradient(p: Problem, conv: str, symmetric: str = "G") -> Result:
         out = to_latex(g, p.style)
     check = None
     if p.verify:
-        from .numeric import check_gradient
+        from .check import check_gradient
         check = check_gradient(fd, g, x_diff, p.syms, seed=p.seed, convention=conv,
                                space=symmetric)
     return Result(p.latex, x_full.name, "gradient", g, f, out, count_terms(g), check, p.syms,
@@ -271,26 +271,26 @@ def derivative(p: Problem) -> Result:
 
 def _check_derivative(p: Problem, target, x, d, form, conv):
     """The check of a Jacobian, Hessian, Laplacian or full derivative ``d`` of ``target``."""
-    from . import numeric as NM
+    from . import check as CK
     kind, fd, syms, seed, entry = p.kind, p.fd, p.syms, p.seed, p.entry
     fshape = _shape_fn(target)
     if kind == "laplacian":
         # check the Hessian it is the trace of, then the trace itself
         check = check_laplacian(fd, target, x, syms, d, seed, conv)
     elif form == "vec":
-        check = NM.check_derivative(target, x, syms, NM.apply_vec(d, fshape), [d],
+        check = CK.check_derivative(target, x, syms, CK.apply_vec(d, fshape), [d],
                                     seed=seed, convention=conv)
     elif form == "scalar":
-        check = NM.check_derivative(target, x, syms, NM.apply_scalar(d), [d],
+        check = CK.check_derivative(target, x, syms, CK.apply_scalar(d), [d],
                                     seed=seed, convention=conv)
     else:
-        check = NM.check_derivative(target, x, syms,
-                                    NM.apply_entries(d, x, entry[0], entry[1] or "1"),
+        check = CK.check_derivative(target, x, syms,
+                                    CK.apply_entries(d, x, entry[0], entry[1] or "1"),
                                     [d], seed=seed, convention=conv)
     if kind in ("jacobian", "derivative") and check.undefined:
-        raise NM.undefined_error()        # f itself is undefined everywhere: bad input
+        raise CK.undefined_error()        # f itself is undefined everywhere: bad input
     if kind == "hessian" and check.passed:
-        g_check = NM.check_gradient(fd, target, x, syms, seed=seed, convention=conv)
+        g_check = CK.check_gradient(fd, target, x, syms, seed=seed, convention=conv)
         if not g_check.passed:
             check = g_check
     return check
@@ -307,7 +307,7 @@ def nth_derivative(p: Problem, order: int) -> Result:
     order against the one before it (as a Hessian's check verifies the gradient against f
     and the Hessian against the gradient), so the stamp says verified only when every step
     passed."""
-    from . import numeric as NM
+    from . import check as CK
     from .rules import differential
     from .limits import out_of_range, range_error
 
@@ -330,10 +330,10 @@ def nth_derivative(p: Problem, order: int) -> Result:
     check = None
     if p.verify:
         for k in range(1, order + 1):
-            check = NM.check_derivative(steps[k - 1], x, syms, NM.apply_scalar(steps[k]),
+            check = CK.check_derivative(steps[k - 1], x, syms, CK.apply_scalar(steps[k]),
                                         [steps[k]], seed=seed, convention=conv)
             if k == 1 and check.undefined:
-                raise NM.undefined_error()    # f itself is undefined everywhere: bad input
+                raise CK.undefined_error()    # f itself is undefined everywhere: bad input
             if not check.passed:
                 if not check.reason:
                     check = replace(check, convention=(
@@ -347,14 +347,15 @@ def nth_derivative(p: Problem, order: int) -> Result:
 def check_laplacian(fd, g, x, syms, lap, seed, conv):
     """The check of a Laplacian: of the Hessian it is the trace of, then of the trace."""
     from . import numeric as NM
+    from . import check as CK
     from .rules import differential, identify
     if x.dims == SCALAR:
         h = differential(g, x, S.ONE)
-        return NM.check_derivative(g, x, syms, NM.apply_scalar(h), [h], seed=seed,
+        return CK.check_derivative(g, x, syms, CK.apply_scalar(h), [h], seed=seed,
                                    convention=conv)
     dx = Sym("d" + x.name, x.dims, "")
     h = identify(differential(g, x, dx), dx)
-    check = NM.check_derivative(g, x, syms, NM.apply_vec(h, _shape_fn(g)), [h, lap],
+    check = CK.check_derivative(g, x, syms, CK.apply_vec(h, _shape_fn(g)), [h, lap],
                                 seed=seed, convention=conv)
     if check.passed:   # the printed Laplacian is the trace of the verified Hessian
         import numpy as np
