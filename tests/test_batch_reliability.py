@@ -21,6 +21,7 @@ import pytest
 
 import texgrad
 from texgrad import batch as B
+from texgrad import batchio as BIO
 from clirun import invoke, stderr_of
 
 REPRO = Path(__file__).parent / "data" / "repro"
@@ -273,9 +274,9 @@ def test_a_write_that_fails_halfway_leaves_complete_records(tmp_path):
 
 def test_an_overlong_line_is_a_bad_record_and_reading_goes_on(tmp_path):
     src = tmp_path / "in.jsonl"
-    huge = json.dumps({"id": "huge", "latex": "x" * (3 * B.MAX_LINE), "wrt": "x"})
+    huge = json.dumps({"id": "huge", "latex": "x" * (3 * BIO.MAX_LINE), "wrt": "x"})
     src.write_text("\n".join([json.dumps({"id": "a", "latex": "x^2", "wrt": "x"}), huge,
-                              " " * (2 * B.MAX_LINE),          # a long blank line: no record
+                              " " * (2 * BIO.MAX_LINE),        # a long blank line: no record
                               json.dumps({"id": "c", "latex": "x^3", "wrt": "x"})]) + "\n",
                    encoding="utf-8")
     out = tmp_path / "out.jsonl"
@@ -309,14 +310,14 @@ class EndlessZeros:
 
 def test_read_lines_never_holds_a_whole_line():
     fh = EndlessZeros()
-    first = next(B.read_lines(fh))      # yielded at once, though the line never ends
-    assert isinstance(first, B.OverlongLine) and len(first) <= 200
-    assert fh.largest <= B.MAX_LINE + 1
+    first = next(BIO.read_lines(fh))    # yielded at once, though the line never ends
+    assert isinstance(first, BIO.OverlongLine) and len(first) <= 200
+    assert fh.largest <= BIO.MAX_LINE + 1
     # the real /dev/zero, a few MB of it, bounded memory
     if os.path.exists("/dev/zero"):
         with open("/dev/zero", "rb") as z:
-            lines = B.read_lines(z)
-            assert isinstance(next(lines), B.OverlongLine)
+            lines = BIO.read_lines(z)
+            assert isinstance(next(lines), BIO.OverlongLine)
 
 
 def test_dev_zero_gives_a_bad_record_not_a_memory_error(tmp_path):
@@ -433,8 +434,8 @@ def test_u2028_is_escaped(tmp_path):
 
 
 def test_dump_is_strict_json_on_one_line():
-    line = B.dump({"a": float("nan"), "b": [float("inf"), -float("inf")],
-                   "c": "\x85\u2028\u2029\udfff\ud800\x0b\x0c\x1c\x1d\x1e\r\n"})
+    line = BIO.dump({"a": float("nan"), "b": [float("inf"), -float("inf")],
+                     "c": "\x85\u2028\u2029\udfff\ud800\x0b\x0c\x1c\x1d\x1e\r\n"})
     assert line.isascii() or line.encode("utf-8")
     assert len(line.splitlines()) == 1
     obj = json.loads(line, parse_constant=lambda name: pytest.fail(name))

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import texgrad
-from texgrad import claims
+from texgrad import claims, claimsdecide
 from texgrad.cli import main
 
 REPRO = Path(__file__).resolve().parent / "data" / "repro"
@@ -56,7 +56,7 @@ def test_overflowing_constant_is_not_a_traceback():
 
 
 def test_an_internal_failure_skips_that_claim_and_the_run_goes_on(monkeypatch):
-    real = claims._compare
+    real = claimsdecide.compare
     calls = []
 
     def flaky(d, p, seed):
@@ -65,7 +65,7 @@ def test_an_internal_failure_skips_that_claim_and_the_run_goes_on(monkeypatch):
             raise IndexError("list index out of range")
         return real(d, p, seed)
 
-    monkeypatch.setattr(claims, "_compare", flaky)
+    monkeypatch.setattr(claimsdecide, "compare", flaky)
     text = f"$${X} = 2\\mathbf{{x}}$$\n\n$${X} = 3\\mathbf{{x}}$$\n"
     out = claims.check_text(text, "t.tex")
     assert [r.status for r in out] == ["skipped", "wrong"]
@@ -259,7 +259,7 @@ def endless_decision(monkeypatch):
     def endless(*args, **kwargs):
         while True:
             time.sleep(0.01)
-    monkeypatch.setattr(claims, "_decide", endless)
+    monkeypatch.setattr(claimsdecide, "_decide", endless)
 
 
 def test_a_claim_over_the_time_limit_is_skipped(endless_decision):

@@ -23,7 +23,7 @@ import pytest
 
 import texgrad
 from clirun import invoke, stderr_of
-from texgrad.cli import split_selection
+from texgrad.clidiff import split_selection
 
 QUAD = r"x^\top A x"
 OP = r"\frac{\partial}{\partial x} \left(x^\top A x\right) = "

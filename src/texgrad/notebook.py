@@ -74,11 +74,15 @@ def magic_command():
     global _COMMAND
     if _COMMAND is None:
         import click
-        from .cli import diff
-        params = [p for p in diff.params if not isinstance(p, click.Argument)]
-        params.append(click.Argument(["formula"], nargs=-1))
-        _COMMAND = click.Command("%texgrad", params=params, help=diff.help,
-                                 context_settings={"help_option_names": ["-h", "--help"]})
+        from .clickopts import DIFF_HELP, diff_options
+
+        @click.command("%texgrad", help=DIFF_HELP,
+                       context_settings={"help_option_names": ["-h", "--help"]})
+        @diff_options
+        @click.argument("formula", nargs=-1)
+        def command(**_params):     # never invoked: the magic reads its line with make_context
+            pass
+        _COMMAND = command
     return _COMMAND
 
 
@@ -86,7 +90,7 @@ def _parse_line(line: str):
     """The line's option values (a dict, the formula words under "formula") and its words
     with their spans, or None after printing a usage error (or the help)."""
     import click
-    from .cli import formula_positions, valued_options
+    from .clickopts import formula_positions, valued_options
     cmd = magic_command()
     words = _tokens(line)
     # a formula word starting with '-' (-x^\top A x) is not an option: it is passed to click
@@ -143,7 +147,7 @@ def texgrad_magic(line: str, cell: str | None = None):
 
 def _run(text: str, params: dict):
     """Differentiate as ``texgrad EXPR`` does; the Result, or None when it printed instead."""
-    from .cli import replacement, check_message, run_diff, stamp_line, strict_json
+    from .clidiff import replacement, check_message, run_diff, stamp_line, strict_json
     from .errors import TexgradError
     r = run_diff(text, params.pop("time_limit"), **params)
     failed = r.check is not None and not r.check.passed

@@ -1,0 +1,257 @@
+"""Deciding one claim: its left side differentiated, each member of its chain compared.
+
+``decide`` runs under the claim's time limit and turns every failure into an undecided
+claim; the left side (a request: ``\\frac{\\partial f}{\\partial X}``, ``\\nabla_X f``,
+a function named by a definition) is differentiated by texgrad and verified, and each member
+after '=' is read (a member that is itself a request is differentiated too, never read as
+its operand) and compared by ``claimsverdict.compare``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+from .claimscan import NAME, split_top
+from .claimsverdict import ClaimResult, Deriv, Printed, compare
+from .errors import LimitError, TexgradError
+
+CLAIM_TIME_LIMIT = 20.0            # seconds per claim
+
+_ROW = re.compile(r"\^\s*(?:\\top|T|\\intercal|\{\s*(?:\\top|T|\\intercal|\\mathsf\{T\}|"
+                  r"\\mathrm\{T\})\s*\})\s*$")
+_CONJ = re.compile(r"\^\s*(\*|\{\s*\*\s*\})\s*$")
+DERIVATIVE = re.compile(r"\\partial|\\nabla|\\frac\{\s*(\\mathrm\{)?d")
+
+
+def _extend(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` extended over the closing braces its unclosed ``{`` need: a node's
+    span may end at a superscript's payload, before the ``}`` (``x^{2`` of ``x^{2}``)."""
+    piece = text[start:end]
+    open_ = len(re.findall(r"(?<!\\)\{", piece)) - len(re.findall(r"(?<!\\)\}", piece))
+    k = end
+    while open_ > 0:
+        while k < len(text) and text[k].isspace():
+            k += 1
+        if k < len(text) and text[k] == "}":
+            k += 1
+            open_ -= 1
+        else:
+            break
+    return text[start:k]
+
+
+def _request_parts(lhs: str):
+    """(function text or None, variable text, order, laplacian) of a request written on the
+    left (or as a member of a chain); None when it is not a derivative request.  The text of
+    the function is cut from the request's own text, not from node spans (which may end
+    before closing braces): after an operator, the rest of ``lhs`` (``lhs`` ends at the '=');
+    inside ``\\frac{\\partial f}{...}``, the numerator's group."""
+    from .request import split_request
+    from .parse import parse
+    ast = parse(lhs)
+    req = split_request(ast, lhs)
+    inline = ast.op == "dop" or (ast.op == "chain" and ast.args and ast.args[0].op == "dop")
+    if inline:
+        f_text = _extend(lhs, req.f.start, req.f.end)
+    else:
+        f_text = lhs[req.f.start:].strip()
+    wrt_text = _extend(lhs, req.wrt.start, req.wrt.end) if req.wrt is not None else None
+    if wrt_text is None and not req.laplacian:
+        # \nabla f(W): the variable is the function's one argument
+        m = re.match(r"^\s*" + NAME + r"\s*(?:\\left)?\(([^(),]+)(?:\\right)?\)\s*$", f_text)
+        if not (lhs.lstrip().startswith("\\nabla") and m):
+            return None
+        wrt_text = m.group(1)
+    return f_text, wrt_text, req.order, req.laplacian
+
+
+def _is_derivative_form(text: str) -> bool:
+    """Whether a member of a chain is written as a derivative request (whatever its operand)."""
+    from .request import is_request, split_request
+    from .parse import parse
+    if not DERIVATIVE.search(text):
+        return False
+    try:
+        ast = parse(text)
+        req = split_request(ast, text)
+    except LimitError:
+        raise
+    except TexgradError:
+        return False
+    return is_request(ast) or req.wrt is not None or req.laplacian
+
+
+def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
+                   symmetric: str, allow_zero: bool = False):
+    """texgrad's verified derivative of the request ``lhs`` (None: not a request).  Raises
+    TexgradError with "cannot read ..." / "cannot differentiate ..." messages."""
+    from .api import differentiate, prepare
+    from .request import parse_wrt
+    try:
+        req = _request_parts(lhs)
+    except LimitError:
+        raise
+    except TexgradError as e:
+        raise TexgradError(f"cannot read the left side: {e.message}") from None
+    if req is None:
+        return None
+    f_text, wrt_text, order, laplacian = req
+    key = re.sub(r"\s+", "", f_text)
+    base = re.sub(r"\(.*\)$", "", key)
+    if key in defs or base in defs:
+        f_text = defs.get(key, defs.get(base))
+    conj = row = False
+    if wrt_text and (_CONJ.search(wrt_text) or re.search(r"\\overline", wrt_text)):
+        conj = True         # d/dx^*: the conjugate Wirtinger derivative
+        wrt_text = _CONJ.sub("", wrt_text)
+        wrt_text = re.sub(r"\\overline\s*\{(.*)\}", r"\1", wrt_text)
+    elif wrt_text and _ROW.search(wrt_text):
+        row = True          # d f / d x^T: a row
+    kind = "laplacian" if laplacian else ("hessian" if order > 1 else None)
+    if allow_zero and wrt_text:
+        try:
+            name = parse_wrt(wrt_text)
+            _r, _n, typer, _raw = prepare(f_text, shapes, assume)
+            if name not in typer.symtab and name.split("_")[0] not in typer.symtab:
+                return Deriv(None, None, zero_by=name)
+        except LimitError:
+            raise
+        except TexgradError:
+            pass
+    try:
+        shown = differentiate(f_text, wrt=wrt_text, shapes=shapes, assume=assume, kind=kind,
+                              seed=seed, symmetric=symmetric)
+        x = shown.symbols.get(shown.wrt)
+        sym_var = bool(x is not None and shown.form == "gradient" and x.dims[1] != 1 and
+                       {"symmetric", "spd"} & set(x.assume))
+        values = shown
+        if sym_var and symmetric != "G":
+            values = differentiate(f_text, wrt=wrt_text, shapes=shapes, assume=assume,
+                                   kind=kind, seed=seed, symmetric="G")
+    except LimitError:
+        raise
+    except TexgradError as e:
+        raise TexgradError(f"cannot differentiate: {e.message}") from None
+    cplx = bool(x is not None and "complex" in x.assume)
+    return Deriv(shown, values, conj, row, sym_var, cplx, symmetric=symmetric)
+
+
+def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
+           symmetric: str = "G", time_limit: float | None = CLAIM_TIME_LIMIT) -> ClaimResult:
+    """``_decide`` under a time limit, with every failure turned into an undecided claim (and
+    no NumPy warning printed)."""
+
+    import numpy as np
+
+    from .limits import time_limited
+
+    def skipped(reason):
+        return ClaimResult(None, None, None, reason, line)
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            with time_limited(time_limit):      # re-fires each second until the block ends
+                return _decide(line, shapes, assume, defs, seed, symmetric)
+    except LimitError as e:
+        return skipped(f"limit exceeded: {e.message}")
+    except TexgradError as e:
+        return skipped(e.message)
+    except RecursionError:
+        return skipped("limit exceeded: the formula is nested too deeply")
+    except MemoryError:
+        return skipped("limit exceeded: out of memory")
+    except Exception as e:          # a bug in texgrad: this claim is undecided, the run goes on
+        return skipped(f"internal error ({type(e).__name__}: {e}); please report it")
+
+
+def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
+            symmetric: str = "G") -> ClaimResult:
+    parts = split_top(line)
+    if len(parts) < 2:
+        return ClaimResult(None, None, None, "no '=' after the derivative", line)
+    lhs = parts[0][0]
+    members = [p for p, _ in parts[1:]]
+    if not members[-1].strip():
+        return ClaimResult(None, None, None, "nothing after '='", line)
+    if not all(m.strip() for m in members):
+        return ClaimResult(None, None, None, "nothing between two '='", line)
+    try:
+        d = _derivative_of(lhs, shapes, assume, defs, seed, symmetric)
+    except LimitError:
+        raise
+    except TexgradError as e:
+        return ClaimResult(None, None, None, e.message, line)
+    if d is None:
+        return ClaimResult(None, None, None, "the left side is not a derivative", line)
+    r = d.shown
+    if not (r.verified and d.values.verified):
+        bad = r if not r.verified else d.values
+        return ClaimResult(None, r.latex, None, "texgrad could not verify its own derivative "
+                           f"({bad.stamp.lstrip('% ')})", line)
+    if r.form == "entry":
+        return ClaimResult(None, r.latex, None, "comparing derivatives by an entry is not "
+                           "supported yet", line)
+    results = []
+    for rhs in members:
+        shown_rhs = " ".join(rhs.split())
+        try:
+            printed = _printed(rhs, d, shapes, assume, defs, seed, symmetric)
+        except LimitError:
+            raise
+        except TexgradError as e:
+            results.append(ClaimResult(None, r.latex, None, f"cannot read the printed answer "
+                                       f"`{shown_rhs}`: {e.message}", line,
+                                       printed=rhs.strip()))
+            continue
+        res = compare(d, printed, seed)
+        res.derivative_latex, res.claim, res.printed = r.latex, line, rhs.strip()
+        results.append(res)
+        if res.verdict is False:
+            return res
+    undecided = [x for x in results if x.verdict is None]
+    if undecided:
+        return undecided[0]
+    out = results[-1]
+    notes = [x.reason for x in results if x.reason]
+    out.reason = "; ".join(dict.fromkeys(notes))
+    out.max_rel_error = max(x.max_rel_error or 0.0 for x in results)
+    out.compared = min(x.compared for x in results)
+    return out
+
+
+def _printed(rhs: str, d: Deriv, shapes: dict, assume: dict, defs: dict, seed: int,
+             symmetric: str) -> Printed:
+    """A member of the chain, ready to evaluate: a derivative request is differentiated (never
+    read as its operand), anything else typed with the shapes of texgrad's derivative."""
+    from .api import prepare
+    r = d.values
+    if _is_derivative_form(rhs):
+        dm = _derivative_of(rhs, shapes, assume, defs, seed, "G", allow_zero=True)
+        if dm is None:
+            raise TexgradError("it is itself a derivative, of which texgrad cannot find the "
+                               "variable")
+        if dm.zero_by:
+            return Printed("zero", text=rhs, deriv=dm)
+        if not dm.values.verified:
+            raise TexgradError("it is itself a derivative, which texgrad could not verify "
+                               f"({dm.values.stamp.lstrip('% ')})")
+        if dm.values.form == "entry":
+            raise TexgradError("it is a derivative by an entry (not supported yet)")
+        return Printed("deriv", dm.values.expr, dict(dm.values.symbols), dm, rhs)
+    known = {name: _shape_spec(s) for name, s in r.symbols.items()}
+    given = {**known, **{k: v for k, v in shapes.items() if k not in known}}
+    _req, _name, typer, raw = prepare(rhs, given, {**assume, **{
+        n: tuple(s.assume) for n, s in r.symbols.items() if s.assume}})
+    g, _gd, syms = typer.finish(raw)
+    return Printed("expr", g, dict(syms), text=rhs)
+
+
+def _shape_spec(s) -> tuple:
+    r, c = s.dims
+    if s.dims == (1, 1):
+        return ()
+    if c == 1:
+        return (r,)
+    return (r, c)
