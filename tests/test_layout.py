@@ -34,7 +34,7 @@ SYNTAX = {"parse", "request", "elaborate", "infer", "shapes", "lalr"}
 
 MAX_LINES = 560        # "about 550": a module that must grow by a few lines splits at 560
 # files still over MAX_LINES while issue 10's steps land: the list only shrinks
-OVER_LIMIT: set = {"batch", "claims", "codegen", "parse"}
+OVER_LIMIT: set = {"codegen", "parse"}
 
 
 def _is_face(name: str) -> bool:

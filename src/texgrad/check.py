@@ -176,7 +176,7 @@ def _bound_draws(syms: dict, sizes: dict) -> None:
         raise draw_limit(total, "at each point")
 
 
-def _scaled(env: dict, syms: dict, scale: float) -> dict:
+def scaled(env: dict, syms: dict, scale: float) -> dict:
     """The draw with every value multiplied by ``scale`` (orthogonal matrices kept: a
     multiple of one is not orthogonal); assumptions such as spd, symmetric, positive,
     diagonal and invertible survive a positive factor."""
@@ -304,7 +304,7 @@ def _find_draw(f, derivs, syms, sizes, rng, x, scale, thorough):
     for sz in size_sets:
         for profile in range(4):
             for _attempt in range(3 if thorough else 1):
-                cand = _scaled(draw_env(syms, sz, rng, profile), syms, scale)
+                cand = scaled(draw_env(syms, sz, rng, profile), syms, scale)
                 ok, kind = _valid(f, derivs, cand, sz, x)
                 seen["tried"] += 1
                 if ok:
@@ -392,7 +392,7 @@ def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym):
         return False, "nan"
     if not _finite(fv):
         return False, _why_not_finite(f, env, sizes)
-    if not all(_well_conditioned(e, env, sizes) for e in (f, *derivs)):
+    if not all(well_conditioned(e, env, sizes) for e in (f, *derivs)):
         return False, None
     for d in derivs:
         dv = safe_evaluate(d, env, sizes)          # an entry's indices at 0 (the default)
@@ -415,7 +415,7 @@ def _why_not_finite(f: Expr, env: dict, sizes: dict) -> str:
     return "nan"
 
 
-def _well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:
+def well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:
     """Inverses in f and in its derivative are evaluated at matrices that are not
     near-singular (condition number at most 1e3: at 1e4, about 0.3% of seeds gave a right
     derivative of tr(X^{-1}A) a false alarm; at 1e3 none in 3,000).  A determinant alone

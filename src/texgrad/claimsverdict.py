@@ -175,8 +175,8 @@ def compare(d: Deriv, p: Printed, seed: int) -> ClaimResult:
 
     def ours_valid(env, sizes):
         a = ours(env, sizes)
-        if a is None or not CK._well_conditioned(ours_expr, env, sizes) or \
-                not CK._well_conditioned(f_expr, env, sizes):
+        if a is None or not CK.well_conditioned(ours_expr, env, sizes) or \
+                not CK.well_conditioned(f_expr, env, sizes):
             return None
         if _evaluate(f_expr, env, sizes) is None:
             return None
@@ -194,7 +194,7 @@ def compare(d: Deriv, p: Printed, seed: int) -> ClaimResult:
         if p.kind == "zero":
             return np.zeros_like(a)
         b = theirs(env, sizes)
-        if b is None or not CK._well_conditioned(p.expr, env, sizes):
+        if b is None or not CK.well_conditioned(p.expr, env, sizes):
             return None
         return b
 
@@ -220,7 +220,7 @@ def compare(d: Deriv, p: Printed, seed: int) -> ClaimResult:
                 if _tiny(a) and _tiny(b):
                     # both vanish here: compare at rescaled points instead
                     for s in SCALES:
-                        env2 = CK._scaled(env, allsyms, s)      # orthogonal ones kept
+                        env2 = CK.scaled(env, allsyms, s)      # orthogonal ones kept
                         a2 = ours_valid(env2, sizes)
                         b2 = None if a2 is None else theirs_valid(env2, sizes, a2)
                         if a2 is not None and b2 is not None and not (_tiny(a2) and _tiny(b2)):
