@@ -347,7 +347,7 @@ def test_kill_9_then_resume_gives_the_same_file(tmp_path):
     """A real `python -m texgrad batch -j 2`, killed with SIGKILL halfway, then --resume:
     byte-for-byte the file of an uninterrupted run."""
     src = tmp_path / "big.jsonl"
-    n = write_corpus(src, 2000)
+    n = write_corpus(src, 600)
     env = _env_for_subprocess()
     cmd = [sys.executable, "-m", "texgrad", "batch", str(src), "-j", "2"]
     full = tmp_path / "full.jsonl"
