@@ -18,7 +18,9 @@ import pytest
 from texgrad.functions import BY_NAME as FN
 import texgrad
 from texgrad import codegen
-from texgrad.codegen import TABLES, TARGETS, emit
+from texgrad.codegen import TARGETS, emit
+from texgrad.codetables import TABLES
+from texgrad.codewriter import _new_array
 from texgrad.ir import NODES, Sym
 from texgrad.numeric import assign_sizes, dim_size, draw_value, to_user
 from corpus import assume_of, draw, load, numpy_eval, shapes_of, sizes_for
@@ -406,7 +408,7 @@ def test_integer_arguments_are_converted():
 def test_only_new_arrays_are_updated_in_place():
     """A temporary that may be a view (of an argument or of another value) is never a
     target: only code making a new array at its top counts."""
-    new, view = codegen._new_array, [("t0[:, 0]", codegen.C), ("X.T.reshape(-1)", codegen.C),
+    new, view = _new_array, [("t0[:, 0]", codegen.C), ("X.T.reshape(-1)", codegen.C),
                                      ("np.diag(t1)", codegen.C), ("t0.T", codegen.M),
                                      ("np.reshape(t0, (1, 1))", codegen.M),
                                      ("t0 + t1", codegen.S)]

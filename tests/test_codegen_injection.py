@@ -198,7 +198,7 @@ def test_stamp_as_comment_after_generated_code(unvalidated, tmp_path):
 def test_malformed_module_is_refused(monkeypatch):
     """The last line of defence: if a future change let text close the docstring, emit
     raises instead of handing out the module."""
-    monkeypatch.setattr(codegen, "_one_line", lambda text: str(text))   # the sanitiser gone
+    monkeypatch.setattr(codegen, "one_line", lambda text: str(text))   # the sanitiser gone
     r = texgrad.differentiate(r"\mathbf{a}^T\mathbf{x}", wrt="x", verify=False)
     import dataclasses
     evil = dataclasses.replace(r, input='a"""\nimport os\n"""')

@@ -35,12 +35,12 @@ HOOKS = {"__init__"}
 
 # stages that work on the typed IR and never on the syntax or the request
 TYPED_STAGES = {"rules", "construct", "factor", "conj", "printer", "numeric", "functions",
-                "codegen", "ir", "dims"}
+                "codegen", "codewriter", "codetables", "codestable", "ir", "dims"}
 SYNTAX = {"parse", "request", "elaborate", "infer", "shapes", "lalr"}
 
 MAX_LINES = 560        # "about 550": a module that must grow by a few lines splits at 560
 # files still over MAX_LINES while issue 10's steps land: the list only shrinks
-OVER_LIMIT: set = {"codegen", "parse"}
+OVER_LIMIT: set = {"parse"}
 
 
 def _is_face(name: str) -> bool:

@@ -153,7 +153,7 @@ SIGMA = elementwise(
 # softplus(x) = log(1 + e^x), computed as logaddexp(0, x) = max(x, 0) + log1p(e^{-|x|}),
 # exact to the last bit; torch's softplus is log1p(e^x) below its threshold and x above it,
 # where x + e^{-x} == x in float64 from x = 37 on (its default threshold 20 would be off by
-# 1e-10 relatively).  Generated code also writes log(1 + exp(v)) this way (codegen.stabilise).
+# 1e-10 relatively).  Generated code also writes log(1 + exp(v)) this way (codestable.stabilise).
 SOFTPLUS = elementwise(
     "softplus", spellings=("softplus",), latex="\\operatorname{softplus}",
     derivative=lambda c, x, fx: call("sigma", c, x),
