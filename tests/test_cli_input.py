@@ -18,7 +18,7 @@ import pytest
 
 import texgrad
 from clirun import invoke, stderr_of
-from texgrad.parse import MAX_LENGTH
+from texgrad.syntax import MAX_LENGTH
 
 PROMPT = "texgrad: reading a formula from standard input"
 

@@ -103,7 +103,7 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
 def unused_names(symtab: dict, shapes, assume) -> tuple:
     """Warnings for ``shapes`` / ``assume`` entries naming no symbol of the formula (a typo
     in --shape Q=n would otherwise be ignored without a word)."""
-    from .parse import did_you_mean
+    from .parseerrors import did_you_mean
     out = []
     have = ", ".join(sorted(symtab)) or "none"
     for what, given in (("shape", norm_shapes(shapes)), ("assumption", norm_assume(assume))):

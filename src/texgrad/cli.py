@@ -33,7 +33,7 @@ def _read_stdin() -> str:
     /dev/zero, a pasted file) is a limit error after reading 4 bytes a character plus one,
     never read whole."""
     from .errors import LimitError
-    from .parse import MAX_LENGTH
+    from .syntax import MAX_LENGTH
     if _stdin_is_terminal():
         click.echo(STDIN_PROMPT, err=True)
     too_long = LimitError(f"standard input holds more than {MAX_LENGTH:,} characters; the "

@@ -25,7 +25,7 @@ from .indices import IndexNotation
 from .infer import Inference, Promote, is_transpose_mark
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero
 from .limits import MAX_POWER, NUMBER_HINT, number_text, out_of_range, range_error
-from .parse import N, number_value
+from .syntax import N, number_value
 
 
 def _raw_mul(a: Expr, b: Expr) -> Expr:

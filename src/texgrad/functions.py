@@ -18,7 +18,7 @@ not import NumPy, which keeps the parser's start-up light).
 
 Non-elementwise heads (``\\operatorname{tr}``, ``\\det``, ``\\operatorname{diag}``,
 softmax, ...) are operators with IR nodes of their own; their spellings are in
-:data:`texgrad.parse.OPERATORS`.
+:data:`texgrad.syntax.OPERATORS`.
 """
 
 from __future__ import annotations

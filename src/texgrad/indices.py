@@ -12,7 +12,7 @@ from . import construct as S
 from .dims import DimVar
 from .errors import Unsupported
 from .ir import Add, Identity
-from .parse import N, error_at, number_value, unwrap_postfix
+from .syntax import N, error_at, number_value, unwrap_postfix
 
 
 class IndexNotation:

@@ -20,7 +20,7 @@ from .factor import resimplify
 from .dims import DimVar, Dims
 from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero, walk
-from .parse import N, unwrap_postfix
+from .syntax import N, unwrap_postfix
 
 ASSUMPTIONS = ("symmetric", "spd", "invertible", "positive", "orthogonal", "diagonal",
                "real", "complex", "integer")

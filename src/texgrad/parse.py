@@ -8,124 +8,21 @@ recursion on long sums.  On a syntax error Lark itself reparses the text, and it
 mapped to what the user typed, with a caret under the spot.
 """
 
+
 from __future__ import annotations
 
-import os
 import re
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from fractions import Fraction
 
-from .errors import LimitError, ParseError, TexgradError, position
-from .functions import BY_SPELLING
+from .errors import LimitError, ParseError, TexgradError
 from .lalr import SyntaxFailure, Token
-
-MAX_LENGTH = 100_000        # characters of one formula
-MAX_DEPTH = 200             # nesting of brackets and braces
-MAX_POSTFIX = 50            # superscripts and subscripts on one factor
-MAX_HEADS = 200             # functions applied without parentheses (\\log\\log ... x)
-MAX_DIGITS = 30             # significant digits of one number literal
-
-
-class N:
-    """A node of the untyped syntax tree: an operation, its arguments and its source span."""
-
-    __slots__ = ("op", "args", "start", "end")
-
-    def __init__(self, op: str, args: tuple, start: int, end: int):
-        self.op, self.args, self.start, self.end = op, args, start, end
-
-    def __repr__(self):
-        return f"N({self.op!r}, {self.args!r})"
-
-
-# ----------------------------------------------------------------------- name tables
-
-GREEK_UPPER = {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
-               "Psi", "Omega"}
-
-# operator heads (each has an IR node of its own): how they are written -> canonical name.
-# The elementwise functions (exp, log, sigma, softplus, ...) are not here: their spellings
-# are in their records, texgrad.functions.BY_SPELLING; head_name() reads both.
-OPERATORS = {
-    "det": "det", "tr": "tr", "Tr": "tr", "trace": "tr", "Trace": "tr",
-    "diag": "diag", "Diag": "diag", "logdet": "logdet", "vec": "vec",
-    "softmax": "softmax", "conj": "conj", "max": "max", "min": "min", "Re": "Re", "Im": "Im",
-    "etr": "etr", "rank": "rank",
-}
-
-
-def head_name(word: str) -> str | None:
-    """The canonical name of a function head as written (``ln`` -> ``log``, ``Tr`` ->
-    ``tr``), or ``None`` when the word names no operator and no elementwise function."""
-    op = OPERATORS.get(word)
-    if op is not None:
-        return op
-    spec = BY_SPELLING.get(word)
-    return spec.name if spec is not None else None
-
-
-def head_names() -> set:
-    """Every spelling of a head (for "did you mean")."""
-    return set(OPERATORS) | set(BY_SPELLING)
-
-
-# heads that take the rest of the product when written without parentheses (\det X^{-1} A)
-CHAIN_HEADS = {"tr", "det", "logdet", "vec", "etr"}
-
-BOLD_STYLES = {"mathbf", "boldsymbol", "bm", "pmb", "bold", "vec"}
-ACCENTS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde",
-           "bar": "bar", "check": "check", "breve": "breve", "dot": "dot", "ddot": "ddot",
-           "underline": "ul", "uline": "ul", "mathring": "ring", "acute": "acute",
-           "grave": "grave"}
-
-_STYLE_RE = re.compile(r"\\([a-zA-Z]+)\s*(?:\{(.*)\}|(\\[a-zA-Z]+)|\s*([A-Za-z0-9]))\s*$", re.S)
-
-
-def styled_name(text: str):
-    """(name, hint) of a styled symbol token such as ``\\hat{\\mathbf{y}}``.
-
-    The name is the letter (or Greek name) with accents appended: ``\\mathbf{x}`` is ``x``,
-    ``\\boldsymbol{\\beta}`` is ``beta``, ``\\hat{y}`` is ``y_hat``.  The hint says what the
-    notation suggests: ``bold`` (a vector, or a matrix when upper case), ``plain``,
-    ``ones``, ``zero``, ``identity``, ``set`` (\\mathbb{R}).
-    """
-    bold = False
-    accents = []
-    style = None
-    while True:
-        m = _STYLE_RE.match(text.strip())
-        if not m:
-            break
-        cmd = m.group(1)
-        inner = m.group(2) if m.group(2) is not None else (m.group(3) or m.group(4))
-        if cmd in ACCENTS:
-            accents.append(ACCENTS[cmd])
-        elif cmd in BOLD_STYLES:
-            bold = True
-        else:
-            style = cmd
-        text = inner.strip()
-        if not text.startswith("\\") or text[1:] in _GREEK_NAMES:
-            break
-    base = text[1:] if text.startswith("\\") else text
-    if style == "mathbb" and base in ("R", "C", "N", "Z"):
-        return base, "set"
-    if base == "1" and (bold or style in ("mathbb", "mathds")):
-        return "1", "ones"
-    if base == "0" and bold:
-        return "0", "zero"
-    if base == "I" and (bold or style == "mathbb"):
-        return "I", "identity"
-    name = base + "".join("_" + a for a in reversed(accents))
-    return name, ("bold" if bold else "plain")
-
-
-_GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta",
-                "theta", "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi",
-                "varpi", "rho", "varrho", "sigma", "varsigma", "tau", "upsilon", "phi",
-                "varphi", "chi", "psi", "omega", "ell"} | GREEK_UPPER
+from .parseerrors import applied, map_lark_error, unknown_function
+from .products import derivative_frac, resolve_product
+from .syntax import (GREEK_UPPER, MAX_DEPTH, MAX_DIGITS, MAX_LENGTH, MAX_POSTFIX, N,
+                     grammar_path, head_name, styled_name)
 
 
 # -------------------------------------------------------------------- the transformer
@@ -322,10 +219,10 @@ class Build:
         hint = "word"
         if len(w) == 1:          # \mathrm{A}: an upright letter is still a letter
             hint = "upper" if w.isupper() else "plain"
-        elif cmd.rstrip("*") == "operatorname" or _applied(self.source, t.end_pos):
+        elif cmd.rstrip("*") == "operatorname" or applied(self.source, t.end_pos):
             # \operatorname{softplus}(x), \mathrm{relu}(z): a function texgrad does not
             # know; read as a symbol times (x) it would be a verified misreading
-            raise _unknown_function(w, self.source, t)
+            raise unknown_function(w, self.source, t)
         return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), hint)
 
     def func_cmd(self, c):
@@ -419,6 +316,7 @@ class Bars:
         self._local.stack = opened = []
         depth = 0            # every kind of bracket, bar and norm: the nesting limit
         prev = None
+        prev_type = None
         split_next = False
         for tok in stream:
             typ = tok.type
@@ -490,14 +388,6 @@ class Bars:
 _PARSER = None
 
 
-def grammar_path() -> str:
-    """The grammar inside the package (an install), else the checkout's ``grammar/``."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    for p in (os.path.join(here, "grammar", "texgrad.lark"),
-              os.path.join(here, "..", "..", "grammar", "texgrad.lark")):
-        if os.path.isfile(p):
-            return p
-    raise FileNotFoundError("texgrad.lark not found: the package is incompletely installed")
 
 
 def parser():
@@ -530,210 +420,6 @@ def lark_parser():
 _LARK = None
 _LARK_BARS = Bars()     # Lark's post-lexer: after an error, the bars and norms left open
 
-
-# --------------------------------------------------------------------------- errors
-
-TERMINAL_TEXT = {
-    "RPAR": "')'", "LPAR": "'('", "RBRACK": "']'", "LBRACK": "'['", "RBRACE": "'}'",
-    "LBRACE": "'{'", "RBRACE_ESC": r"'\}'", "LBRACE_ESC": r"'\{'", "RABS": "a closing '|'",
-    "LABS": "'|'", "RNORM": r"a closing '\|'", "LNORM": r"'\|'", "EQUALS": "'='",
-    "PLUS": "'+'", "MINUS": "'-'", "CARET": "'^'", "UNDERSCORE": "'_'", "COMMA": "','",
-    "LETTER": "a letter", "NUMBER": "a number", "GREEK": "a Greek letter",
-    "STYLED": r"a symbol like \mathbf{x}", "WORD": r"\operatorname{...}",
-    "FUNC": r"a function like \log", "FRAC": r"\frac", "SQRT": r"\sqrt",
-    "CDOT": r"\cdot", "TIMES": r"\times", "ODOT": r"\odot", "OTIMES": r"\otimes",
-    "SLASH": "'/'", "PRIME": "'", "TMARK": r"\top", "STAR": "'*'", "DAGGER": r"\dagger",
-    "PARTIAL": r"\partial", "NABLA": r"\nabla", "SUM": r"\sum", "CIRC": r"\circ",
-    "OVERLINE": r"\overline", "PM": r"\pm", "LANGLE": r"\langle", "RANGLE": r"\rangle",
-    "$END": "the end of the input",
-}
-_CLOSERS = {"LPAR": ("RPAR", ")"), "LBRACK": ("RBRACK", "]"), "LBRACE": ("RBRACE", "}"),
-            "LBRACE_ESC": ("RBRACE_ESC", r"\}"), "LABS": ("RABS", "|"),
-            "LNORM": ("RNORM", r"\|")}
-
-
-def _describe(tok) -> str:
-    if tok.type == "$END":
-        return "end of input"
-    return f"'{tok}'"
-
-
-def _expected_text(expected) -> str:
-    names = sorted({TERMINAL_TEXT.get(e, e) for e in expected if not e.startswith("__")})
-    if len(names) > 6:
-        return ""
-    return ", ".join(names)
-
-
-def _unclosed(text: str, upto: int):
-    """The innermost bracket opened before ``upto`` and not closed: (offset, opener, closer)."""
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    stack = []
-    i = 0
-    while i < upto:
-        ch = text[i]
-        if ch == "\\":
-            m = re.match(r"\\([a-zA-Z]+|.)", text[i:])
-            cmd = m.group(0) if m else "\\"
-            if cmd in ("\\{", "\\}"):
-                if cmd == "\\{":
-                    stack.append((i, cmd, "\\}"))
-                elif stack and stack[-1][2] == cmd:
-                    stack.pop()
-            i += len(cmd)
-            continue
-        if ch in pairs:
-            stack.append((i, ch, pairs[ch]))
-        elif ch in ")]}" and stack and stack[-1][2] == ch:
-            stack.pop()
-        i += 1
-    return stack[-1] if stack else None
-
-
-def _norm_closed_by_bar(text: str):
-    """``\\|x|_2``: a norm left open whose last opening is a single bar, which the author
-    meant as the norm's close.  The error names the norm, at its opening."""
-    opened = _LARK_BARS.stack
-    for k in range(len(opened) - 1, 0, -1):
-        kind, tok = opened[k]
-        below, ntok = opened[k - 1]
-        if kind == "abs" and below == "norm" and str(tok) == "|":
-            line, col = position(text, ntok.start_pos)
-            return ParseError(f"the norm '{ntok}' opened at line {line}, column {col} is not "
-                              f"closed by '\\|': the single '|' at column "
-                              f"{position(text, tok.start_pos)[1]} opens an absolute value",
-                              hint="close a norm with \\| (or ||), as it opened"
-                              ).at(text, ntok.start_pos, len(ntok))
-    return None
-
-
-def _map_lark_error(err, text: str) -> TexgradError:
-    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
-
-    if isinstance(err, UnexpectedCharacters):
-        off = err.pos_in_stream
-        m = re.match(r"\\[a-zA-Z]+", text[off:])
-        if m:
-            cmd = m.group(0)
-            if cmd[1:] in known_commands():
-                # a known command the lexer could not read: its argument is incomplete
-                un = _unclosed(text, len(text))
-                if un:
-                    return _unclosed_error(text, un)
-                return ParseError(f"{cmd} is not followed by an argument texgrad reads",
-                                  hint=f"write {cmd}{{x}} with one symbol in the braces"
-                                  ).at(text, off, len(cmd))
-            return ParseError(f"unknown command {cmd}",
-                              hint=_command_hint(cmd)).at(text, off, len(cmd))
-        ch = text[off]
-        if ch == "\\":
-            return ParseError("a lone backslash", hint="write a command such as \\alpha"
-                              ).at(text, off)
-        return ParseError(f"unexpected character {ch!r}",
-                          hint="texgrad reads LaTeX math: letters, digits, + - ^ _ { } ( ) "
-                               "and commands").at(text, off)
-    if isinstance(err, (UnexpectedToken, UnexpectedEOF)):
-        bad_norm = _norm_closed_by_bar(text)
-        if bad_norm is not None:
-            return bad_norm
-        tok = getattr(err, "token", None)
-        expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
-        at_end = tok is None or tok.type == "$END"
-        if at_end:
-            off = len(text.rstrip())
-            un = _unclosed(text, len(text))
-            if un:
-                return _unclosed_error(text, un)
-            exp = _expected_text(expected)
-            return ParseError("unexpected end of input",
-                              hint=(f"expected {exp}" if exp else
-                                    "the formula stops in the middle")).at(text, off)
-        off = tok.start_pos
-        width = max(1, (tok.end_pos or off + 1) - off)
-        exp = _expected_text(expected)
-        if tok.type in ("RPAR", "RBRACK", "RBRACE", "RBRACE_ESC", "RABS", "RNORM"):
-            msg = f"unexpected {_describe(tok)}"
-            un = _unclosed(text, off)
-            hint = ("it closes nothing, or something before it is incomplete"
-                    if not un else f"something is missing before it")
-            if exp:
-                hint += f" (expected {exp})"
-            return ParseError(msg, hint=hint).at(text, off, width)
-        msg = f"unexpected {_describe(tok)}"
-        hint = f"expected {exp}" if exp else None
-        if tok.type == "CARET":
-            hint = "a superscript needs a base: write x^2, not ^2"
-        return ParseError(msg, hint=hint).at(text, off, width)
-    return ParseError(str(err))
-
-
-_KNOWN = None
-
-
-def known_commands() -> frozenset:
-    """Every command name the grammar's terminals spell (``\\(a|b|...)`` alternations)."""
-    global _KNOWN
-    if _KNOWN is None:
-        with open(grammar_path(), encoding="utf-8") as fh:
-            g = fh.read()
-        names = set()
-        for alt in re.findall(r"\\\\\(([A-Za-z|*\\]+)\)", g):
-            names.update(a.rstrip("\\*") for a in alt.split("|") if a.isalpha() or
-                         a.rstrip("*\\").isalpha())
-        names.update(("frac", "dfrac", "tfrac", "cfrac", "partial", "nabla", "sum", "sqrt",
-                      "overline", "langle", "rangle", "lbrace", "rbrace", "circ", "otimes",
-                      "times", "dagger", "top", "intercal", "transpose", "prime", "star",
-                      "ast", "operatorname", "textit", "mathop", "rm"))
-        _KNOWN = frozenset(n for n in names if n)
-    return _KNOWN
-
-
-def did_you_mean(word: str, choices) -> str | None:
-    """The nearest of ``choices`` to a misspelled ``word`` (difflib), or None."""
-    import difflib
-    m = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return m[0] if m else None
-
-
-def _unclosed_error(text: str, un) -> ParseError:
-    """A group opened at ``un`` = (offset, opener, closer) and never closed."""
-    line, col = position(text, un[0])
-    return ParseError(f"unclosed group: '{un[1]}' opened at line {line}, column {col} is "
-                      "never closed", hint=f"add '{un[2]}' where the group ends"
-                      ).at(text, un[0], len(un[1]))
-
-
-_APPLIED = re.compile(r"\s*(?:\(|\\left\s*\(|\\[bB]igg?l?\s*\()")
-
-
-def _applied(source, end: int) -> bool:
-    """Whether an opening parenthesis follows ``end``: a word applied to an argument."""
-    return bool(source) and _APPLIED.match(source, end) is not None
-
-
-def _unknown_function(word: str, source, tok) -> "Unsupported":
-    from .errors import Unsupported
-    near = did_you_mean(word, head_names())
-    known = sorted({head_name(w) for w in head_names()} - {"etr", "Re", "Im"},
-                   key=str.lower)
-    hint = (f"did you mean \\operatorname{{{near}}}? " if near else "") + \
-        "known: " + " ".join(known) + \
-        "; write another function out in these (swish(x) as x \\odot \\sigma(x))"
-    err = Unsupported(f"unknown function {word!r}: texgrad does not know what it computes",
-                      hint=hint)
-    return err.at(source, tok.start_pos, len(tok)) if source else err
-
-
-def _command_hint(cmd: str) -> str:
-    near = did_you_mean(cmd[1:], known_commands() | head_names())
-    if near is not None and cmd not in ("\\begin", "\\end", "\\label", "\\tag"):
-        return f"did you mean \\{near}?"
-    known = ("\\mathbf \\boldsymbol \\bm \\hat \\tilde \\bar \\frac \\sqrt \\operatorname "
-             "\\det \\log \\exp \\sin \\cos \\tanh \\sigma \\odot \\otimes \\top \\|")
-    if cmd in ("\\begin", "\\end", "\\label", "\\tag"):
-        return "pass one formula, without its environment (\\begin, \\label, \\tag)"
-    return ("texgrad does not know this command; if it is a macro of your paper, "
-            "expand it first (known: " + known + ", ...)")
 
 
 # ------------------------------------------------------------------------- the entry
@@ -829,187 +515,7 @@ def _parse_with_lark(inner: str, text: str) -> N:
     try:
         return lark_parser().parse(inner)
     except UnexpectedInput as e:
-        raise _map_lark_error(e, text) from None
+        raise map_lark_error(e, text, _LARK_BARS.stack) from None
     except LarkError as e:  # pragma: no cover - defensive
         raise ParseError(f"could not parse: {e}").at(text, 0) from None
 
-
-# ------------------------------------------------------- products: heads and operators
-
-def unwrap_postfix(n: N):
-    """(base, [postfix ops outermost last]) of a factor: \\sin^2 -> (\\sin, [sup 2])."""
-    posts = []
-    while n.op in ("sup", "subscript"):
-        posts.append((n.op, n.args[1], n.end))
-        n = n.args[0]
-    posts.reverse()
-    return n, posts
-
-
-def _rewrap(node: N, posts) -> N:
-    for op, payload, end in posts:
-        node = N(op, (node, payload), node.start, max(end, node.end))
-    return node
-
-
-def _is_dop(n: N) -> bool:
-    base, _ = unwrap_postfix(n)
-    return base.op in ("dop", "nabla")
-
-
-def _make_call(head: N, hposts, arg: N, end: int) -> N:
-    name, latex = head.args
-    node = N("call", (name, latex, arg), head.start, end)
-    # \sin^2 x is (\sin x)^2; \log_2 x is not supported (a subscript on a function)
-    for op, payload, pend in hposts:
-        if op == "subscript":
-            raise ParseError(f"a subscript on {latex} is not supported",
-                             hint="write \\log for the natural logarithm")
-        node = N("sup", (node, payload), node.start, node.end)
-    return node
-
-
-def resolve_product(items: list, source: str) -> N:
-    """Give functions written without parentheses and derivative operators their arguments.
-
-    Right to left: a function followed by a parenthesised group takes that group (and a
-    postfix after the group applies to the result: tr(X)^2); otherwise tr, det and logdet take
-    the rest of the product (\\operatorname{tr} X^T A X), other functions the next factor
-    (\\sin t).  A derivative operator takes the rest of the product.  ``a / b`` divides by the
-    next factor only.
-    """
-    if len(items) == 1 and items[0].op == "op" and items[0].args[0] == "star":
-        return N("star", (), items[0].start, items[0].end)      # x^{*}
-    out: list = []          # resolved factors, rightmost first
-    heads = 0
-    for it in reversed(items):
-        base, posts = unwrap_postfix(it)
-        is_sigma = (base.op == "sym" and base.args[0] == "sigma" and base.args[1] == "\\sigma"
-                    and not posts and out and _paren_led(out[-1]))
-        if base.op == "head" or is_sigma:
-            heads += 1
-            if heads > MAX_HEADS:
-                raise LimitError(f"more than {MAX_HEADS} functions without parentheses in "
-                                 "one product").at(source, it.start)
-            head = base if base.op == "head" else N("head", ("sigma", "\\sigma"), base.start,
-                                                    base.end)
-            name = head.args[0]
-            if not out:
-                raise ParseError(f"{head.args[1]} needs an argument",
-                                 hint=f"write {head.args[1]}(X)").at(source, it.end)
-            nxt = out[-1]
-            if _paren_led(nxt):
-                inner, nposts = unwrap_postfix(nxt)
-                call = _make_call(head, posts, inner.args[0], inner.end)
-                out[-1] = _rewrap(call, nposts)
-            elif name in CHAIN_HEADS:
-                arg = _product_node(list(reversed(out)))
-                out = [_make_call(head, posts, arg, arg.end)]
-            else:
-                out[-1] = _make_call(head, posts, nxt, nxt.end)
-        elif base.op in ("dop", "nabla") and not (base.op == "dop" and base.args[2] is not None):
-            if not out:
-                raise ParseError("a derivative operator needs something to differentiate",
-                                 hint="write it in front of the function, e.g. "
-                                      "\\frac{\\partial}{\\partial X} f").at(source, it.end)
-            arg = _product_node(list(reversed(out)))
-            out = [N("request", (it, arg), it.start, arg.end)]
-        elif base.op == "sumop":
-            if not out:
-                raise ParseError("\\sum needs a summand").at(source, it.end)
-            arg = _product_node(list(reversed(out)))
-            out = [N("isum", (it, arg), it.start, arg.end)]
-        elif it.op == "op":
-            if it.args[0] == "slash":
-                if not out:
-                    raise ParseError("'/' needs a denominator after it").at(source, it.end)
-                out[-1] = N("recip", (out[-1],), it.start, out[-1].end)
-            # \cdot and \times multiply, as juxtaposition does
-        else:
-            out.append(it)
-    if not out:
-        raise ParseError("nothing to multiply").at(source, items[0].start)
-    return _product_node(list(reversed(out)))
-
-
-def _product_node(factors: list) -> N:
-    if len(factors) == 1:
-        return factors[0]
-    return N("product", tuple(factors), factors[0].start, factors[-1].end)
-
-
-def _paren_led(n: N) -> bool:
-    base, posts = unwrap_postfix(n)
-    return base.op in ("paren", "brace") and all(op == "sup" for op, _, _ in posts)
-
-
-def _dmark(n: N):
-    """The derivative mark leading ``n``: ('partial'|'d', order) or None."""
-    base, posts = unwrap_postfix(n)
-    if base.op == "partial" or base.op == "dmark" or (base.op == "sym" and
-                                                       base.args[0] == "d" and
-                                                       base.args[1] == "d"):
-        order = 1
-        for op, payload, _ in posts:
-            if op == "sup" and payload.op == "num":
-                order = int(payload.args[0])
-        return ("partial" if base.op == "partial" else "d"), order
-    return None
-
-
-def derivative_frac(node: N, source: str):
-    """\\frac{\\partial f}{\\partial X}, \\frac{\\partial}{\\partial X}, \\frac{d}{dx},
-    \\frac{\\partial^2 f}{\\partial x \\partial x^T}: a derivative operator ``dop``
-    (order, variables, inline function or None)."""
-    num, den = node.args
-    nitems = list(num.args) if num.op == "product" else [num]
-    ditems = list(den.args) if den.op == "product" else [den]
-    mark = _dmark(nitems[0])
-    if mark is None or _dmark(ditems[0]) is None:
-        return None
-    kind, order = mark
-    # the denominator: a mark before each variable, \partial x \partial x^T, or \partial x^2
-    wrt = []
-    cur: list = []
-    for it in ditems:
-        m = _dmark(it)
-        if m is not None and m[0] == kind:
-            if cur:
-                wrt.append(_product_node(cur))
-            cur = []
-            continue
-        cur.append(it)
-    if cur:
-        wrt.append(_product_node(cur))
-    if not wrt:
-        raise ParseError("the derivative names no variable",
-                         hint="write \\partial X in the denominator").at(source, den.start)
-    f = _product_node(nitems[1:]) if len(nitems) > 1 else None
-    return N("dop", (order, tuple(wrt), f, kind), node.start, node.end)
-
-
-# ------------------------------------------------------- syntax helpers for the typer
-
-def number_value(p: N):
-    """The exact value of a syntax node that spells a number (2, -1/2, \\frac{3}{4}), else None."""
-    if p.op == "num":
-        return Fraction(p.args[0])
-    if p.op == "neg":
-        v = number_value(p.args[0])
-        return -v if v is not None else None
-    if p.op in ("brace", "paren"):
-        return number_value(p.args[0])
-    if p.op == "frac":
-        a, b = number_value(p.args[0]), number_value(p.args[1])
-        if a is not None and b:
-            return a / b
-    if p.op == "product" and len(p.args) == 2 and p.args[1].op == "recip":   # 1/2
-        a, b = number_value(p.args[0]), number_value(p.args[1].args[0])
-        if a is not None and b:
-            return a / b
-    return None
-
-
-def error_at(text: str, n: N, msg: str) -> ParseError:
-    """A :class:`ParseError` pointing at the syntax node ``n`` of ``text``."""
-    return ParseError(msg).at(text, n.start, n.end - n.start)

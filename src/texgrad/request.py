@@ -14,7 +14,8 @@ import functools
 from dataclasses import dataclass
 
 from .errors import TexgradError, Unsupported
-from .parse import N, parse, unwrap_postfix
+from .parse import parse
+from .syntax import N, unwrap_postfix
 
 _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "lambda", "mu",
           "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega", "Sigma",

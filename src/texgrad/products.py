@@ -1,0 +1,152 @@
+"""Products: a run of juxtaposed factors read the way an author means it, heads
+(\\sin x, \\operatorname{tr} X Y) applied to their arguments, and the derivative operators
+(\\frac{\\partial}{\\partial X}, \\frac{d^2 f}{dx^2}) made from their fractions.
+"""
+
+from __future__ import annotations
+
+from .errors import LimitError, ParseError
+from .syntax import CHAIN_HEADS, MAX_HEADS, N, unwrap_postfix
+
+
+def _rewrap(node: N, posts) -> N:
+    for op, payload, end in posts:
+        node = N(op, (node, payload), node.start, max(end, node.end))
+    return node
+
+
+def _is_dop(n: N) -> bool:
+    base, _ = unwrap_postfix(n)
+    return base.op in ("dop", "nabla")
+
+
+def _make_call(head: N, hposts, arg: N, end: int) -> N:
+    name, latex = head.args
+    node = N("call", (name, latex, arg), head.start, end)
+    # \sin^2 x is (\sin x)^2; \log_2 x is not supported (a subscript on a function)
+    for op, payload, pend in hposts:
+        if op == "subscript":
+            raise ParseError(f"a subscript on {latex} is not supported",
+                             hint="write \\log for the natural logarithm")
+        node = N("sup", (node, payload), node.start, node.end)
+    return node
+
+
+def resolve_product(items: list, source: str) -> N:
+    """Give functions written without parentheses and derivative operators their arguments.
+
+    Right to left: a function followed by a parenthesised group takes that group (and a
+    postfix after the group applies to the result: tr(X)^2); otherwise tr, det and logdet take
+    the rest of the product (\\operatorname{tr} X^T A X), other functions the next factor
+    (\\sin t).  A derivative operator takes the rest of the product.  ``a / b`` divides by the
+    next factor only.
+    """
+    if len(items) == 1 and items[0].op == "op" and items[0].args[0] == "star":
+        return N("star", (), items[0].start, items[0].end)      # x^{*}
+    out: list = []          # resolved factors, rightmost first
+    heads = 0
+    for it in reversed(items):
+        base, posts = unwrap_postfix(it)
+        is_sigma = (base.op == "sym" and base.args[0] == "sigma" and base.args[1] == "\\sigma"
+                    and not posts and out and _paren_led(out[-1]))
+        if base.op == "head" or is_sigma:
+            heads += 1
+            if heads > MAX_HEADS:
+                raise LimitError(f"more than {MAX_HEADS} functions without parentheses in "
+                                 "one product").at(source, it.start)
+            head = base if base.op == "head" else N("head", ("sigma", "\\sigma"), base.start,
+                                                    base.end)
+            name = head.args[0]
+            if not out:
+                raise ParseError(f"{head.args[1]} needs an argument",
+                                 hint=f"write {head.args[1]}(X)").at(source, it.end)
+            nxt = out[-1]
+            if _paren_led(nxt):
+                inner, nposts = unwrap_postfix(nxt)
+                call = _make_call(head, posts, inner.args[0], inner.end)
+                out[-1] = _rewrap(call, nposts)
+            elif name in CHAIN_HEADS:
+                arg = _product_node(list(reversed(out)))
+                out = [_make_call(head, posts, arg, arg.end)]
+            else:
+                out[-1] = _make_call(head, posts, nxt, nxt.end)
+        elif base.op in ("dop", "nabla") and not (base.op == "dop" and base.args[2] is not None):
+            if not out:
+                raise ParseError("a derivative operator needs something to differentiate",
+                                 hint="write it in front of the function, e.g. "
+                                      "\\frac{\\partial}{\\partial X} f").at(source, it.end)
+            arg = _product_node(list(reversed(out)))
+            out = [N("request", (it, arg), it.start, arg.end)]
+        elif base.op == "sumop":
+            if not out:
+                raise ParseError("\\sum needs a summand").at(source, it.end)
+            arg = _product_node(list(reversed(out)))
+            out = [N("isum", (it, arg), it.start, arg.end)]
+        elif it.op == "op":
+            if it.args[0] == "slash":
+                if not out:
+                    raise ParseError("'/' needs a denominator after it").at(source, it.end)
+                out[-1] = N("recip", (out[-1],), it.start, out[-1].end)
+            # \cdot and \times multiply, as juxtaposition does
+        else:
+            out.append(it)
+    if not out:
+        raise ParseError("nothing to multiply").at(source, items[0].start)
+    return _product_node(list(reversed(out)))
+
+
+def _product_node(factors: list) -> N:
+    if len(factors) == 1:
+        return factors[0]
+    return N("product", tuple(factors), factors[0].start, factors[-1].end)
+
+
+def _paren_led(n: N) -> bool:
+    base, posts = unwrap_postfix(n)
+    return base.op in ("paren", "brace") and all(op == "sup" for op, _, _ in posts)
+
+
+def _dmark(n: N):
+    """The derivative mark leading ``n``: ('partial'|'d', order) or None."""
+    base, posts = unwrap_postfix(n)
+    if base.op == "partial" or base.op == "dmark" or (base.op == "sym" and
+                                                       base.args[0] == "d" and
+                                                       base.args[1] == "d"):
+        order = 1
+        for op, payload, _ in posts:
+            if op == "sup" and payload.op == "num":
+                order = int(payload.args[0])
+        return ("partial" if base.op == "partial" else "d"), order
+    return None
+
+
+def derivative_frac(node: N, source: str):
+    """\\frac{\\partial f}{\\partial X}, \\frac{\\partial}{\\partial X}, \\frac{d}{dx},
+    \\frac{\\partial^2 f}{\\partial x \\partial x^T}: a derivative operator ``dop``
+    (order, variables, inline function or None)."""
+    num, den = node.args
+    nitems = list(num.args) if num.op == "product" else [num]
+    ditems = list(den.args) if den.op == "product" else [den]
+    mark = _dmark(nitems[0])
+    if mark is None or _dmark(ditems[0]) is None:
+        return None
+    kind, order = mark
+    # the denominator: a mark before each variable, \partial x \partial x^T, or \partial x^2
+    wrt = []
+    cur: list = []
+    for it in ditems:
+        m = _dmark(it)
+        if m is not None and m[0] == kind:
+            if cur:
+                wrt.append(_product_node(cur))
+            cur = []
+            continue
+        cur.append(it)
+    if cur:
+        wrt.append(_product_node(cur))
+    if not wrt:
+        raise ParseError("the derivative names no variable",
+                         hint="write \\partial X in the denominator").at(source, den.start)
+    f = _product_node(nitems[1:]) if len(nitems) > 1 else None
+    return N("dop", (order, tuple(wrt), f, kind), node.start, node.end)
+
