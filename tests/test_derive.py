@@ -42,9 +42,12 @@ class TestProblem:
     """Tests for `derive.Problem`."""
 
     def test_is_frozen(self):
-        fields = {f.name for f in dataclasses.fields(derive.Problem)}
+        fields = set(derive.Problem._fields)
         assert {"f", "fd", "x", "x_diff", "kind", "layout", "verify", "seed"} <= fields
-        assert derive.Problem.__dataclass_params__.frozen
+        p = derive.Problem(*[None] * 11)
+        assert (p.layout, p.verify, p.seed) == ("numerator", True, 0)
+        with pytest.raises(AttributeError):
+            p.kind = "hessian"
 
 
 class TestWords:

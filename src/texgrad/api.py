@@ -103,12 +103,12 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
 def unused_names(symtab: dict, shapes, assume) -> tuple:
     """Warnings for ``shapes`` / ``assume`` entries naming no symbol of the formula (a typo
     in --shape Q=n would otherwise be ignored without a word)."""
-    from .parseerrors import did_you_mean
     out = []
     have = ", ".join(sorted(symtab)) or "none"
     for what, given in (("shape", norm_shapes(shapes)), ("assumption", norm_assume(assume))):
         for name in given or {}:
             if name not in symtab:
+                from .parseerrors import did_you_mean      # a warning path: loaded when needed
                 near = did_you_mean(name, symtab)
                 out.append(f"{what} given for {name}, which is not in the formula "
                            f"(symbols: {have})" + (f"; did you mean {near}?" if near else ""))

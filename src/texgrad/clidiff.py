@@ -9,9 +9,9 @@ verified (``check_message``) and strict JSON (``strict_json``).
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from .errors import TexgradError
 from .limits import time_limited
@@ -26,8 +26,7 @@ _ENV_OPEN = re.compile(r"\\begin\{(" + "|".join(re.escape(e) for e in _ENVIRONME
 _PUNCT = ".,;"
 
 
-@dataclass
-class Selection:
+class Selection(NamedTuple):
     """A selection cut into what surrounds the formula and the formula itself:
     ``lead + opener + pre + core + punct + post + closer + trail == text`` (lead and trail
     whitespace and the punctuation of the sentence outside the delimiters; pre and post the
@@ -196,6 +195,7 @@ def strict_json(obj) -> str:
         if type(o).__module__ == "numpy" and hasattr(o, "item"):
             return clean(o.item())
         return o
+    import json                         # only for --format json: off the start-up path
     return json.dumps(clean(obj), default=str, allow_nan=False)
 
 

@@ -11,11 +11,11 @@ words here too: they are part of what was computed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
+from typing import NamedTuple
 
 from . import construct as S
-from .conj import fold_conj, push_conj
 from .factor import factor, resimplify
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
@@ -44,10 +44,11 @@ def style_of(typer) -> Style:
     return st
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One derivative to compute: the function and the variable, as the typing stage made
-    them, and the options.  Built once by :func:`derive`; every driver below takes it."""
+    them, and the options.  Built once by :func:`derive`; every driver below takes it.
+    A NamedTuple, not a dataclass: it is defined at import, and a dataclass costs about a
+    millisecond and a half there (the CLI's start-up time is a feature)."""
     latex: str            # the formula as the user gave it (for error positions)
     f: Expr               # the function, its symbols with their assumptions
     fd: Expr              # f as differentiated: the variable without symmetry assumptions
@@ -218,6 +219,7 @@ def raw_gradient(f, fd, x_full, x_diff):
     if is_complex(fd):
         # Wirtinger: x and conj(x) independent; the complex gradient is 2 df/dconj(x)
         # (Cookbook sec. 4.1, the convention of its eq. 89), df/dx for a real x
+        from .conj import fold_conj, push_conj        # complex only: loaded when needed
         pushed = push_conj(fd)
         if "complex" in x_full.assume:
             g = S.mul(S.const(2), gradient(pushed, S.Conj(x_diff)))

@@ -13,9 +13,8 @@ constructors here do no simplification and only compute the shape.  Equality is 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from operator import attrgetter
-from typing import Callable, Tuple, Union
+from typing import Callable, NamedTuple, Tuple, Union
 
 Dim = Union[int, str, tuple]
 Shape = Tuple[Dim, Dim]
@@ -330,8 +329,7 @@ class Pow(Expr):
         return self.arg.shape
 
 
-@dataclass(frozen=True, eq=False)
-class FunctionSpec:
+class FunctionSpec(NamedTuple):
     """What texgrad knows of one elementwise function; the records are in
     :mod:`texgrad.functions` (data only here, so every stage reads ``e.spec`` without
     importing the registry).  Compared by identity: one record per function.
@@ -341,6 +339,9 @@ class FunctionSpec:
     target has no form for it); ``ufunc``: ``np.<name>`` is a ufunc that can write in place;
     ``real``: f(conj z) = conj f(z) (real-analytic); ``real_valued``: f(z) is real, its own
     conjugate (|z|); ``exact(v)``: f at an exact rational, or ``None`` when irrational.
+    Immutable (a changed copy is ``spec._replace(...)``).  A NamedTuple, not a dataclass:
+    the class is defined at import, where a dataclass costs about a millisecond and a half
+    (the CLI's start-up time is a feature).
     """
     name: str
     spellings: tuple
@@ -355,6 +356,10 @@ class FunctionSpec:
 
     def __repr__(self):
         return f"FunctionSpec({self.name!r})"
+
+    __eq__ = object.__eq__          # one record per function: compared by identity
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
 
 
 @node

@@ -19,10 +19,9 @@ from fractions import Fraction
 
 from .errors import LimitError, ParseError, TexgradError
 from .lalr import SyntaxFailure, Token
-from .parseerrors import applied, map_lark_error, unknown_function
 from .products import derivative_frac, resolve_product
 from .syntax import (GREEK_UPPER, MAX_DEPTH, MAX_DIGITS, MAX_LENGTH, MAX_POSTFIX, N,
-                     grammar_path, head_name, styled_name)
+                     applied, grammar_path, head_name, styled_name)
 
 
 # -------------------------------------------------------------------- the transformer
@@ -222,6 +221,7 @@ class Build:
         elif cmd.rstrip("*") == "operatorname" or applied(self.source, t.end_pos):
             # \operatorname{softplus}(x), \mathrm{relu}(z): a function texgrad does not
             # know; read as a symbol times (x) it would be a verified misreading
+            from .parseerrors import unknown_function     # an error path: loaded when needed
             raise unknown_function(w, self.source, t)
         return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), hint)
 
@@ -515,6 +515,7 @@ def _parse_with_lark(inner: str, text: str) -> N:
     try:
         return lark_parser().parse(inner)
     except UnexpectedInput as e:
+        from .parseerrors import map_lark_error        # an error path: loaded when needed
         raise map_lark_error(e, text, _LARK_BARS.stack) from None
     except LarkError as e:  # pragma: no cover - defensive
         raise ParseError(f"could not parse: {e}").at(text, 0) from None

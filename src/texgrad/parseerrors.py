@@ -180,14 +180,6 @@ def _unclosed_error(text: str, un) -> ParseError:
                       ).at(text, un[0], len(un[1]))
 
 
-_APPLIED = re.compile(r"\s*(?:\(|\\left\s*\(|\\[bB]igg?l?\s*\()")
-
-
-def applied(source, end: int) -> bool:
-    """Whether an opening parenthesis follows ``end``: a word applied to an argument."""
-    return bool(source) and _APPLIED.match(source, end) is not None
-
-
 def unknown_function(word: str, source, tok) -> Unsupported:
     near = did_you_mean(word, head_names())
     known = sorted({head_name(w) for w in head_names()} - {"etr", "Re", "Im"},

@@ -11,7 +11,7 @@ naming rule (``\\mathbf{x}`` is ``x``, ``W_{12}`` is ``W_12``), from the formula
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import TexgradError, Unsupported
 from .parse import parse
@@ -22,8 +22,7 @@ _GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", 
           "Lambda", "Gamma", "Delta", "Theta", "Omega", "Phi", "Psi"}
 
 
-@dataclass
-class Request:
+class Request(NamedTuple):
     f: N
     wrt: N | None = None
     order: int = 1

@@ -14,10 +14,12 @@ from .errors import ShapeError, TexgradError, guarded
 from .ir import SCALAR, Expr, Sym
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class Result:
     """A derivative: its expression and LaTeX, the check's verdict and the conventions.
-    Frozen, and built once by :mod:`texgrad.derive` with every field."""
+    Frozen, and built once by :mod:`texgrad.derive` with every field; compared by identity
+    and shown by its LaTeX and stamp (the generated ``__eq__`` and ``__repr__`` of a
+    dataclass cost start-up time, and a field-by-field repr of an IR is unreadable)."""
     input: str
     wrt: str
     kind: str
@@ -33,6 +35,9 @@ class Result:
     entry: Any = None
     warnings: tuple = ()         # options that had no effect (a shape for a missing name)
     order: int = 1               # the order of the derivative (kind "derivative" by a scalar)
+
+    def __repr__(self):
+        return f"<Result {self.kind} by {self.wrt}: {self.latex}  {self.stamp}>"
 
     @property
     def shapes(self) -> dict:

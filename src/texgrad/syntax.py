@@ -165,3 +165,11 @@ def grammar_path() -> str:
         if os.path.isfile(p):
             return p
     raise FileNotFoundError("texgrad.lark not found: the package is incompletely installed")
+
+
+_APPLIED = re.compile(r"\s*(?:\(|\\left\s*\(|\\[bB]igg?l?\s*\()")
+
+
+def applied(source, end: int) -> bool:
+    """Whether an opening parenthesis follows ``end``: a word applied to an argument."""
+    return bool(source) and _APPLIED.match(source, end) is not None
