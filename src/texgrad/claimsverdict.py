@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+from .dims import Fixed
+
 REL_TOL = 1e-9                     # the claim comparison's relative tolerance (texgrad.claims)
 ROUNDING_FACTOR = 100.0            # x the observed sensitivity to rounding
 MIN_COMPARED = 3                   # points needed for `ok`
@@ -100,7 +102,7 @@ def _size_sets(base: dict) -> list[dict]:
     """The sizes where texgrad's check found f defined, then every dimension raised by 2 and
     by 4 (order kept, so a tall X stays tall; declared numeric sizes ``#k`` kept)."""
     def shifted(k):
-        return {n: (v if str(n).startswith("#") else v + k) for n, v in base.items()}
+        return {n: (v if isinstance(n, Fixed) else v + k) for n, v in base.items()}
     return [dict(base), shifted(2), shifted(4)]
 
 
@@ -236,7 +238,7 @@ def compare(d: Deriv, p: Printed, seed: int) -> ClaimResult:
                     tol = max(REL_TOL, ROUNDING_FACTOR * est)
                 pairs.append((a, b, tol, si))
                 got += 1
-                shown_sizes = {str(k).lstrip("#"): v for k, v in sizes.items()}
+                shown_sizes = {str(k.n if isinstance(k, Fixed) else k): v for k, v in sizes.items()}
                 if shown_sizes not in used_sizes:
                     used_sizes.append(shown_sizes)
             if got >= 2:

@@ -10,6 +10,7 @@ import keyword
 import re
 from fractions import Fraction
 
+from .dims import Fixed
 from .functions import BY_NAME
 from .codestable import is_negation, stabilise
 from .codetables import C, LIBS, LOGSUMEXP, M, R, S, TABLES, kind_of, neg
@@ -93,13 +94,10 @@ def comment_line(text) -> str:
     return "# " + one_line(text)
 
 
-_SIZE = re.compile(r"#[0-9]+\Z")
-
-
 def _numeric_dim(d) -> bool:
-    """Whether ``d`` is a numeric size (``"#3"``, ASCII digits only): the only dimension
-    text written into code as it is."""
-    return isinstance(d, str) and _SIZE.match(d) is not None
+    """Whether ``d`` is a numeric size (a :class:`~texgrad.dims.Fixed`, an int by
+    construction): the only dimension written into code as it is."""
+    return isinstance(d, Fixed)
 
 
 def dim_text(d) -> str:
@@ -109,7 +107,7 @@ def dim_text(d) -> str:
         return "*".join(dim_text(x) for x in d)
     if isinstance(d, int):
         return str(d)
-    return one_line(d[1:] if _numeric_dim(d) else d)
+    return str(d.n) if _numeric_dim(d) else one_line(d)
 
 
 def user_dims(shape) -> list:
@@ -187,7 +185,7 @@ class Gen:
         if isinstance(d, int):
             return str(int(d))
         if _numeric_dim(d):
-            return d[1:]
+            return str(d.n)
         if d not in self.dimvar:
             self.dimvar[d] = _identifier(str(d), self.taken, "dim_")
         if d not in self.dims_used:
@@ -209,7 +207,7 @@ class Gen:
                 for x in d:
                     out *= est(x)
                 return out
-            return int(d[1:]) if _numeric_dim(d) else _CHAIN_SIZE
+            return d.n if _numeric_dim(d) else _CHAIN_SIZE
 
         n = len(factors)
         cost = {(i, i): 0 for i in range(n)}

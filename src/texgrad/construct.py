@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 from fractions import Fraction
 
+from .dims import Fixed
 from . import patterns as P
 from .functions import ABS
 from .ir import (SCALAR, Add, Commutation, Conj, Const, Det, Diag, Expr, Func, Hadamard,
@@ -433,8 +434,8 @@ def trace(e: Expr) -> Expr:
             return spread
     if isinstance(e, Identity) and isinstance(e.n, int):
         return Const(Fraction(e.n))
-    if isinstance(e, Identity) and isinstance(e.n, str) and e.n[:1] == "#":   # tr(I_3) = 3
-        return Const(Fraction(int(e.n[1:])))
+    if isinstance(e, Identity) and isinstance(e.n, Fixed):                  # tr(I_3) = 3
+        return Const(Fraction(e.n.n))
     if isinstance(e, MatMul):
         fs = e.factors
         for i in range(1, len(fs)):   # tr(x y^T) = y^T x

@@ -1,7 +1,7 @@
 """Dimensions and their unification.
 
 A dimension of a shape is the integer ``1``, a name (``"n"``; a numeric size given by the
-user is the name ``"#3"``), a product of names (a tuple, for Kronecker products) or, while
+user is a :class:`Fixed`, spelled ``"#3"``), a product of names (a tuple, for Kronecker products) or, while
 shapes are inferred, a :class:`DimVar`, an unknown.  :class:`Dims` unifies them (union-find)
 and says, with the two spots of the formula, why two shapes do not conform.  The syntax
 nodes it points at (``na``, ``nb``) are anything with ``start`` and ``end`` offsets into the
@@ -11,6 +11,27 @@ text.
 from __future__ import annotations
 
 from .errors import ShapeError
+
+
+class Fixed(str):
+    """A numeric size the user gave (``--shape x=3``): a dimension that is its own size,
+    ``d.n``.  Tell it by its type, never by its spelling.  It is still a ``str`` spelled
+    ``"#3"`` (so it is a distinct key from the name ``"3"`` and sorts with the names)."""
+
+    __slots__ = ()
+
+    def __new__(cls, n):
+        return super().__new__(cls, f"#{int(str(n).lstrip('#'))}")
+
+    @property
+    def n(self) -> int:
+        return int(self[1:])
+
+    def __getnewargs__(self):
+        return (self.n,)
+
+    def __repr__(self):
+        return f"Fixed({self.n})"
 
 
 class DimVar:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from . import construct as S
 from .factor import resimplify
-from .dims import DimVar, Dims
+from .dims import DimVar, Dims, Fixed
 from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero, walk
 from .syntax import N, unwrap_postfix
@@ -162,10 +162,10 @@ class Inference:
         if isinstance(d, int):
             if d == 1:
                 return 1
-            return f"#{d}"
+            return Fixed(d)
         d = str(d).strip()
         if d.isdigit():
-            return 1 if d == "1" else f"#{d}"
+            return 1 if d == "1" else Fixed(d)
         return d
 
     def shape_of(self, e: Expr):

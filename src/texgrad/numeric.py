@@ -11,6 +11,7 @@ from math import prod
 
 import numpy as np
 
+from .dims import Fixed
 from .errors import LimitError, ShapeError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
@@ -185,8 +186,8 @@ def dim_size(d, sizes: dict) -> int:
         return sizes[d]
     except KeyError:
         # a size no symbol carries (I_3, or I_n alone): its number, else the next free size
-        if isinstance(d, str) and d.startswith("#"):
-            sizes[d] = int(d[1:])
+        if isinstance(d, Fixed):
+            sizes[d] = d.n
         else:
             sizes[d] = max([v for v in sizes.values() if isinstance(v, int)] + [2]) + 1
         return sizes[d]
@@ -279,8 +280,8 @@ def assign_sizes(syms: dict, reverse: bool = False) -> dict:
     if reverse:
         names = names[::-1]
     for x in names:
-        if isinstance(x, str) and x.startswith("#"):
-            sizes[x] = int(x[1:])
+        if isinstance(x, Fixed):
+            sizes[x] = x.n
         else:
             sizes[x] = nxt
             nxt += 1

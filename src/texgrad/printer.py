@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .dims import Fixed
 from .errors import LimitError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero)
@@ -374,7 +375,7 @@ class LatexPrinter:
 
     def _print_Trace(self, e: Trace):
         if isinstance(e.arg, Identity) and isinstance(e.arg.n, str) and \
-                not e.arg.n.startswith("#"):
+                not isinstance(e.arg.n, Fixed):
             # tr(I) is the size, which nothing else in the print may show: I_n says it
             return f"{self.style.trace}({self.style.identity}_{{{e.arg.n}}})", PREC["atom"]
         return f"{self.style.trace}{self.arg(e.arg)}", PREC["atom"]
@@ -405,7 +406,9 @@ class LatexPrinter:
 
 
 def _dim(d) -> str:
-    return "".join(d) if isinstance(d, tuple) else str(d).lstrip("#")
+    if isinstance(d, tuple):
+        return "".join(d)
+    return str(d.n) if isinstance(d, Fixed) else str(d)
 
 
 def latex(e: Expr, style: Style | None = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dims import Fixed
 from .errors import ShapeError, TexgradError, guarded
 from .ir import SCALAR, Expr, Sym
 
@@ -121,7 +122,8 @@ def dims_out(s: Sym) -> list:
     r, c = s.dims
     out = []
     for d in ((r, c) if c != 1 else (r,)) if s.dims != SCALAR else ():
-        out.append(str(d).lstrip("#") if not isinstance(d, tuple) else "*".join(d))
+        out.append("*".join(d) if isinstance(d, tuple) else
+                   str(d.n) if isinstance(d, Fixed) else str(d))
     return out
 
 
@@ -155,8 +157,8 @@ def bind_values(syms: dict, values: dict, expr: Expr):
                     raise ShapeError(f"{name} should be {what}"
                                      f", got an array of shape {np.shape(values[name])}")
                 continue
-            if isinstance(d, str) and d.startswith("#") and int(d[1:]) != n:
-                raise ShapeError(f"{name} was declared with {d[1:]} but has {n}")
+            if isinstance(d, Fixed) and d.n != n:
+                raise ShapeError(f"{name} was declared with {d.n} but has {n}")
             if d in sizes and sizes[d] != n:
                 raise ShapeError(f"dimension {d} is {sizes[d]} elsewhere but {n} in {name}")
             sizes[d] = n
