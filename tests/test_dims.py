@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 import texgrad
-from texgrad.dims import DimVar, Dims, Fixed
+from texgrad.dims import DimVar, Dims, Fixed, spelled
 from texgrad.errors import ShapeError
 
 
@@ -46,3 +46,22 @@ class TestDims:
             start, end = 0, 1
         with pytest.raises(ShapeError):
             Dims("x").unify(Fixed(2), Fixed(3), "x has two sizes", Spot(), Spot())
+
+
+class TestSpelled:
+    """Every message, stamp and record spells a dimension as the user wrote it."""
+
+    def test_each_kind(self):
+        assert [spelled(d) for d in (1, "n", Fixed(3), ("m", Fixed(2)))] == ["1", "n", "3", "m*2"]
+        assert spelled(("m", "n"), "") == "mn"
+
+    def test_a_shape_error_names_the_sizes_given(self):
+        with pytest.raises(ShapeError) as err:
+            texgrad.differentiate("x^T A x", wrt="x", shapes={"x": (3,), "A": (4, 4)})
+        assert "dimension 3 against 4" in str(err.value) and "#" not in str(err.value)
+
+    def test_a_product_of_sizes_is_spelled_in_the_shapes(self):
+        r = texgrad.differentiate(r"x^T (A \otimes B) x", wrt="x",
+                                  shapes={"A": (2, 2), "B": (3, 3)})
+        assert r.shapes["x"] == ["2*3"], r.shapes
+        assert "#" not in r.stamp and "#" not in str(r.check.to_dict())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .dims import Fixed
+from .dims import Fixed, spelled
 from .errors import TexgradError
 from .ir import Expr, MatPow, Sym, Zero, walk
 from .numeric import (MAX_DRAWN, TOLERANCE, Draws, assign_sizes, dim_size, draw_env, draw_limit,
@@ -68,7 +68,7 @@ class Check:
         return self.status == FAILED
 
     def stamp(self) -> str:
-        size_txt = ", ".join(f"{k}={v}" for k, v in self.sizes.items()
+        size_txt = ", ".join(f"{spelled(k)}={v}" for k, v in self.sizes.items()
                              if not isinstance(k, Fixed))
         where = f" ({size_txt})" if size_txt else ""
         if self.passed and self.note:
@@ -96,8 +96,7 @@ class Check:
                 "max_rel_error": err if isinstance(err, (int, float)) and np.isfinite(err)
                 else None,
                 "trials": self.trials, "directions": self.directions,
-                "sizes": {str(k.n if isinstance(k, Fixed) else k): v
-                          for k, v in self.sizes.items()},
+                "sizes": {spelled(k): v for k, v in self.sizes.items()},
                 "convention": self.convention, "reason": self.reason,
                 "scale": self.scale if np.isfinite(self.scale) else None}
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from .dims import Fixed
+from .dims import Fixed, spelled
 
 REL_TOL = 1e-9                     # the claim comparison's relative tolerance (texgrad.claims)
 ROUNDING_FACTOR = 100.0            # x the observed sensitivity to rounding
@@ -238,7 +238,7 @@ def compare(d: Deriv, p: Printed, seed: int) -> ClaimResult:
                     tol = max(REL_TOL, ROUNDING_FACTOR * est)
                 pairs.append((a, b, tol, si))
                 got += 1
-                shown_sizes = {str(k.n if isinstance(k, Fixed) else k): v for k, v in sizes.items()}
+                shown_sizes = {spelled(k): v for k, v in sizes.items()}
                 if shown_sizes not in used_sizes:
                     used_sizes.append(shown_sizes)
             if got >= 2:

@@ -10,7 +10,7 @@ import keyword
 import re
 from fractions import Fraction
 
-from .dims import Fixed
+from .dims import Fixed, spelled
 from .functions import BY_NAME
 from .codestable import is_negation, stabilise
 from .codetables import C, LIBS, LOGSUMEXP, M, R, S, TABLES, kind_of, neg
@@ -103,11 +103,7 @@ def _numeric_dim(d) -> bool:
 def dim_text(d) -> str:
     """A dimension for a docstring, comment or message (sanitised: a dimension name may come
     from a Result built by hand)."""
-    if isinstance(d, tuple):
-        return "*".join(dim_text(x) for x in d)
-    if isinstance(d, int):
-        return str(d)
-    return str(d.n) if _numeric_dim(d) else one_line(d)
+    return one_line(spelled(d))
 
 
 def user_dims(shape) -> list:

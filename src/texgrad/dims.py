@@ -1,8 +1,9 @@
 """Dimensions and their unification.
 
 A dimension of a shape is the integer ``1``, a name (``"n"``; a numeric size given by the
-user is a :class:`Fixed`, spelled ``"#3"``), a product of names (a tuple, for Kronecker products) or, while
-shapes are inferred, a :class:`DimVar`, an unknown.  :class:`Dims` unifies them (union-find)
+user is a :class:`Fixed`), a product of names (a tuple, for Kronecker products) or, while
+shapes are inferred, a :class:`DimVar`, an unknown.  :func:`spelled` writes any of them as
+the user would (every message, stamp, record and docstring goes through it).  :class:`Dims` unifies them (union-find)
 and says, with the two spots of the formula, why two shapes do not conform.  The syntax
 nodes it points at (``na``, ``nb``) are anything with ``start`` and ``end`` offsets into the
 text.
@@ -32,6 +33,14 @@ class Fixed(str):
 
     def __repr__(self):
         return f"Fixed({self.n})"
+
+
+def spelled(d, sep: str = "*") -> str:
+    """A dimension as the user wrote it: a Fixed as its number, a name as itself, a product
+    of dimensions joined by ``sep`` (``m*n``; ``2*3``)."""
+    if isinstance(d, tuple):
+        return sep.join(spelled(x, sep) for x in d)
+    return str(d.n) if isinstance(d, Fixed) else str(d)
 
 
 class DimVar:
@@ -77,7 +86,7 @@ class Dims:
                 b.unit_ok = b.unit_ok and a.unit_ok
             self.parent[a] = b
             return
-        self.fail(why, na, nb, f"dimension {a} against {b}")
+        self.fail(why, na, nb, f"dimension {spelled(a)} against {spelled(b)}")
 
     def fail(self, why, na, nb, detail):
         def txt(n):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .dims import Fixed
+from .dims import Fixed, spelled
 from .errors import LimitError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero)
@@ -399,16 +399,10 @@ class LatexPrinter:
         return f"\\operatorname{{vec}}{self.arg(e.arg)}", PREC["atom"]
 
     def _print_Commutation(self, e: Commutation):
-        return f"K_{{{_dim(e.m)}{_dim(e.n)}}}", PREC["atom"]
+        return f"K_{{{spelled(e.m, '')}{spelled(e.n, '')}}}", PREC["atom"]
 
     def _print_SingleEntry(self, e: SingleEntry):
         return f"J^{{{e.i}{e.j}}}", PREC["atom"]
-
-
-def _dim(d) -> str:
-    if isinstance(d, tuple):
-        return "".join(d)
-    return str(d.n) if isinstance(d, Fixed) else str(d)
 
 
 def latex(e: Expr, style: Style | None = None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .dims import Fixed
+from .dims import Fixed, spelled
 from .errors import ShapeError, TexgradError, guarded
 from .ir import SCALAR, Expr, Sym
 
@@ -122,8 +122,7 @@ def dims_out(s: Sym) -> list:
     r, c = s.dims
     out = []
     for d in ((r, c) if c != 1 else (r,)) if s.dims != SCALAR else ():
-        out.append("*".join(d) if isinstance(d, tuple) else
-                   str(d.n) if isinstance(d, Fixed) else str(d))
+        out.append(spelled(d))
     return out
 
 
