@@ -55,7 +55,7 @@ def test_definitions_in_a_separate_display():
 
 def test_chain_every_member_must_be_right():
     r = texgrad.check_claim(r"\frac{\partial \mathbf{x}^T A \mathbf{x}}{\partial \mathbf{x}}"
-                            r" = (A + A^T)\mathbf{x} = 2A\mathbf{x}")
+                            r" = (A + A^T)\mathbf{x} = 2A\mathbf{x}", assume={"A": ()})
     assert r.verdict is False
 
 
@@ -80,3 +80,17 @@ def test_stdin_and_real_subprocess():
 def test_unreadable_file_exits_2(tmp_path):
     res = CliRunner().invoke(main, ["check", str(tmp_path / "missing.tex")])
     assert res.exit_code == 2
+
+
+def test_right_only_under_an_unstated_assumption_is_conditional():
+    claim = r"\frac{\partial}{\partial \mathbf{x}} \mathbf{x}^T A \mathbf{x} = 2A\mathbf{x}"
+    r = texgrad.check_claim(claim)
+    assert r.verdict is None and r.status == "conditional"
+    assert r.condition == "right if A is symmetric" and "does not state" in r.reason
+    # A stated general (no assumption): wrong, with the hint
+    r = texgrad.check_claim(claim, assume={"A": ()})
+    assert r.verdict is False and "right if A is symmetric" in r.reason
+    assert texgrad.check_claim(claim, assume={"A": ("symmetric",)}).verdict is True
+    # the variable itself: grad log|Sigma| = Sigma^{-1} holds at symmetric Sigma only
+    r = texgrad.check_claim(r"\frac{\partial \log\det\Sigma}{\partial \Sigma} = \Sigma^{-1}")
+    assert r.status == "conditional" and "Sigma" in r.condition

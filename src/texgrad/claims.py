@@ -33,6 +33,11 @@ at random points:
   point where the two differ makes the claim ``wrong``; otherwise the claim is ``skipped``,
   "not verified", with the reason (the printed answer is not finite wherever the derivative
   is, both sides vanish, ...).
+- **unstated assumptions**: a member that differs, but agrees at points where a square
+  matrix of the claim is symmetric, is ``conditional`` ("right if A is symmetric", not a
+  plain error) when nothing states what that matrix is; when the text or the caller declares
+  it (its shape, or ``assume=`` with an empty list: a general matrix) it is ``wrong`` with
+  that hint.
 
 Conventions: the gradient has the shape of its variable (the README's layouts), whatever the
 shapes, so a transposed answer (``b a^T`` for ``d a^T X b / dX``) is ``wrong`` with the reason
@@ -151,6 +156,8 @@ def report_line(r: ClaimResult) -> str:
         printed = _short(r.printed).rstrip(".,; ")      # the sentence's punctuation
         return (f"{where}: wrong: {_short(lhs)} is {r.derivative_latex}, the text prints "
                 f"{printed}" + (f": {r.reason}" if r.reason else ""))
+    if r.status == "conditional":
+        return f"{where}: conditional: {r.reason}"
     return f"{where}: skipped: {r.reason}"
 
 
@@ -209,7 +216,7 @@ def check_command(files, shapes, assume, symmetric, fmt, seed, time_limit):
     if not math.isfinite(time_limit):
         click.echo("texgrad check: --time-limit must be a finite number of seconds", err=True)
         sys.exit(2)
-    counts = {"ok": 0, "wrong": 0, "skipped": 0}
+    counts = {"ok": 0, "wrong": 0, "skipped": 0, "conditional": 0}
     for name in files:
         try:
             text = read_document(name)
@@ -225,5 +232,7 @@ def check_command(files, shapes, assume, symmetric, fmt, seed, time_limit):
                 click.echo(report_line(res))
     total = sum(counts.values())
     click.echo(f"texgrad check: {total} claims: {counts['ok']} ok, {counts['wrong']} wrong, "
-               f"{counts['skipped']} skipped", err=True)
+               f"{counts['skipped']} skipped" + (f", {counts['conditional']} right only "
+                                                  "under an unstated assumption"
+                                                  if counts["conditional"] else ""), err=True)
     sys.exit(1 if counts["wrong"] else 0)

@@ -13,7 +13,7 @@ import re
 import warnings
 
 from .claimscan import NAME, split_top
-from .claimsverdict import ClaimResult, Deriv, Printed, compare
+from .claimsverdict import ClaimResult, Deriv, Printed, compare, square_unstated
 from .errors import LimitError, TexgradError
 
 CLAIM_TIME_LIMIT = 20.0            # seconds per claim
@@ -206,6 +206,8 @@ def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
                                        printed=rhs.strip()))
             continue
         res = compare(d, printed, seed)
+        if res.verdict is False:
+            res = _unstated(res, d, printed, seed, {*shapes, *assume})
         res.derivative_latex, res.claim, res.printed = r.latex, line, rhs.strip()
         results.append(res)
         if res.verdict is False:
@@ -219,6 +221,29 @@ def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     out.max_rel_error = max(x.max_rel_error or 0.0 for x in results)
     out.compared = min(x.compared for x in results)
     return out
+
+
+def _unstated(res: ClaimResult, d: Deriv, printed: Printed, seed: int,
+              stated: set) -> ClaimResult:
+    """A wrong member right where a square matrix is symmetric: undecided, "right if A is
+    symmetric", when nothing states what A is; wrong, with that hint, when the text or the
+    caller declared A (its shape, "A in R^{n x n}", or its assumptions,
+    an empty list meaning a general matrix) without making it symmetric."""
+    names = square_unstated(d, printed, ())
+    trials = [(n,) for n in names] + ([tuple(names)] if len(names) > 1 else [])
+    for at in trials:
+        if compare(d, printed, seed, symmetric_at=at).verdict is True:
+            which = " and ".join(at)
+            cond = f"right if {which} {'is' if len(at) == 1 else 'are'} symmetric"
+            if all(n in stated for n in at):
+                res.reason = "; ".join(x for x in (res.reason, cond + ", which is not "
+                                                   "assumed") if x)
+                return res
+            return ClaimResult(None, None, res.max_rel_error,
+                               f"{cond}, which the text does not state (--assume "
+                               f"{at[0]}=symmetric decides it)", condition=cond,
+                               compared=res.compared, tolerance=res.tolerance, sizes=res.sizes)
+    return res
 
 
 def _printed(rhs: str, d: Deriv, shapes: dict, assume: dict, defs: dict, seed: int,

@@ -37,6 +37,7 @@ class ClaimResult:
     tolerance: float | None = None  # the relative tolerance used (the largest, over points)
     sizes: list = field(default_factory=list)   # the size sets compared at
     convention: str = ""          # the convention the printed answer matched, if not texgrad's
+    condition: str = ""           # undecided: right under this unstated assumption
 
     def to_dict(self) -> dict:
         d = _json_safe(asdict(self))
@@ -44,7 +45,8 @@ class ClaimResult:
         return d
 
     def _repr_markdown_(self):
-        verdict = {"ok": "right", "wrong": "**wrong**", "skipped": "undecided"}[self.status]
+        verdict = {"ok": "right", "wrong": "**wrong**", "skipped": "undecided",
+                   "conditional": "right under an assumption"}[self.status]
         out = f"Claim {verdict}"
         if self.derivative_latex:
             out += f": the derivative is $${self.derivative_latex}$$"
@@ -54,6 +56,8 @@ class ClaimResult:
 
     @property
     def status(self) -> str:
+        if self.verdict is None and self.condition:
+            return "conditional"
         return {True: "ok", False: "wrong", None: "skipped"}[self.verdict]
 
 
@@ -155,9 +159,10 @@ def _rounding(fn, env: dict, sizes: dict, value, rng) -> float:
     return worst
 
 
-def compare(d: Deriv, p: Printed, seed: int) -> ClaimResult:
+def compare(d: Deriv, p: Printed, seed: int, symmetric_at: tuple = ()) -> ClaimResult:
     """Compare texgrad's derivative with the printed member at random points (see the module
-    docstring for the sizes, points, tolerance and verdicts)."""
+    docstring for the sizes, points, tolerance and verdicts); ``symmetric_at``: names of
+    square matrices drawn symmetric (the points where an unstated assumption holds)."""
     import numpy as np
 
     from . import numeric as NM
@@ -212,6 +217,8 @@ def compare(d: Deriv, p: Printed, seed: int) -> ClaimResult:
                     break
                 sizes = dict(sizes0)
                 env = NM.draw_env(allsyms, sizes, rng, profile)
+                for name in symmetric_at:
+                    env[name] = (env[name] + env[name].T) / 2
                 a = ours_valid(env, sizes)
                 if a is None:
                     continue
@@ -252,6 +259,19 @@ _CONVENTIONS = {
     "cookbook": "the derivative by the independent entries, G + G^T - I o G "
                 "(Matrix Cookbook sec. 2.8)",
 }
+
+
+def square_unstated(d: Deriv, p: Printed, stated) -> list:
+    """The square matrices of a claim whose structure the text does not state (nor the
+    caller, ``stated``): where a printed answer is right only if one is symmetric, the
+    claim is right under an assumption the text leaves out."""
+    syms = {**p.syms, **d.values.symbols}
+    if p.kind == "deriv":
+        syms = {**p.deriv.values.symbols, **syms}
+    return sorted(n for n, s in syms.items()
+                  if len(s.dims) == 2 and s.dims[0] == s.dims[1] and s.dims[0] != 1
+                  and n not in stated and not ({"symmetric", "spd", "diagonal", "orthogonal"}
+                                               & set(s.assume)))
 
 
 def _candidates(d: Deriv, p: Printed, symmetric: str):
