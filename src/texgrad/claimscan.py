@@ -11,8 +11,8 @@ side defines (``f(W)``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from .claimrows import Piece, mask, rows
 from .errors import LimitError, TexgradError
 
 # ------------------------------------------------------------------ finding the math
@@ -22,22 +22,7 @@ _ENV_OPEN = re.compile(r"\\begin\{(equation|align|gather|multline|eqnarray|displ
 _DISPLAY_OPEN = re.compile(r"\$\$|\\\[|\\\(")
 _DISPLAY_CLOSE = {"$$": "$$", "\\[": "\\]", "\\(": "\\)"}
 _INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<!\\)\$", re.S)
-_MASK = re.compile(r"\\(label|tag\*?|eqref|ref)\s*\{[^{}]*\}|\\(nonumber|notag|quad|qquad)"
-                   r"(?![a-zA-Z])|&|\\displaystyle|\\textstyle")
 _COMMENT = re.compile(r"(?<!\\)%.*")
-_LINEBREAK = re.compile(r"(\\\\(?:\[[^\]\n]{0,40}\])?)")
-
-
-@dataclass
-class Piece:
-    """A formula of the text with its place: ``offset`` into the file's text."""
-    text: str
-    offset: int
-
-
-def _mask(s: str, pattern) -> str:
-    """Blank out matches, keeping every offset."""
-    return pattern.sub(lambda m: " " * len(m.group(0)), s)
 
 
 def _delimited(src: str, opener, closer_of) -> list[tuple[int, int]]:
@@ -66,7 +51,7 @@ def _delimited(src: str, opener, closer_of) -> list[tuple[int, int]]:
 def math_pieces(text: str, kind: str = "tex") -> list[Piece]:
     """Every formula of a document, split at alignment line breaks, with its offset.  Linear
     in the length of the text (no pattern rescans the rest of the text per opener)."""
-    src = _mask(text, _COMMENT) if kind == "tex" else text
+    src = mask(text, _COMMENT) if kind == "tex" else text
     taken = bytearray(len(src))
     regions = []
 
@@ -87,15 +72,7 @@ def math_pieces(text: str, kind: str = "tex") -> list[Piece]:
             add(m.start(), m.end())
     pieces = []
     for start, end in sorted(regions):
-        body = _mask(src[start:end], _MASK)
-        pos = 0
-        for part in _LINEBREAK.split(body):
-            if part.startswith("\\\\"):
-                pos += len(part)
-                continue
-            if part.strip():
-                pieces.append(Piece(part, start + pos))
-            pos += len(part)
+        pieces += rows(src[start:end], start)
     return pieces
 
 
