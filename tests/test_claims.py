@@ -94,3 +94,22 @@ def test_right_only_under_an_unstated_assumption_is_conditional():
     # the variable itself: grad log|Sigma| = Sigma^{-1} holds at symmetric Sigma only
     r = texgrad.check_claim(r"\frac{\partial \log\det\Sigma}{\partial \Sigma} = \Sigma^{-1}")
     assert r.status == "conditional" and "Sigma" in r.condition
+
+
+def test_a_pasted_claim_is_read_as_a_display():
+    # markup, prose and alignment around the math; the sizes of I from the comparison
+    for text in [r"\frac{\partial}{ \partial X} \tr(X)=I \\" "\n" r"\label{simp prob 1}",
+                 r"\frac{\partial \log\det X}{\partial X} &= X^{-T} &\quad\big({\rm "
+                 r"assuming\;}\det X > 0\big)",
+                 r"\frac{\partial}{\partial X} (a^TX^{-1}b) = -X^{-T}ab^TX^{-T} \quad a, b "
+                 r"\in \mathbb{R}^n",
+                 r"\frac{\partial}{\partial \mathbf{x}} \mathbf{x}^T \mathbf{a} &= "
+                 r"\frac{\partial}{\partial \mathbf{x}} \mathbf{a}^T \mathbf{x} = \mathbf{a} \\",
+                 "f(X) := \\operatorname{tr}(X^TX)\n\\frac{\\partial f}{\\partial X} = 2X "
+                 "\\;\\;\\text{Such a beauty!}",
+                 "\\begin{align*}\\frac{\\partial}{\\partial X} \\tr(AX) &= A^T \\\\\n"
+                 "&= \\boxed{A^{\\top}} \\tag{3}\\end{align*}"]:
+        r = texgrad.check_claim(text)
+        assert r.verdict is True, (text, r.reason)
+    r = texgrad.check_claim(r"\frac{\partial}{\partial X} \tr(X) = 2I \\")
+    assert r.verdict is False

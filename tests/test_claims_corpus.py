@@ -14,7 +14,7 @@ from corpus import load
 CLAIMS = load("claims.jsonl")
 
 # the share of the corpus decided (ratchet: raise it as readings land, never lower it)
-FLOOR = {"shapes": 26, "inferred": 20}
+FLOOR = {"shapes": 36, "inferred": 29}
 
 
 def _declared(case):

@@ -63,6 +63,7 @@ import sys
 
 import click
 
+from .claimrows import statements
 from .claimscan import declarations, is_definition, math_pieces, split_top
 from .claimsdecide import CLAIM_TIME_LIMIT, DERIVATIVE, decide
 from .claimsverdict import ClaimResult
@@ -90,9 +91,13 @@ def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = No
         shapes, assume = dict(shapes or {}), dict(assume or {})
     except (TypeError, ValueError):
         raise TexgradError("definitions, shapes and assume must be dictionaries") from None
-    lines = [ln for ln in latex.split("\n") if ln.strip()]
+    decl_shapes, decl_assume = declarations(latex)      # the prose: "a, b \in R^n"
+    shapes = {**decl_shapes, **shapes}
+    for k, v in decl_assume.items():
+        assume.setdefault(k, v)
     claim_line = None
-    for ln in lines:
+    for piece in statements(latex):
+        ln = piece.text
         parts = split_top(ln)
         if len(parts) >= 2 and is_definition(parts[0][0]) and not re.search(
                 r"\\partial|\\nabla", parts[0][0]):
@@ -103,7 +108,7 @@ def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = No
             claim_line = ln
     if claim_line is None:
         return ClaimResult(None, None, None, "no derivative claim found", latex)
-    return decide(claim_line, shapes or {}, assume or {}, defs, seed, symmetric, time_limit)
+    return decide(claim_line.strip(), shapes, assume, defs, seed, symmetric, time_limit)
 
 
 # ------------------------------------------------------------------- documents

@@ -14,6 +14,7 @@ import warnings
 
 from .claimscan import NAME, split_top
 from .claimsverdict import ClaimResult, Deriv, Printed, compare, square_unstated
+from .dims import DimVar
 from .errors import LimitError, TexgradError
 
 CLAIM_TIME_LIMIT = 20.0            # seconds per claim
@@ -269,6 +270,11 @@ def _printed(rhs: str, d: Deriv, shapes: dict, assume: dict, defs: dict, seed: i
     given = {**known, **{k: v for k, v in shapes.items() if k not in known}}
     _req, _name, typer, raw = prepare(rhs, given, {**assume, **{
         n: tuple(s.assume) for n, s in r.symbols.items() if s.assume}})
+    want = r.expr.shape
+    for i in (0, 1):        # I, \mathbf{0}, \mathbf{1}: the size the comparison needs
+        got = typer.dims.find(raw.shape[i])
+        if isinstance(got, DimVar) and got.unit_ok and want[i] != 1:
+            typer.dims.unify(got, want[i], "the printed answer")
     g, _gd, syms = typer.finish(raw)
     return Printed("expr", g, dict(syms), text=rhs)
 
