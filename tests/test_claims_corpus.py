@@ -14,7 +14,7 @@ from corpus import load
 CLAIMS = load("claims.jsonl")
 
 # the share of the corpus decided (ratchet: raise it as readings land, never lower it)
-FLOOR = {"shapes": 36, "inferred": 29}
+FLOOR = {"shapes": 48, "inferred": 38}
 
 
 def _declared(case):

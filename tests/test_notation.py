@@ -570,6 +570,47 @@ CASES += [
       lambda v: v["t"] * v["x"] @ v["x"] + v["c"], "x", lambda v: 2 * v["t"] * v["x"]),
 ]
 
+# ------------------------------------------------------- real text (issue 11)
+XA = {"X": ("m", "n"), "A": ("n", "m")}
+CASES += [
+    C("rm-group-trace", r"{\rm Tr}(XA)", XA, tr_ax_f, "X", tr_ax_g),
+    C("rm-switch-trace", r"\rm tr(XA)", XA, tr_ax_f, "X", tr_ax_g),
+    C("mbox-trace", r"\mbox{tr}(XA)", XA, tr_ax_f, "X", tr_ax_g),
+    C("bare-Tr-parens", r"Tr(XA)", XA, tr_ax_f, "X", tr_ax_g),
+    C("bare-tr-left-right", r"tr\left(XA\right)", XA, tr_ax_f, "X", tr_ax_g),
+    C("bare-Tr-braces", r"Tr\{\mathbf{X}\mathbf{A}\}", XA, tr_ax_f, r"\mathbf{X}", tr_ax_g),
+    C("bare-det-parens", r"det(X)", {"X": ("n", "n")}, lambda v: det(v["X"]), "X",
+      lambda v: det(v["X"]) * inv(v["X"]).T),
+    C("mathrm-unbraced", r"\operatorname{tr}(\mathrm W^{\top} \mathrm X)",
+      {"W": ("m", "n"), "X": ("m", "n")}, lambda v: np.trace(v["W"].T @ v["X"]),
+      r"\mathrm W", lambda v: v["X"]),
+    C("textbf-vector", r"\textbf{x}^T A \textbf{x}", {"x": ("n",), "A": ("n", "n")},
+      lambda v: v["x"] @ v["A"] @ v["x"], r"\textbf{x}", lambda v: (v["A"] + v["A"].T) @ v["x"]),
+    C("bf-group-vector", r"{\bf x}^T A {\bf x}", {"x": ("n",), "A": ("n", "n")},
+      lambda v: v["x"] @ v["A"] @ v["x"], "x", lambda v: (v["A"] + v["A"].T) @ v["x"]),
+    C("bold-around-transpose", r"\operatorname{tr}(\mathbf{A^T}\mathbf{X})",
+      {"A": ("m", "n"), "X": ("m", "n")}, lambda v: np.trace(v["A"].T @ v["X"]),
+      r"\mathbf{X}", lambda v: v["A"]),
+    C("bold-product-run", r"\|\mathbf{Ax} - \mathbf{b}\|^2",
+      {"A": ("m", "n"), "x": ("n",), "b": ("m",)},
+      lambda v: np.sum((v["A"] @ v["x"] - v["b"]) ** 2), r"\mathbf{x}",
+      lambda v: 2 * v["A"].T @ (v["A"] @ v["x"] - v["b"])),
+    C("bold-whole-expression", r"\operatorname{tr}\mathbf{X^TAX}",
+      {"X": ("n", "m"), "A": ("n", "n")}, lambda v: np.trace(v["X"].T @ v["A"] @ v["X"]),
+      r"\mathbf{X}", lambda v: (v["A"] + v["A"].T) @ v["X"]),
+    C("sup-frac-unbraced", r"\det(\Sigma)^\frac{-1}{2}", {"Sigma": ("n", "n")},
+      lambda v: det(v["Sigma"]) ** -0.5, r"\Sigma",
+      lambda v: -0.5 * det(v["Sigma"]) ** -0.5 * inv(v["Sigma"]).T, draw={"Sigma": "spd"}),
+    C("lower-t-transpose", r"a^tX^{-t}b", {"a": ("n",), "X": ("n", "n"), "b": ("n",)},
+      lambda v: v["a"] @ inv(v["X"]).T @ v["b"], "X",
+      lambda v: -inv(v["X"]).T @ np.outer(v["b"], v["a"]) @ inv(v["X"]).T,
+      draw={"X": "invertible"}),
+    C("unicode-marks", "xᵀAx − 2 ∑_i x_i", {"x": ("n",), "A": ("n", "n")},
+      lambda v: v["x"] @ v["A"] @ v["x"] - 2 * np.sum(v["x"]), "x",
+      lambda v: (v["A"] + v["A"].T) @ v["x"] - 2),
+    C("delta-derivative", r"\frac{\delta}{\delta X} {\rm Tr}(XA)", XA, tr_ax_f, None, tr_ax_g),
+]
+
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
 # xfails, so a fix shows up as XPASS (a failure): then delete the entry.
 VALUE_FAILURES: dict[str, str] = {}

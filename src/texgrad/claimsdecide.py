@@ -22,7 +22,9 @@ CLAIM_TIME_LIMIT = 20.0            # seconds per claim
 _ROW = re.compile(r"\^\s*(?:\\top|T|\\intercal|\{\s*(?:\\top|T|\\intercal|\\mathsf\{T\}|"
                   r"\\mathrm\{T\})\s*\})\s*$")
 _CONJ = re.compile(r"\^\s*(\*|\{\s*\*\s*\})\s*$")
-DERIVATIVE = re.compile(r"\\partial|\\nabla|\\frac\{\s*(\\mathrm\{)?d")
+# a derivative written in a formula (the paper checker's test for a claim)
+DERIVATIVE = re.compile(r"\\partial|\\nabla|[∂∇]|\\[dtc]?frac\s*\{\s*(?:\\mathrm\s*\{\s*|"
+                        r"\\operatorname\s*\{\s*|\\delta(?![a-zA-Z])|d)")
 
 
 def _extend(text: str, start: int, end: int) -> str:

@@ -427,6 +427,8 @@ class Typer(Inference, IndexNotation):
             name = p.args[0]
             if name == "T" and p.args[2] != "bold":
                 return "T", "T"
+            if name == "t" and self.t_mark:
+                return "T", "T"
             if name == "H":
                 return "H", "H"
             if name == "*":
@@ -441,7 +443,7 @@ class Typer(Inference, IndexNotation):
             inner = p.args[0]
             if inner.op == "num" and inner.args[0] == 1:
                 return "pow", Fraction(-1)
-            if is_transpose_mark(inner):
+            if is_transpose_mark(inner, self.t_mark):
                 k, style = self.sup_kind(inner)
                 return "invT", style
         if op == "hpow":

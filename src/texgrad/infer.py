@@ -44,9 +44,42 @@ class Promote(Exception):
         self.scalar = scalar        # upper-case letters read as scalars (\frac{1}{N})
 
 
-def is_transpose_mark(p: N) -> bool:
-    """Whether a superscript is a transpose mark (^T, ^\\top, ^{\\mathsf{T}})."""
-    return p.op == "tmark" or (p.op == "sym" and p.args[0] == "T" and p.args[2] != "bold")
+def is_transpose_mark(p: N, t_mark: bool = False) -> bool:
+    """Whether a superscript is a transpose mark (^T, ^\\top, ^{\\mathsf{T}}; ^t when
+    ``t_mark``: the formula has no symbol t)."""
+    return p.op == "tmark" or (p.op == "sym" and (p.args[0] == "T" or t_mark and
+                                                  p.args[:2] == ("t", "t"))
+                               and p.args[2] != "bold")
+
+
+def t_only_as_mark(root: N) -> bool:
+    """Whether ``t`` occurs in the formula only as a superscript (``a^t X^{-t} b``): then it
+    is a transpose mark, as in texts that write the transpose lower case."""
+    seen = False
+    stack = [(root, False)]
+    while stack:
+        n, in_sup = stack.pop()
+        if not isinstance(n, N):
+            continue
+        if n.op == "sym" and n.args[:2] == ("t", "t"):
+            if not in_sup:
+                return False
+            seen = True
+        if n.op == "sup":
+            stack.append((n.args[0], in_sup))
+            p = n.args[1]
+            mark = p.op == "sym" or (p.op == "neg" and p.args[0].op == "sym")
+            if n.args[0].op == "sym" and n.args[0].args[:2] == ("e", "e"):
+                mark = False            # e^t: the exponential of t
+            stack.append((p, mark))
+            continue
+        keep = in_sup and n.op == "neg"        # ^{-t}
+        for a in n.args:
+            if isinstance(a, N):
+                stack.append((a, keep))
+            elif isinstance(a, tuple):
+                stack.extend((x, False) for x in a if isinstance(x, N))
+    return seen
 
 
 class Inference:
@@ -72,11 +105,13 @@ class Inference:
         self.hints: dict = {}       # name -> info collected in a pre-pass
         self.out_index: tuple = ()  # (M)_{kl} as the whole formula: the entry asked for
         self.root: N | None = None
+        self.t_mark = False         # ^t is a transpose (t is no symbol of the formula)
         self.built: dict = {}       # id(syntax node) -> (node, its raw IR)
         self._mag: dict = {}        # id(IR) -> (IR, log10 of its constant value)
 
     def survey(self, root: N):
         """Collect every symbol's uses (fonts, transposes, norms) before choosing kinds."""
+        self.t_mark = t_only_as_mark(root)
         stack = [(root, None, frozenset())]
         while stack:
             n, parent, bound = stack.pop()
@@ -102,7 +137,7 @@ class Inference:
                                                     "vector_use": False, "node": n})
                 info["hints"].add(hint)
                 if parent is not None and parent.op in ("sup",) and parent.args[0] is n and \
-                        is_transpose_mark(parent.args[1]):
+                        is_transpose_mark(parent.args[1], self.t_mark):
                     info["vector_use"] = True
             if n.op == "norm":
                 inner = n.args[0]

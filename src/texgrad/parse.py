@@ -12,13 +12,13 @@ mapped to what the user typed, with a caret under the spot.
 from __future__ import annotations
 
 import re
-import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from fractions import Fraction
 
 from .errors import LimitError, ParseError, TexgradError
-from .lalr import SyntaxFailure, Token
+from .lalr import SyntaxFailure
+from .postlex import Bars
 from .products import derivative_frac, resolve_product
 from .syntax import (GREEK_UPPER, MAX_DEPTH, MAX_DIGITS, MAX_LENGTH, MAX_POSTFIX, N,
                      applied, grammar_path, head_name, styled_name)
@@ -135,6 +135,15 @@ class Build:
         # the postfix's span runs to the closing brace (x^{2} is 5 characters long)
         return ("sup", c[2], c[0].start_pos, c[3].end_pos)
 
+    def sup_frac(self, c):
+        # x^\frac{-1}{2}: the fraction is the exponent
+        node = N("frac", (c[2], c[3]), c[1].start_pos, c[3].end)
+        return ("sup", N("brace", (node,), node.start, node.end), c[0].start_pos, c[3].end)
+
+    def tsup(self, c):
+        return ("sup", N("tmark", ("T",), c[0].start_pos, c[0].end_pos),
+                c[0].start_pos, c[0].end_pos)
+
     def subpost(self, c):
         return ("subscript", c[1], c[0].start_pos, c[1].end)
 
@@ -191,6 +200,13 @@ class Build:
 
     def styled(self, c):
         t = c[0]
+        m = _BOLD_RUN.match(str(t))
+        if m:       # \mathbf{Ax}, \mathbf{AXB}: several bold letters are their product
+            base = t.start_pos + m.start(2)
+            return N("product", tuple(
+                N("sym", (ch, f"\\{m.group(1)}{{{ch}}}", "boldupper" if ch.isupper()
+                          else "bold"), base + i, base + i + 1)
+                for i, ch in enumerate(m.group(2))), t.start_pos, t.end_pos)
         name, hint = styled_name(str(t))
         latex = re.sub(r"\s+", " ", str(t)).strip()
         if hint in ("ones", "zero", "identity", "set"):
@@ -204,8 +220,7 @@ class Build:
 
     def word(self, c):
         t = c[0]
-        m = re.match(r"\\([a-zA-Z]+\*?)\s*\{\s*(.*?)\s*\}$", str(t), re.S)
-        cmd, w = m.group(1), m.group(2)
+        cmd, w = _word_parts(str(t))
         w = w.lstrip("\\")
         head = head_name(w)
         if head is not None and cmd not in ("text", "textit") or (
@@ -224,6 +239,25 @@ class Build:
             from .parseerrors import unknown_function     # an error path: loaded when needed
             raise unknown_function(w, self.source, t)
         return _tok("sym", t, w.replace(" ", ""), re.sub(r"\s+", " ", str(t)), hint)
+
+    def font(self, c):
+        """``\\mathbf{A^T}``, ``\\mathbf{X^T A X}``: the font is on every symbol inside (not
+        on the marks of its superscripts); the group stays a group."""
+        inner = c[2]
+        stack = [inner]
+        while stack:
+            n = stack.pop()
+            if n.op == "sym":
+                name, latex, hint = n.args
+                if hint in ("plain", "upper"):
+                    n.args = (name, f"\\mathbf{{{latex}}}",
+                              "boldupper" if hint == "upper" else "bold")
+                continue
+            kids = [a for a in n.args if isinstance(a, N)]
+            if n.op == "sup":
+                kids = kids[:1]             # A^T: the T is a mark, not a symbol
+            stack.extend(kids)
+        return N("brace", (inner,), c[0].start_pos, c[3].end_pos)
 
     def func_cmd(self, c):
         t = c[0]
@@ -287,100 +321,15 @@ class Build:
         return N("inner", (c[1], c[3]), c[0].start_pos, c[4].end_pos)
 
 
-# ------------------------------------------------------------------ the post-lexer
-
-_OPERAND_END = {"LETTER", "GREEK", "STYLED", "WORD", "NUMBER", "RPAR", "RBRACK", "RBRACE",
-                "RBRACE_ESC", "RABS", "RNORM", "PRIME", "TMARK", "DAGGER"}
+_BOLD_RUN = re.compile(r"\\(mathbf|boldsymbol|bm|textbf)\s*\{\s*([A-Za-z]{2,6})\s*\}$")
+_WORD_RE = re.compile(r"\{?\s*\\([a-zA-Z]+\*?)\s*\{?\s*(.*?)\s*\}?\s*\}?$", re.S)
 
 
-_OPENERS = {"LPAR", "LBRACK", "LBRACE", "LBRACE_ESC", "LABS", "LNORM", "LANGLE"}
-_CLOSERS_T = {"RPAR", "RBRACK", "RBRACE", "RBRACE_ESC", "RABS", "RNORM", "RANGLE"}
-
-
-class Bars:
-    """Post-lexer: decides which ``|`` and ``\\|`` open and which close, and splits the
-    digits of ``x^12`` and ``\\frac12`` the way TeX reads them (one digit each)."""
-
-    always_accept = ("BAR", "DBAR")
-
-    def __init__(self):
-        self._local = threading.local()   # per thread: parses in threads share one Bars
-
-    @property
-    def stack(self) -> list:
-        """The bars and norms open so far in this thread's last run: (kind, token)."""
-        return getattr(self._local, "stack", [])
-
-    def process(self, stream):
-        stack = []
-        self._local.stack = opened = []
-        depth = 0            # every kind of bracket, bar and norm: the nesting limit
-        prev = None
-        prev_type = None
-        split_next = False
-        for tok in stream:
-            typ = tok.type
-            if split_next and typ == "NUMBER" and len(tok) > 1 and "." not in tok:
-                yield Token.new_borrow_pos("NUMBER", tok[0], tok)
-                rest = Token("NUMBER", str(tok)[1:], tok.start_pos + 1, tok.line,
-                             tok.column + 1, tok.end_line, tok.end_column, tok.end_pos)
-                if prev_type == "FRAC":
-                    yield rest
-                    prev = rest
-                    split_next = False
-                    continue
-                tok = rest
-                typ = "NUMBER"
-            prev_type = typ
-            split_next = typ in ("CARET", "UNDERSCORE", "FRAC")
-            operand = prev is not None and prev.type in _OPERAND_END
-            text = str(tok)
-            if typ == "BAR":
-                if text == "\\lvert":
-                    typ = "LABS"
-                elif text == "\\rvert":
-                    typ = "RABS"
-                else:
-                    typ = "RABS" if stack and stack[-1] == "abs" and operand else "LABS"
-            elif typ == "DBAR":
-                if text == "||" and stack and stack[-1] == "abs" and operand:
-                    # |A||B|: a closing bar, then an opening one
-                    close = Token("RABS", "|", tok.start_pos, tok.line, tok.column,
-                                  tok.line, tok.column + 1, tok.start_pos + 1)
-                    stack.pop()
-                    yield close
-                    stack.append("abs")
-                    prev = Token("LABS", "|", tok.start_pos + 1, tok.line, tok.column + 1,
-                                 tok.line, tok.column + 2, tok.end_pos)
-                    yield prev
-                    continue
-                if text == "\\lVert":
-                    typ = "LNORM"
-                elif text == "\\rVert":
-                    typ = "RNORM"
-                else:
-                    typ = "RNORM" if stack and stack[-1] == "norm" and operand else "LNORM"
-            if typ in ("LABS", "LNORM"):
-                stack.append("abs" if typ == "LABS" else "norm")
-                opened.append((stack[-1], tok))
-            elif typ in ("RABS", "RNORM") and stack:
-                stack.pop()
-                opened.pop()
-            if typ in _OPENERS:
-                depth += 1
-                if depth > MAX_DEPTH:
-                    err = LimitError(f"brackets, bars and norms are nested more than "
-                                     f"{MAX_DEPTH} deep",
-                                     hint="texgrad limits nesting depth to keep every stage "
-                                          "fast and bounded", width=len(text))
-                    err.offset = tok.start_pos      # parse() attaches the source
-                    raise err
-            elif typ in _CLOSERS_T:
-                depth = max(0, depth - 1)
-            if typ != tok.type:
-                tok = Token.new_borrow_pos(typ, text, tok)
-            prev = tok
-            yield tok
+def _word_parts(text: str) -> tuple:
+    """(command, word) of a WORD token: ``\\operatorname{tr}``, ``{\\rm Tr}``, ``\\rm tr``,
+    ``\\mathrm W``."""
+    m = _WORD_RE.match(text)
+    return m.group(1), m.group(2)
 
 
 # ------------------------------------------------------------------------ the parser

@@ -109,6 +109,8 @@ def _paren_led(n: N) -> bool:
 def _dmark(n: N):
     """The derivative mark leading ``n``: ('partial'|'d', order) or None."""
     base, posts = unwrap_postfix(n)
+    if base.op == "sym" and base.args[:2] == ("delta", "\\delta") and not posts:
+        return "delta", 1           # \frac{\delta}{\delta X}: the variational notation
     if base.op == "partial" or base.op == "dmark" or (base.op == "sym" and
                                                        base.args[0] == "d" and
                                                        base.args[1] == "d"):
@@ -131,6 +133,8 @@ def derivative_frac(node: N, source: str):
     if mark is None or _dmark(ditems[0]) is None:
         return None
     kind, order = mark
+    if kind == "delta" and _dmark(ditems[0])[0] != "delta":
+        return None
     # the denominator: a mark before each variable, \partial x \partial x^T, or \partial x^2
     wrt = []
     cur: list = []
@@ -148,5 +152,6 @@ def derivative_frac(node: N, source: str):
         raise ParseError("the derivative names no variable",
                          hint="write \\partial X in the denominator").at(source, den.start)
     f = _product_node(nitems[1:]) if len(nitems) > 1 else None
-    return N("dop", (order, tuple(wrt), f, kind), node.start, node.end)
+    return N("dop", (order, tuple(wrt), f, "partial" if kind == "delta" else kind),
+             node.start, node.end)
 

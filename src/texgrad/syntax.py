@@ -67,7 +67,7 @@ def head_names() -> set:
 # heads that take the rest of the product when written without parentheses (\det X^{-1} A)
 CHAIN_HEADS = {"tr", "det", "logdet", "vec", "etr"}
 
-BOLD_STYLES = {"mathbf", "boldsymbol", "bm", "pmb", "bold", "vec"}
+BOLD_STYLES = {"mathbf", "boldsymbol", "bm", "pmb", "bold", "vec", "textbf", "bf"}
 ACCENTS = {"hat": "hat", "widehat": "hat", "tilde": "tilde", "widetilde": "tilde",
            "bar": "bar", "check": "check", "breve": "breve", "dot": "dot", "ddot": "ddot",
            "underline": "ul", "uline": "ul", "mathring": "ring", "acute": "acute",
@@ -87,6 +87,9 @@ def styled_name(text: str):
     bold = False
     accents = []
     style = None
+    group = re.match(r"\{\s*(\\[a-zA-Z]+)\s+(.*?)\s*\}$", text.strip(), re.S)
+    if group:                           # {\bf x}: the TeX switch in a group
+        text = group.group(1) + "{" + group.group(2) + "}"
     while True:
         m = _STYLE_RE.match(text.strip())
         if not m:
