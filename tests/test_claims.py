@@ -113,3 +113,29 @@ def test_a_pasted_claim_is_read_as_a_display():
         assert r.verdict is True, (text, r.reason)
     r = texgrad.check_claim(r"\frac{\partial}{\partial X} \tr(X) = 2I \\")
     assert r.verdict is False
+
+
+def test_a_printed_answer_that_does_not_conform_is_wrong():
+    claim = r"\frac{\partial}{\partial W}\|XW - Y\|_F^2 = 2(XW - Y)X^T"
+    shapes = {"X": ("m", "n"), "W": ("n", "p"), "Y": ("m", "p")}
+    r = texgrad.check_claim(claim, shapes=shapes)
+    assert r.verdict is False and "does not conform" in r.reason, r.reason
+    assert texgrad.check_claim(claim).verdict is False
+    # a claim texgrad cannot read stays undecided
+    assert texgrad.check_claim(claim.replace("X^T", r"\foo")).verdict is None
+
+
+def test_shapes_are_read_from_the_printed_answer_too():
+    # det(XA) (X^T)^{-1} needs a square X: read so, the claim is right
+    r = texgrad.check_claim(r"\frac{\partial\det(XA)}{\partial X}=\det(XA)(X^T)^{-1}")
+    assert r.verdict is True and "X square" in r.reason, r.reason
+    assert r.shapes["X"][0] == r.shapes["X"][1]
+    # right for square A, B only (the Cookbook's assumption): conditional, not a false alarm
+    claim = (r"\frac{\partial\det(AXB)}{\partial X} = \det(AXB){(X^{-1})}^T = "
+             r"\det(AXB){(X^T)}^{-1}")
+    r = texgrad.check_claim(claim)
+    assert r.status == "conditional" and r.condition == "right if A, B and X are square"
+    sq = {k: ("n", "n") for k in "AXB"}
+    assert texgrad.check_claim(claim, shapes=sq).verdict is True
+    assert texgrad.check_claim(claim.replace("{(X^T)}^{-1}", "{(X^T)}^{-2}"),
+                               shapes=sq).verdict is False

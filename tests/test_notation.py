@@ -674,3 +674,16 @@ def test_value_with_declared_shapes(case: Case):
     values = draw(case, rng)
     got = texgrad.evaluate(case.latex, values, shapes=dict(case.symbols), assume=case.assume)
     np.testing.assert_allclose(got, case.f(values), rtol=1e-9, atol=1e-10)
+
+
+def test_a_matrix_letter_its_uses_make_a_scalar_is_flipped_and_said():
+    # N: upper case, so a matrix by convention; \frac{N}{2}\log|\Sigma| makes it a number
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 4))
+    sigma, s, n = a @ a.T + np.eye(4), rng.standard_normal((4, 4)), 7.0
+    f = r"-\frac{N}{2}\log|\Sigma| - \frac12\operatorname{tr}(\Sigma^{-1}S)"
+    r = texgrad.differentiate(f, wrt=r"\Sigma")
+    assert r.verified and "N read as a scalar" in r.stamp
+    want = -n / 2 * inv(sigma).T + 0.5 * (inv(sigma) @ s @ inv(sigma)).T
+    got = r.evaluate({"Sigma": sigma, "S": s, "N": n})
+    assert np.allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -15,7 +15,7 @@ from .options import norm_assume, norm_shapes
 from .parse import parse
 from .request import guess_variable, parse_wrt, split_request, wrt_name
 from .result import Result, bind_values
-from .elaborate import typed
+from .typeloop import typed
 
 __all__ = ["KINDS", "Result", "differentiate", "evaluate", "prepare", "unused_names"]
 
@@ -91,6 +91,9 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
         notes.append(f"by {name}, the variable taken by convention (--wrt chooses another)")
     if req.note:
         notes.append(req.note)
+    for letter in getattr(typer, "flipped", ()):
+        notes.append(f"{letter} read as a scalar, as its uses say (the letter suggests a "
+                     f"matrix; --shape {letter}= declares it)")
     convention, check = res.convention, res.check
     if notes:
         convention = "; ".join(notes + [convention])

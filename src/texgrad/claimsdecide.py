@@ -15,7 +15,7 @@ import warnings
 from .claimscan import NAME, split_top
 from .claimsverdict import ClaimResult, Deriv, Printed, compare, square_unstated
 from .dims import DimVar
-from .errors import LimitError, TexgradError
+from .errors import LimitError, ShapeError, TexgradError
 
 CLAIM_TIME_LIMIT = 20.0            # seconds per claim
 
@@ -137,7 +137,7 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
     except TexgradError as e:
         raise TexgradError(f"cannot differentiate: {e.message}") from None
     cplx = bool(x is not None and "complex" in x.assume)
-    return Deriv(shown, values, conj, row, sym_var, cplx, symmetric=symmetric)
+    return Deriv(shown, values, conj, row, sym_var, cplx, symmetric=symmetric, f_text=f_text)
 
 
 def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
@@ -171,6 +171,36 @@ def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
 
 def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
             symmetric: str = "G") -> ClaimResult:
+    """One claim decided; a claim wrong at the shapes texgrad inferred but right where every
+    matrix whose shape nobody stated is square (n x n) is undecided, "right if A and B are
+    square" (the Cookbook's det(AXB) identities assume it)."""
+    res = _decide_once(line, shapes, assume, defs, seed, symmetric)
+    if res.verdict is not False or res.convention or res.condition:
+        return res
+    d_syms = res.shapes
+    free = sorted(n for n, spec in d_syms.items() if len(spec) == 2 and n not in shapes)
+    if not free:
+        return res
+    square = {n: tuple("n" for _ in spec) for n, spec in d_syms.items() if n not in shapes}
+    if square == {n: d_syms[n] for n in square}:
+        return res
+    again = _decide_once(line, {**square, **shapes}, assume, defs, seed, symmetric,
+                         joint="every matrix square")
+    if again.verdict is not True:
+        return res
+    names = ", ".join(free[:-1]) + " and " + free[-1] if len(free) > 1 else free[0]
+    cond = f"right if {names} {'is' if len(free) == 1 else 'are'} square"
+    return ClaimResult(None, res.derivative_latex, res.max_rel_error,
+                       f"{cond}, which the text does not state (wrong at the shapes read "
+                       f"from it: {res.reason or 'the two sides differ'})", line,
+                       printed=res.printed, condition=cond, compared=res.compared,
+                       tolerance=res.tolerance, sizes=res.sizes)
+
+
+def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
+                 symmetric: str = "G", joint: str = "") -> ClaimResult:
+    """One claim decided at one reading of its shapes (``joint``: the note of the shapes
+    that the printed answer's own products fixed, when this is the second reading)."""
     parts = split_top(line)
     if len(parts) < 2:
         return ClaimResult(None, None, None, "no '=' after the derivative", line)
@@ -203,6 +233,26 @@ def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
             printed = _printed(rhs, d, shapes, assume, defs, seed, symmetric)
         except LimitError:
             raise
+        except ShapeError as e:
+            # the printed answer's products do not conform with the shapes read from f:
+            # read the shapes from both together; none conforms: the claim is wrong
+            if joint:
+                return _nonconforming(r, line, rhs, e.message)
+            try:
+                again = _joint_shapes(d, members, shapes, assume)
+            except LimitError:
+                raise
+            except ShapeError as e2:
+                return _nonconforming(r, line, rhs, e2.message)
+            except TexgradError:
+                again = None
+            if again is None:
+                return _nonconforming(r, line, rhs, e.message)
+            new_shapes, note = again
+            res = _decide_once(line, new_shapes, assume, defs, seed, symmetric, joint=note)
+            if res.verdict is not None:
+                res.reason = "; ".join(x for x in (res.reason, note) if x)
+            return res
         except TexgradError as e:
             results.append(ClaimResult(None, r.latex, None, f"cannot read the printed answer "
                                        f"`{shown_rhs}`: {e.message}", line,
@@ -212,6 +262,8 @@ def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
         if res.verdict is False:
             res = _unstated(res, d, printed, seed, {*shapes, *assume})
         res.derivative_latex, res.claim, res.printed = r.latex, line, rhs.strip()
+        res.shapes = {**{n: _shape_spec(s) for n, s in printed.syms.items()},
+                      **{n: _shape_spec(s) for n, s in r.symbols.items()}}
         results.append(res)
         if res.verdict is False:
             return res
@@ -223,7 +275,46 @@ def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     out.reason = "; ".join(dict.fromkeys(notes))
     out.max_rel_error = max(x.max_rel_error or 0.0 for x in results)
     out.compared = min(x.compared for x in results)
+    out.shapes = {k: v for x in results for k, v in x.shapes.items()}
     return out
+
+
+def _nonconforming(r, line: str, rhs: str, why: str) -> ClaimResult:
+    return ClaimResult(False, r.latex, float("inf"), "the printed answer does not conform: "
+                       + why, line, printed=rhs.strip())
+
+
+def _joint_shapes(d: Deriv, members: list, shapes: dict, assume: dict):
+    """The shapes of every symbol when the function and the printed members (those that are
+    not themselves derivatives) are typed together, with one symbol table: (shapes, note),
+    or None when they are the shapes already used.  Raises ShapeError when no shapes make
+    both conform."""
+    from .typeloop import typed_together
+    from .parse import parse
+    texts = [d.f_text] + [m for m in members if not _is_derivative_form(m)]
+    joined = "\n= ".join("{" + t + "}" for t in texts)
+    ast = parse(joined)
+    if ast.op != "chain" or len(ast.args) != len(texts):
+        return None
+    typer, raws = typed_together(joined, ast.args, shapes, assume)
+    _f, _fd, syms = typer.finish(raws[0])
+    new = {name: _shape_spec(s) for name, s in syms.items()}
+    old = {name: _shape_spec(s) for name, s in d.values.symbols.items()}
+    if all(new.get(k) == v for k, v in old.items()) and not set(new) - set(old):
+        return None
+    changed = [k for k in sorted(new) if k in old and _kind(new[k]) != _kind(old[k])
+               or k in old and new[k][:1] * 2 == new[k] != old[k]]
+    note = ("shapes read from the printed answer too"
+            + (": " + ", ".join(f"{k} {_kind(new[k])}" for k in changed) if changed else ""))
+    return {**new, **shapes}, note
+
+
+def _kind(spec: tuple) -> str:
+    if not spec:
+        return "a scalar"
+    if len(spec) == 1:
+        return "a vector"
+    return "square" if spec[0] == spec[1] else "a matrix"
 
 
 def _unstated(res: ClaimResult, d: Deriv, printed: Printed, seed: int,

@@ -38,9 +38,11 @@ class ClaimResult:
     sizes: list = field(default_factory=list)   # the size sets compared at
     convention: str = ""          # the convention the printed answer matched, if not texgrad's
     condition: str = ""           # undecided: right under this unstated assumption
+    shapes: dict = field(default_factory=dict)  # the shapes read: name -> dimension names
 
     def to_dict(self) -> dict:
         d = _json_safe(asdict(self))
+        d["shapes"] = {k: [spelled(x) for x in v] for k, v in self.shapes.items()}
         d["status"] = self.status
         return d
 
@@ -89,6 +91,7 @@ class Deriv:
     complex_var: bool = False
     zero_by: str = ""           # by a variable the function does not contain: 0
     symmetric: str = "G"        # the convention ``shown`` is in
+    f_text: str = ""            # the function differentiated, as read (definitions in)
 
 
 @dataclass

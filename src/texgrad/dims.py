@@ -81,14 +81,16 @@ class Dims:
         if isinstance(a, DimVar):
             if b == 1 and not a.unit_ok:
                 self.fail(why, na, nb, "a vector or matrix cannot have a dimension of size 1 "
-                                       "here")
+                                       "here", unit=a)
             if isinstance(b, DimVar):
                 b.unit_ok = b.unit_ok and a.unit_ok
             self.parent[a] = b
             return
         self.fail(why, na, nb, f"dimension {spelled(a)} against {spelled(b)}")
 
-    def fail(self, why, na, nb, detail):
+    def fail(self, why, na, nb, detail, unit: DimVar | None = None):
+        """Raise the ShapeError; ``unit``: the unknown that met a size 1 (its label names
+        the symbol whose letter convention the formula contradicts, ``N.rows``)."""
         def txt(n):
             return " ".join(self.text[n.start:n.end].split()) if n is not None else "?"
         msg = why
@@ -99,4 +101,5 @@ class Dims:
         spot = nb if nb is not None else na
         if spot is not None:
             err.at(self.text, spot.start, spot.end - spot.start)
+        err.unit_label = unit.label if unit is not None else None
         raise err

@@ -34,25 +34,6 @@ def _raw_mul(a: Expr, b: Expr) -> Expr:
     return Mul((b, a)) if b.shape == SCALAR and a.shape != SCALAR else Mul((a, b))
 
 
-def typed(text: str, root: N, shapes: dict | None, assume: dict | None):
-    """(typer, raw IR) of ``root``: typed with the notation's defaults, then again with
-    plain letters promoted to vectors as long as their uses ask for it (each round
-    promotes at least one more letter, so this ends)."""
-    forced: set = set()
-    scalars: set = set()
-    while True:
-        typer = Typer(text, shapes, assume, forced, scalars)
-        typer.root = root
-        typer.survey(root)
-        try:
-            return typer, typer.build(root)
-        except Promote as p:
-            done = scalars if p.scalar else forced
-            if p.names <= done:        # pragma: no cover - each raise names a new letter
-                raise
-            done |= p.names
-
-
 class Typer(Inference, IndexNotation):
     """Builds typed IR from the untyped tree.  One method per syntax-tree op."""
 
