@@ -139,3 +139,17 @@ def test_shapes_are_read_from_the_printed_answer_too():
     assert texgrad.check_claim(claim, shapes=sq).verdict is True
     assert texgrad.check_claim(claim.replace("{(X^T)}^{-1}", "{(X^T)}^{-2}"),
                                shapes=sq).verdict is False
+
+
+def test_request_forms_of_real_texts():
+    # Lagrange's f''(x) (the Hessian of a defined f); \nabla without a subscript (the one
+    # symbol); the adjugate in a chain (adj(A) = det(A) A^{-1})
+    assert texgrad.check_claim("f(x)=x^TAx\nf''(x) = A + A^t").verdict is True
+    assert texgrad.check_claim("f(x)=x^TAx\nf''(x) = 2A").status == "conditional"
+    assert texgrad.check_claim("f(x)=x^TAx\nf'(x) = (A + A^T)x").verdict is True
+    assert texgrad.check_claim(r"\nabla\|x\|_2^2 = 2x").verdict is True
+    assert texgrad.check_claim(r"\nabla\|x\|_2^2 = x").verdict is False
+    claim = (r"\frac{\partial\det(X^TA)}{\partial X} = A\operatorname{adj}(A^TX)^T = "
+             r"\det(X^TA)A(X^TA)^{-1}")
+    assert texgrad.check_claim(claim).verdict is True
+    assert texgrad.check_claim(claim.replace("(A^TX)^T =", "(A^TX) =")).verdict is False

@@ -687,3 +687,17 @@ def test_a_matrix_letter_its_uses_make_a_scalar_is_flipped_and_said():
     want = -n / 2 * inv(sigma).T + 0.5 * (inv(sigma) @ s @ inv(sigma)).T
     got = r.evaluate({"Sigma": sigma, "S": s, "N": n})
     assert np.allclose(got, want, rtol=1e-9, atol=1e-12)
+
+
+def test_adjugate_is_det_times_inverse():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((4, 4)) + 3 * np.eye(4)
+    a, b = rng.standard_normal(4), rng.standard_normal(4)
+    f = r"\mathbf{a}^T\operatorname{adj}(X)\mathbf{b}"
+    val = texgrad.evaluate(f, {"X": x, "a": a, "b": b})
+    assert np.isclose(val, det(x) * a @ inv(x) @ b, rtol=1e-10)
+    g = texgrad.differentiate(f, wrt="X")
+    # d/dX det(X) a^T X^{-1} b = det(X) ((a^T X^{-1} b) X^{-T} - X^{-T} a b^T X^{-T})
+    xi = inv(x)
+    want = det(x) * ((a @ xi @ b) * xi.T - xi.T @ np.outer(a, b) @ xi.T)
+    assert g.verified and np.allclose(g.evaluate({"X": x, "a": a, "b": b}), want, rtol=1e-9)

@@ -24,7 +24,8 @@ _ROW = re.compile(r"\^\s*(?:\\top|T|\\intercal|\{\s*(?:\\top|T|\\intercal|\\math
 _CONJ = re.compile(r"\^\s*(\*|\{\s*\*\s*\})\s*$")
 # a derivative written in a formula (the paper checker's test for a claim)
 DERIVATIVE = re.compile(r"\\partial|\\nabla|[∂∇]|\\[dtc]?frac\s*\{\s*(?:\\mathrm\s*\{\s*|"
-                        r"\\operatorname\s*\{\s*|\\delta(?![a-zA-Z])|d)")
+                        r"\\operatorname\s*\{\s*|\\delta(?![a-zA-Z])|d)|"
+                        r"(?<![A-Za-z\\])[A-Za-z]\s*(?:'{1,3}|\^\s*\{\s*\\prime)\s*\(")
 
 
 def _extend(text: str, start: int, end: int) -> str:
@@ -52,6 +53,10 @@ def _request_parts(lhs: str):
     inside ``\\frac{\\partial f}{...}``, the numerator's group."""
     from .request import split_request
     from .parse import parse
+    m = _PRIMED.match(lhs)
+    if m:       # f'(x), f''(x): Lagrange's notation, the derivatives of a named function
+        order = len(m.group(2)) if "'" in m.group(2) else m.group(2).count("prime")
+        return m.group(1), m.group(3), order, False
     ast = parse(lhs)
     req = split_request(ast, lhs)
     inline = ast.op == "dop" or (ast.op == "chain" and ast.args and ast.args[0].op == "dop")
@@ -62,11 +67,31 @@ def _request_parts(lhs: str):
     wrt_text = _extend(lhs, req.wrt.start, req.wrt.end) if req.wrt is not None else None
     if wrt_text is None and not req.laplacian:
         # \nabla f(W): the variable is the function's one argument
-        m = re.match(r"^\s*" + NAME + r"\s*(?:\\left)?\(([^(),]+)(?:\\right)?\)\s*$", f_text)
-        if not (lhs.lstrip().startswith("\\nabla") and m):
+        if not lhs.lstrip().startswith(("\\nabla", "∇")):
             return None
-        wrt_text = m.group(1)
+        m = re.match(r"^\s*" + NAME + r"\s*(?:\\left)?\(([^(),]+)(?:\\right)?\)\s*$", f_text)
+        wrt_text = m.group(1) if m else _one_symbol(f_text)
+        if wrt_text is None:
+            return None
     return f_text, wrt_text, req.order, req.laplacian
+
+
+_PRIMED = re.compile(r"^\s*(" + NAME + r")\s*('{1,3}|(?:\^\s*\{\s*(?:\\prime\s*){1,3}\}))"
+                     r"\s*(?:\\left)?\(([^()]+?)(?:\\right)?\)\s*$")
+
+
+def _one_symbol(f_text: str):
+    """``\\nabla \\|x\\|_2^2``: a gradient without its variable is by the function's one
+    symbol (None when it has several)."""
+    from .api import prepare
+    try:
+        _r, _n, typer, _raw = prepare(f_text, {}, {})
+    except LimitError:
+        raise
+    except TexgradError:
+        return None
+    names = sorted(typer.symtab)
+    return typer.symtab[names[0]].latex if len(names) == 1 else None
 
 
 def _is_derivative_form(text: str) -> bool:

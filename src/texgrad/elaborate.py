@@ -295,6 +295,10 @@ class Typer(Inference, IndexNotation):
         if name == "det":
             self.need_square(e, arg, "the determinant")
             return S.Det(e)
+        if name == "adj":
+            # the adjugate, desugared: adj(A) = det(A) A^{-1} (wherever A is invertible)
+            self.need_square(e, arg, "the adjugate")
+            return S.Mul((S.Det(e), S.MatPow(e, -1)))
         if name == "logdet":
             self.need_square(e, arg, "log det")
             return S.Func(LOG, S.Det(e))

@@ -45,7 +45,7 @@ OPERATORS = {
     "det": "det", "tr": "tr", "Tr": "tr", "trace": "tr", "Trace": "tr",
     "diag": "diag", "Diag": "diag", "logdet": "logdet", "vec": "vec",
     "softmax": "softmax", "conj": "conj", "max": "max", "min": "min", "Re": "Re", "Im": "Im",
-    "etr": "etr", "rank": "rank",
+    "etr": "etr", "rank": "rank", "adj": "adj", "adjugate": "adj",
 }
 
 
