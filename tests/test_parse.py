@@ -213,7 +213,7 @@ def test_a_braced_superscript_spans_its_closing_brace(text):
     (r"\mathrm{foo}(x)", "foo", None),
     (r"\operatorname{softplu}(x)", "softplu", "softplus"),
     (r"\operatorname{trac}(X)", "trac", "trace"),
-    (r"\operatorname{adj}(X)", "adj", None),
+    (r"\operatorname{cof}(X)", "cof", None),
     (r"\operatorname{softmx}(\mathbf{z})", "softmx", "softmax"),
     (r"\text{loss}\left(x\right)", "loss", None),
     (r"\operatorname{foo} x", "foo", None),
