@@ -63,6 +63,7 @@ import sys
 
 import click
 
+from .claimsdefs import collect
 from .claimrows import statements
 from .claimscan import declarations, is_definition, math_pieces, split_top
 from .claimsdecide import CLAIM_TIME_LIMIT, DERIVATIVE, decide
@@ -98,14 +99,10 @@ def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = No
     claim_line = None
     for piece in statements(latex):
         ln = piece.text
-        parts = split_top(ln)
-        if len(parts) >= 2 and is_definition(parts[0][0]) and not re.search(
-                r"\\partial|\\nabla", parts[0][0]):
-            defs[is_definition(parts[0][0])] = parts[1][0]
-            if not DERIVATIVE.search(ln):
-                continue
         if DERIVATIVE.search(ln):
             claim_line = ln
+        else:
+            collect(defs, ln)
     if claim_line is None:
         return ClaimResult(None, None, None, "no derivative claim found", latex)
     return decide(claim_line.strip(), shapes, assume, defs, seed, symmetric, time_limit)

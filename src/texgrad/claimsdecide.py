@@ -111,7 +111,7 @@ def _is_derivative_form(text: str) -> bool:
 
 
 def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
-                   symmetric: str, allow_zero: bool = False):
+                   symmetric: str, allow_zero: bool = False, members: list | None = None):
     """texgrad's verified derivative of the request ``lhs`` (None: not a request).  Raises
     TexgradError with "cannot read ..." / "cannot differentiate ..." messages."""
     from .api import differentiate, prepare
@@ -129,6 +129,15 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
     base = re.sub(r"\(.*\)$", "", key)
     if key in defs or base in defs:
         f_text = defs.get(key, defs.get(base))
+    if members is not None:         # Y = X^T X, then f(Y): the definitions the claim needs
+        from .claimsdefs import apply_symbols
+        try:
+            var = parse_wrt(_CONJ.sub("", wrt_text)) if wrt_text else ""
+        except LimitError:
+            raise
+        except TexgradError:
+            var = ""
+        f_text, members[:] = apply_symbols(defs, f_text, list(members), var)
     conj = row = False
     if wrt_text and (_CONJ.search(wrt_text) or re.search(r"\\overline", wrt_text)):
         conj = True         # d/dx^*: the conjugate Wirtinger derivative
@@ -226,7 +235,8 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
                  symmetric: str = "G", joint: str = "") -> ClaimResult:
     """One claim decided at one reading of its shapes (``joint``: the note of the shapes
     that the printed answer's own products fixed, when this is the second reading)."""
-    parts = split_top(line)
+    from .claimsdefs import apply_formulas
+    parts = split_top(apply_formulas(defs, line))      # log p(x | mu, L): its definition
     if len(parts) < 2:
         return ClaimResult(None, None, None, "no '=' after the derivative", line)
     lhs = parts[0][0]
@@ -236,7 +246,7 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     if not all(m.strip() for m in members):
         return ClaimResult(None, None, None, "nothing between two '='", line)
     try:
-        d = _derivative_of(lhs, shapes, assume, defs, seed, symmetric)
+        d = _derivative_of(lhs, shapes, assume, defs, seed, symmetric, members=members)
     except LimitError:
         raise
     except TexgradError as e:

@@ -1,0 +1,159 @@
+"""The definitions a claim leans on: read from the statements before it, applied to it.
+
+A statement ``L = R`` without a derivative in it defines something, kept in one dict:
+
+- a function, ``f(W) = ...``, ``J(x) := ...``, ``\\mathcal{L}(\\theta) = ...`` (key ``f``): a
+  request that names it (``\\nabla f(W)``, ``\\frac{\\partial f}{\\partial W}``) differentiates
+  its right side;
+- a symbol, ``Y = X^\\top X`` or, written the other way round, ``\\mathbf{L}\\mathbf{L}^\\top =
+  \\Sigma`` (key ``=Y``, ``=Sigma``): every later formula of the claim reads the symbol as its
+  definition (``\\Sigma^{-1}`` as ``(\\mathbf{L}\\mathbf{L}^\\top)^{-1}``), so a derivative by
+  ``\\mathbf{L}`` goes through it; a plain name (``L = ...``) is both;
+- a formula, ``\\log p(\\mathbf{x} \\mid \\boldsymbol\\mu, \\Sigma) = ...`` (key ``~`` and its text,
+  spaces dropped): where a later formula writes the same left side (spaces aside), it reads
+  the right side in its place.  So function arguments that are not formulas texgrad reads
+  (``p(x \\mid \\mu, \\Sigma)``, ``J(W, b; x, y)``) never need to be.
+
+A chain ``f(W) := A = B`` defines by its first member.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .claimscan import is_definition, split_top
+from .errors import LimitError, TexgradError
+
+_DERIV = re.compile(r"\\partial|\\nabla|[∂∇]|\\[dtc]?frac\s*\{\s*(?:\\mathrm\s*\{\s*)?d\s*\}")
+_SYMBOL = re.compile(r"^\s*(?:\\math(?:bf|rm|it)\s*\{\s*\\?[A-Za-z]+\s*\}|\\(?:bm|boldsymbol)"
+                     r"\s*\{\s*\\?[A-Za-z]+\s*\}|\\?[A-Za-z]+)\s*$")
+
+
+def collect(defs: dict, statement: str) -> bool:
+    """Record the definition ``statement`` makes, if it makes one (True)."""
+    if _DERIV.search(statement):
+        return False
+    parts = split_top(statement)
+    if len(parts) < 2:
+        return False
+    lhs, rhs = parts[0][0], parts[1][0]
+    if not rhs.strip() or not lhs.strip():
+        return False
+    name = is_definition(lhs)
+    if name:
+        defs[name] = rhs
+        if "(" not in lhs and not re.search(r"_\{?[A-Za-z0-9]", lhs):
+            defs["=" + _symbol_name(lhs)] = rhs
+        return True
+    if len(parts) == 2 and _SYMBOL.match(rhs) and is_definition(rhs):
+        defs["=" + _symbol_name(rhs)] = lhs         # L L^T = \Sigma
+        return True
+    defs["~" + _squeeze(lhs)] = rhs
+    return True
+
+
+def _symbol_name(tex: str) -> str:
+    from .request import parse_wrt
+    try:
+        return parse_wrt(tex)
+    except LimitError:
+        raise
+    except TexgradError:
+        return tex.strip().strip("\\")
+
+
+def _squeeze(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def apply_formulas(defs: dict, text: str) -> str:
+    """``text`` with every defined left side (spaces aside) replaced by its right side, in
+    braces."""
+    for key, rhs in defs.items():
+        if not key.startswith("~") or len(key) < 3:
+            continue
+        pattern = r"\s*".join(re.escape(ch) for ch in key[1:])
+        text = re.sub(pattern, lambda _m, r=rhs: "{" + r.strip() + "}", text)
+    return text
+
+
+def symbols_of(text: str) -> set:
+    """The names of the symbols of a formula (empty when it does not parse)."""
+    return {n.args[0] for n in _sym_nodes(text)}
+
+
+def _sym_nodes(text: str) -> list:
+    from .parse import parse
+    try:
+        root = parse(text)
+    except LimitError:
+        raise
+    except TexgradError:
+        return []
+    out = []
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.op == "sym":
+            out.append(n)
+            continue
+        if n.op == "sup" and n.args[1].op == "sym" and n.args[1].args[0] in ("T", "H", "t"):
+            stack.append(n.args[0])         # x^T: the T is a mark
+            continue
+        for a in n.args:
+            if hasattr(a, "op"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(x for x in a if hasattr(x, "op"))
+    return out
+
+
+def substitute(text: str, subs: dict) -> str:
+    """``text`` with the symbols named in ``subs`` replaced by their definitions (in
+    parentheses), a few rounds deep (a definition may use another)."""
+    for _round in range(4):
+        spans = [(n.start, n.end, subs[n.args[0]]) for n in _sym_nodes(text)
+                 if n.args[0] in subs]
+        if not spans:
+            return text
+        for start, end, rhs in sorted(spans, reverse=True):
+            text = text[:start] + "(" + rhs.strip() + ")" + text[end:]
+    return text
+
+
+def apply_symbols(defs: dict, f_text: str, members: list, variable: str):
+    """(f, members) with the symbol definitions applied where the claim needs them: where
+    the variable is reached only through a definition (``Y = X^\top X``, ``f(Y) = ...``,
+    ``\nabla_X f``), or where the members write a defined symbol's definition while the
+    function writes the symbol (``\\Sigma`` in f, ``(LL^T)^{-1}`` printed).
+    A symbol that f writes beside the variable stays itself (``x = A^{-1}b``, then a claim
+    on ``x^\top A x`` by A: x is held fixed, as its author means)."""
+    subs = {k[1:]: v for k, v in defs.items() if k.startswith("=") and k[1:] != variable}
+    if not subs:
+        return f_text, members
+    f_syms = symbols_of(f_text)
+    m_syms = set().union(*(symbols_of(m) for m in members)) if members else set()
+    used = {}
+    for name, rhs in subs.items():
+        if name not in f_syms | m_syms:
+            continue
+        inside = symbols_of(rhs)
+        reach = variable not in f_syms and variable in _closure(inside, subs)
+        printed = bool((m_syms - f_syms) & inside)
+        if reach or printed:
+            used[name] = rhs
+    if not used:
+        return f_text, members
+    used = {k: subs[k] for k in _closure(set(used), subs) if k in subs}
+    return substitute(f_text, used), [substitute(m, used) for m in members]
+
+
+def _closure(names: set, subs: dict) -> set:
+    out, todo = set(names), list(names)
+    while todo:
+        n = todo.pop()
+        if n in subs:
+            for x in symbols_of(subs[n]) - out:
+                out.add(x)
+                todo.append(x)
+    return out
