@@ -153,3 +153,23 @@ def test_request_forms_of_real_texts():
              r"\det(X^TA)A(X^TA)^{-1}")
     assert texgrad.check_claim(claim).verdict is True
     assert texgrad.check_claim(claim.replace("(A^TX)^T =", "(A^TX) =")).verdict is False
+
+
+def test_a_letter_in_exponents_is_a_symbolic_integer_power():
+    ok = texgrad.check_claim(r"\frac{\partial Tr(X^n)}{\partial X}=n(X^{n-1})^T")
+    assert ok.verdict is True and "n read as a positive integer" in ok.reason
+    bad = texgrad.check_claim(r"\frac{\partial Tr(X^n)}{\partial X}=(n-1)(X^{n-1})^T")
+    assert bad.verdict is False and "at n = 2" in bad.reason
+    r = texgrad.check_claim(r"\dfrac{\partial \tr\left((X^TX)^p\right)}{\partial X} = "
+                            r"2p X(X^\top X)^{p-1}")
+    assert r.verdict is True
+    # a transpose mark (^{-T}, ^t) is no exponent letter
+    r = texgrad.check_claim(r"\frac{\partial a^tX^{-1}b}{\partial X} = -X^{-t}ab^tX^{-t}")
+    assert r.verdict is True and "integer" not in r.reason
+
+
+def test_a_sum_with_numeric_bounds_is_written_out():
+    claim = ("f_3 &= {\\rm tr}(AX^3) \\cr\n\\frac{\\partial f_3}{\\partial X} &= "
+             "(XXA+XAX+AXX)^T \\cr &= \\Big(\\sum_{k=0}^2 \\, X^k\\,A\\,X^{2-k}\\Big)^T")
+    assert texgrad.check_claim(claim).verdict is True
+    assert texgrad.check_claim(claim.replace("X^{2-k}", "X^{1-k}")).verdict is False

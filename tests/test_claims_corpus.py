@@ -14,7 +14,7 @@ from corpus import load
 CLAIMS = load("claims.jsonl")
 
 # the share of the corpus decided (ratchet: raise it as readings land, never lower it)
-FLOOR = {"shapes": 55, "inferred": 48}
+FLOOR = {"shapes": 58, "inferred": 51}
 
 
 def _declared(case):

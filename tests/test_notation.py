@@ -701,3 +701,14 @@ def test_adjugate_is_det_times_inverse():
     xi = inv(x)
     want = det(x) * ((a @ xi @ b) * xi.T - xi.T @ np.outer(a, b) @ xi.T)
     assert g.verified and np.allclose(g.evaluate({"X": x, "a": a, "b": b}), want, rtol=1e-9)
+
+
+def test_a_sum_with_numeric_bounds_over_an_exponent():
+    rng = np.random.default_rng(2)
+    x, a = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    f = r"\operatorname{tr}\Big(\sum_{k=0}^2 X^k A X^{2-k}\Big)"
+    want = sum(np.trace(np.linalg.matrix_power(x, k) @ a @ np.linalg.matrix_power(x, 2 - k))
+               for k in range(3))
+    assert np.isclose(texgrad.evaluate(f, {"X": x, "A": a}), want, rtol=1e-10)
+    assert np.isclose(texgrad.evaluate(r"\sum_{k=1}^{3} k x^k", {"x": 0.5}),
+                      0.5 + 2 * 0.25 + 3 * 0.125)

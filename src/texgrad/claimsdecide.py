@@ -208,6 +208,9 @@ def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     """One claim decided; a claim wrong at the shapes texgrad inferred but right where every
     matrix whose shape nobody stated is square (n x n) is undecided, "right if A and B are
     square" (the Cookbook's det(AXB) identities assume it)."""
+    powers = _symbolic_powers(line, shapes)
+    if powers:
+        return _decide_powers(line, powers, shapes, assume, defs, seed, symmetric)
     res = _decide_once(line, shapes, assume, defs, seed, symmetric)
     if res.verdict is not False or res.convention or res.condition:
         return res
@@ -229,6 +232,48 @@ def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
                        f"from it: {res.reason or 'the two sides differ'})", line,
                        printed=res.printed, condition=cond, compared=res.compared,
                        tolerance=res.tolerance, sizes=res.sizes)
+
+
+POWERS = (2, 3, 4)          # the values a symbolic exponent is decided at
+
+
+def _symbolic_powers(line: str, shapes: dict) -> list:
+    from .claimsdefs import exponent_letters
+    if "^" not in line:
+        return []
+    return sorted(x for x in exponent_letters([p for p, _ in split_top(line)])
+                  if not shapes.get(x))         # a declared scalar (integer) or none
+
+
+def _decide_powers(line, powers, shapes, assume, defs, seed, symmetric) -> ClaimResult:
+    """``\\frac{\\partial \\tr(X^n)}{\\partial X} = n(X^{n-1})^T``: a letter used only as an
+    exponent is a positive integer; the claim is decided at each of POWERS (every letter
+    the same value), right only when right at all, wrong when wrong at one."""
+    from .claimsdefs import substitute
+    names = " and ".join(powers)
+    done = []
+    for v in POWERS:
+        parts = [substitute(p, {x: str(v) for x in powers}, "{}") for p, _ in split_top(line)]
+        res = _decide(" = ".join(parts), shapes, assume, defs, seed, symmetric)
+        where = f"{names} = {v}"
+        if res.verdict is False:
+            res.reason = "; ".join(x for x in (f"at {where} ({names} read as a positive "
+                                               "integer exponent)", res.reason) if x)
+            res.claim = line
+            return res
+        if res.verdict is None:
+            res.reason = f"at {where}: {res.reason}"
+            res.claim = line
+            return res
+        done.append(res)
+    out = done[-1]
+    out.claim = line
+    out.compared = sum(r.compared for r in done)
+    out.max_rel_error = max(r.max_rel_error or 0.0 for r in done)
+    out.reason = "; ".join(x for x in (f"right at {names} = " + ", ".join(map(str, POWERS)) +
+                                       f" ({names} read as a positive integer exponent)",
+                                       out.reason) if x)
+    return out
 
 
 def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,

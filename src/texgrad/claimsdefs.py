@@ -108,17 +108,86 @@ def _sym_nodes(text: str) -> list:
     return out
 
 
-def substitute(text: str, subs: dict) -> str:
+def substitute(text: str, subs: dict, brackets: str = "()") -> str:
     """``text`` with the symbols named in ``subs`` replaced by their definitions (in
-    parentheses), a few rounds deep (a definition may use another)."""
+    ``brackets``), a few rounds deep (a definition may use another)."""
     for _round in range(4):
         spans = [(n.start, n.end, subs[n.args[0]]) for n in _sym_nodes(text)
                  if n.args[0] in subs]
         if not spans:
             return text
         for start, end, rhs in sorted(spans, reverse=True):
-            text = text[:start] + "(" + rhs.strip() + ")" + text[end:]
+            text = text[:start] + brackets[0] + rhs.strip() + brackets[1] + text[end:]
     return text
+
+
+def exponent_letters(texts: list) -> set:
+    """The lower-case letters that the formulas ``texts`` use in exponents, and elsewhere at
+    most as numbers (``\\tr(X^n)``, ``n(X^{n-1})^T``, ``2pX(X^TX)^{p-1}``): a symbolic
+    power.  Not the marks (``^T``, ``^{-T}``, ``^t``), not the argument of ``e^{...}``."""
+    inside: set = set()
+    outside: set = set()
+    bound: set = set()
+    for text in texts:
+        from .parse import parse
+        try:
+            root = parse(text)
+        except LimitError:
+            raise
+        except TexgradError:
+            continue
+        stack = [(root, False)]
+        while stack:
+            n, in_sup = stack.pop()
+            if n.op == "sym":
+                (inside if in_sup else outside).add(n.args[0])
+                continue
+            if n.op == "sup":
+                stack.append((n.args[0], in_sup))
+                p = n.args[1]
+                q = p.args[0] if p.op == "neg" else p
+                base = n.args[0]
+                if not (q.op == "sym" and q.args[0] in ("T", "H", "t", "top")) and not (
+                        base.op == "sym" and base.args[:2] == ("e", "e")):
+                    stack.append((p, True))
+                continue
+            if n.op == "subscript" and n.args[0].op == "sumop":
+                bound |= {x.args[0] for x in _walk(n.args[1]) if x.op == "sym"}
+                continue            # \sum_{k=0}^{2}: k is the sum's index
+            if n.op in ("dop", "nabla", "subscript"):
+                continue            # the variable of a request, an index
+            for a in n.args:
+                if hasattr(a, "op"):
+                    stack.append((a, in_sup))
+                elif isinstance(a, tuple):
+                    stack.extend((x, in_sup) for x in a if hasattr(x, "op"))
+    # outside an exponent a power may be a coefficient (n X^{n-1}), never a vector or matrix
+    return {x for x in inside - bound if len(x) == 1 and x.islower() and
+            x not in ("e", "t", "i") and x not in outside - _coefficients(texts)}
+
+
+def _walk(n):
+    stack = [n]
+    while stack:
+        x = stack.pop()
+        yield x
+        for a in x.args:
+            if hasattr(a, "op"):
+                stack.append(a)
+            elif isinstance(a, tuple):
+                stack.extend(y for y in a if hasattr(y, "op"))
+
+
+def _coefficients(texts: list) -> set:
+    """Letters a formula writes as a factor beside numbers or other factors, never
+    transposed, normed or bold: candidates for a number."""
+    out = set()
+    for text in texts:
+        for m in re.finditer(r"(?<![\\A-Za-z])([a-z])(?![A-Za-z_^'])", text):
+            out.add(m.group(1))
+        for m in re.finditer(r"(?<![\\A-Za-z])([a-z])\s*\^\s*(?:\{\s*)?(?:T|\\top)", text):
+            out.discard(m.group(1))
+    return out
 
 
 def apply_symbols(defs: dict, f_text: str, members: list, variable: str):

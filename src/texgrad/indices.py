@@ -15,6 +15,31 @@ from .ir import Add, Identity
 from .syntax import N, error_at, number_value, unwrap_postfix
 
 
+MAX_TERMS = 50          # terms of a sum with numeric bounds written out
+
+
+def _used_outside_subscripts(n: N, letter: str) -> bool:
+    if n.op == "sym":
+        return n.args[0] == letter
+    kids = [a for a in n.args if isinstance(a, N)]
+    if n.op == "subscript":
+        kids = kids[:1]
+    for a in n.args:
+        if isinstance(a, tuple):
+            kids += [x for x in a if isinstance(x, N)]
+    return any(_used_outside_subscripts(k, letter) for k in kids)
+
+
+def _with_value(n: N, letter: str, v: int) -> N:
+    """A copy of the syntax tree ``n`` with the index ``letter`` replaced by the number v."""
+    if n.op == "sym" and n.args[0] == letter:
+        return N("num", (Fraction(v), str(v)), n.start, n.end)
+    args = tuple(_with_value(a, letter, v) if isinstance(a, N) else
+                 tuple(_with_value(x, letter, v) if isinstance(x, N) else x for x in a)
+                 if isinstance(a, tuple) else a for a in n.args)
+    return N(n.op, args, n.start, n.end)
+
+
 class IndexNotation:
     """Elaboration of ``\\sum`` over indices and of entries (a mixin of the Typer)."""
 
@@ -24,6 +49,9 @@ class IndexNotation:
         base, posts = unwrap_postfix(op)
         sub = [p for kind, p, _ in posts if kind == "subscript"]
         sups = [p for kind, p, _ in posts if kind == "sup"]
+        finite = self.finite_sum(sub, sups, body)
+        if finite is not None:
+            return finite
         if sub and sub[0].op == "subrange" and len(sups) == 1 and \
                 sub[0].args[0].op == "sym" and len(sub[0].args[0].args[0]) == 1 and \
                 number_value(sub[0].args[1]) in (0, 1):
@@ -47,6 +75,31 @@ class IndexNotation:
         for coef, factors in terms:
             out.append(contract(factors, coef, set(), self, n))
         return out[0] if len(out) == 1 else Add(tuple(out))
+
+    def finite_sum(self, sub, sups, body: N):
+        """``\\sum_{k=0}^{2} X^k A X^{2-k}``: a sum with numeric bounds whose index is used
+        outside subscripts (an exponent, a coefficient) is written out term by term (at most
+        MAX_TERMS terms); None for any other sum."""
+        if not (sub and sub[0].op == "subrange" and len(sups) == 1 and
+                sub[0].args[0].op == "sym"):
+            return None
+        lo, hi = number_value(sub[0].args[1]), number_value(sups[0])
+        letter = sub[0].args[0].args[0]
+        if lo is None or hi is None or lo.denominator != 1 or hi.denominator != 1 or \
+                not _used_outside_subscripts(body, letter):
+            return None
+        if not 0 <= hi - lo < MAX_TERMS:
+            raise Unsupported(f"a sum of {hi - lo + 1} terms written out; the limit is "
+                              f"{MAX_TERMS}").at(self.text, body.start, body.end - body.start)
+        terms = [self.build(_with_value(body, letter, int(v)))
+                 for v in range(int(lo), int(hi) + 1)]
+        if not terms:
+            return S.const(0)
+        first = terms[0]
+        for t in terms[1:]:
+            self.dims.unify(first.shape[0], t.shape[0], "sum", body, body)
+            self.dims.unify(first.shape[1], t.shape[1], "sum", body, body)
+        return terms[0] if len(terms) == 1 else Add(tuple(terms))
 
     def index_letters(self, p: N) -> list:
         name = self.sub_name(p)

@@ -145,6 +145,9 @@ def number_value(p: N):
         return -v if v is not None else None
     if p.op in ("brace", "paren"):
         return number_value(p.args[0])
+    if p.op == "add":           # X^{2-0}: a written-out finite sum's exponent
+        vals = [number_value(a) for a in p.args]
+        return None if any(v is None for v in vals) else sum(vals, Fraction(0))
     if p.op == "frac":
         a, b = number_value(p.args[0]), number_value(p.args[1])
         if a is not None and b:
