@@ -611,6 +611,20 @@ CASES += [
     C("delta-derivative", r"\frac{\delta}{\delta X} {\rm Tr}(XA)", XA, tr_ax_f, None, tr_ax_g),
 ]
 
+CASES += [
+    C("max-zero-relu", r"\mathbf{1}^T\max(0, W\mathbf{x})", {"W": ("m", "n"), "x": ("n",)},
+      lambda v: np.sum(np.maximum(0, v["W"] @ v["x"])), "W",
+      lambda v: np.outer((v["W"] @ v["x"] > 0).astype(float), v["x"])),
+    C("min-two", r"\mathbf{1}^T\min(\mathbf{x}, \mathbf{y})", {"x": ("n",), "y": ("n",)},
+      lambda v: np.sum(np.minimum(v["x"], v["y"])), r"\mathbf{x}",
+      lambda v: (v["x"] < v["y"]).astype(float)),
+    C("abs-command", r"\abs{x - 2}", {"x": ()}, lambda v: abs(v["x"] - 2), "x",
+      lambda v: np.sign(v["x"] - 2)),
+    C("norm-command", r"\norm{A\mathbf{x}}^2", {"A": ("m", "n"), "x": ("n",)},
+      lambda v: np.sum((v["A"] @ v["x"]) ** 2), r"\mathbf{x}",
+      lambda v: 2 * v["A"].T @ v["A"] @ v["x"]),
+]
+
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
 # xfails, so a fix shows up as XPASS (a failure): then delete the entry.
 VALUE_FAILURES: dict[str, str] = {}
@@ -712,3 +726,24 @@ def test_a_sum_with_numeric_bounds_over_an_exponent():
     assert np.isclose(texgrad.evaluate(f, {"X": x, "A": a}), want, rtol=1e-10)
     assert np.isclose(texgrad.evaluate(r"\sum_{k=1}^{3} k x^k", {"x": 0.5}),
                       0.5 + 2 * 0.25 + 3 * 0.125)
+
+
+def test_an_unknown_function_is_applied_elementwise_and_said():
+    # f(Wx) with f unnamed: the gradient of 1^T f(Wx) by W is f'(Wx) x^T; checked against
+    # the chain rule with f' taken by central differences of the f texgrad evaluates
+    rng = np.random.default_rng(4)
+    w, x = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    text = r"\mathbf{1}^T f(W\mathbf{x})"
+    r = texgrad.differentiate(text, wrt="W")
+    assert r.verified and "f(\\cdot) read as a scalar function" in r.stamp
+    assert r.readings and r.to_dict()["reading"] == list(r.readings)
+    assert "f'" in r.latex
+
+    def f(z):
+        return np.array([texgrad.evaluate(r"f(t)", {"t": float(t)}) for t in z])
+    h = 1e-5
+    fprime = (f(w @ x + h) - f(w @ x - h)) / (2 * h)
+    assert np.allclose(r.evaluate({"W": w, "x": x}), np.outer(fprime, x), rtol=1e-6)
+    # declared a symbol, f is a factor again, and the stamp says so
+    r = texgrad.differentiate(r"f(x + 1)", wrt="x", shapes={"f": ()})
+    assert r.latex == "f" and "read as the product" in r.stamp

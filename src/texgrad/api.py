@@ -94,13 +94,16 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
     for letter in getattr(typer, "flipped", ()):
         notes.append(f"{letter} read as a scalar, as its uses say (the letter suggests a "
                      f"matrix; --shape {letter}= declares it)")
+    readings = tuple(notes[len(notes) - len(getattr(typer, "flipped", ())):]) + \
+        tuple(typer.readings)
+    notes += typer.readings
     convention, check = res.convention, res.check
     if notes:
         convention = "; ".join(notes + [convention])
         if check is not None:
             check = replace(check, convention=convention)
     return replace(res, convention=convention, check=check,
-                   warnings=unused_names(typer.symtab, shapes, assume))
+                   warnings=unused_names(typer.symtab, shapes, assume), readings=readings)
 
 
 def unused_names(symtab: dict, shapes, assume) -> tuple:

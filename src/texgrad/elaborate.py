@@ -20,7 +20,8 @@ from . import construct as S
 from .factor import resimplify
 from .dims import DimVar
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
-from .functions import ABS, BY_NAME, EXP, LOG
+from .functions import ABS, EXP, LOG
+from .calls import Calls
 from .indices import IndexNotation
 from .infer import Inference, Promote, is_transpose_mark
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero
@@ -34,7 +35,7 @@ def _raw_mul(a: Expr, b: Expr) -> Expr:
     return Mul((b, a)) if b.shape == SCALAR and a.shape != SCALAR else Mul((a, b))
 
 
-class Typer(Inference, IndexNotation):
+class Typer(Inference, IndexNotation, Calls):
     """Builds typed IR from the untyped tree.  One method per syntax-tree op."""
 
     def juxt(self, a: Expr, b: Expr, na: N, nb: N) -> Expr:
@@ -163,7 +164,16 @@ class Typer(Inference, IndexNotation):
         product (one flat MatMul per run of matrix factors, so long products stay linear)."""
         chain: list = []           # the current run of matrix-product factors
         acc_node = None
+        prev = None
         for it in items:
+            if prev is not None and it.op == "paren" and it.args[1] == "(" and \
+                    it.start == prev.end and prev.op == "sym" and prev.args[2] == "plain" \
+                    and prev.args[0].islower() and prev.args[0] not in self.user_shapes:
+                # a(b + c): a product, though a(·) could be a function
+                self.readings.append(f"{self.src(prev)}({self.src(it.args[0])}) read as "
+                                     f"the product of {self.src(prev)} and "
+                                     f"({self.src(it.args[0])})")
+            prev = it
             if it.op == "op":
                 continue
             if it.op == "recip":
@@ -281,47 +291,6 @@ class Typer(Inference, IndexNotation):
         if self.shape_of(ea)[1] == 1:
             return prod
         return S.Trace(prod)
-
-    def t_call(self, n, name, latex, arg):
-        e = self.build(arg)
-        if name in ("tr", "etr"):
-            self.need_square(e, arg, "the trace")
-            if latex:
-                self.style.setdefault("trace", latex)
-                if self.style["trace"] is None:
-                    self.style["trace"] = latex
-            t = S.Trace(e)
-            return S.Func(EXP, t) if name == "etr" else t
-        if name == "det":
-            self.need_square(e, arg, "the determinant")
-            return S.Det(e)
-        if name == "adj":
-            # the adjugate, desugared: adj(A) = det(A) A^{-1} (wherever A is invertible)
-            self.need_square(e, arg, "the adjugate")
-            return S.Mul((S.Det(e), S.MatPow(e, -1)))
-        if name == "logdet":
-            self.need_square(e, arg, "log det")
-            return S.Func(LOG, S.Det(e))
-        spec = BY_NAME.get(name)
-        if spec is not None:                   # an elementwise function: its record
-            if name == "log" and latex and latex.startswith("\\ln"):
-                self.style["log"] = "\\ln"
-            return S.Func(spec, e)
-        if name == "diag":
-            r, c = self.shape_of(e)
-            if c != 1:
-                self.need_square(e, arg, "diag of a matrix")
-            return S.Diag(e)
-        if name == "softmax":
-            self.promote_if_scalar(e)          # softmax(z): z is a vector
-            return S.Softmax(e)
-        if name == "vec":
-            return S.Vec(e)
-        if name == "conj":
-            return self.t_conj(n, arg)
-        raise Unsupported(f"the function {name} is not supported",
-                          hint="supported: tr det log exp sin cos tanh sigma diag softmax "
-                               "and norms").at(self.text, n.start, n.end - n.start)
 
     def t_sup(self, n, base, payload):
         kind, value = self.sup_kind(payload)
@@ -507,13 +476,6 @@ class Typer(Inference, IndexNotation):
                           "the whole formula or inside \\sum",
                           hint="differentiate the matrix expression itself").at(
             self.text, n.start, n.end - n.start)
-
-    def t_call_missing(self, n):
-        raise TexgradError("a function needs an argument").at(self.text, n.start)
-
-    def t_head(self, n, name, latex):
-        raise ShapeError(f"{latex} needs an argument",
-                         hint=f"write {latex}(X)").at(self.text, n.start, n.end - n.start)
 
     def t_request(self, n, *args):
         raise Unsupported("a derivative inside an expression is not supported",

@@ -193,3 +193,48 @@ ABS = elementwise(
     numpy=lambda np, v: np.abs(v), code=_templates("abs", sympy="Abs"), ufunc=True,
     real=False, real_valued=True, exact=abs)
 
+
+
+# ------------------------------------------------- a function the formula leaves unnamed
+
+# f(W\mathbf{x}), g(\mathbf{w}^T\mathbf{x}): a letter conventionally a function, applied to
+# parentheses, is a scalar function applied elementwise.  Its derivative is written f',
+# f'', f''' (then f^{(4)}, ...); the numeric check evaluates it through a stand-in,
+# A sin(w t + p) + c t^2 with constants drawn from the letter, whose derivatives are exact,
+# so an answer in f' is verified for that f.  No code is emitted for it.
+FUNCTION_LETTERS = {"f": "f", "g": "g", "h": "h", "phi": "\\phi", "varphi": "\\varphi",
+                    "psi": "\\psi"}
+_UNKNOWN: dict = {}
+
+
+def unknown(letter: str, order: int = 0) -> FunctionSpec:
+    """The record of the unknown function ``letter`` differentiated ``order`` times."""
+    key = (letter, order)
+    spec = _UNKNOWN.get(key)
+    if spec is not None:
+        return spec
+    import zlib
+    seed = zlib.crc32(letter.encode())
+    amp, w = 1.0 + (seed % 7) / 10, 0.7 + (seed % 11) / 12
+    phase, c = (seed % 13) / 13, 0.1 + (seed % 5) / 20
+
+    def stand_in(np, v, k=order):
+        poly = (c * v * v, 2 * c * v, 2 * c + 0 * v)[k] if k < 3 else 0 * v
+        return amp * w ** k * np.sin(w * v + phase + k * np.pi / 2) + poly
+
+    base = FUNCTION_LETTERS.get(letter, letter)
+    latex = base + "'" * order if order <= 3 else f"{base}^{{({order})}}"
+    spec = FunctionSpec(f"{letter}{chr(39) * order}", (), latex,
+                        lambda c_, x, fx, k=order: c_.func(unknown(letter, k + 1), x),
+                        stand_in, {}, real=True)
+    _UNKNOWN[key] = spec
+    return spec
+
+
+def stand_in_text(letter: str) -> str:
+    """How the stand-in of ``letter`` reads (for the stamp)."""
+    import zlib
+    seed = zlib.crc32(letter.encode())
+    amp, w = 1.0 + (seed % 7) / 10, 0.7 + (seed % 11) / 12
+    phase, c = (seed % 13) / 13, 0.1 + (seed % 5) / 20
+    return f"{amp:.3g} sin({w:.3g}t + {phase:.3g}) + {c:.3g}t^2"

@@ -106,6 +106,7 @@ class Inference:
         self.out_index: tuple = ()  # (M)_{kl} as the whole formula: the entry asked for
         self.root: N | None = None
         self.t_mark = False         # ^t is a transpose (t is no symbol of the formula)
+        self.readings: list = []    # how an ambiguous spot was read (f(x), A(x + y))
         self.built: dict = {}       # id(syntax node) -> (node, its raw IR)
         self._mag: dict = {}        # id(IR) -> (IR, log10 of its constant value)
 

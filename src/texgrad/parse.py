@@ -308,6 +308,15 @@ class Build:
     def paren(self, c):
         return N("paren", (c[1], str(c[0])), c[0].start_pos, c[2].end_pos)
 
+    def pair(self, c):
+        return N("pair", (c[1], c[3]), c[0].start_pos, c[4].end_pos)
+
+    def bars_cmd(self, c):
+        return N("bars", (c[2],), c[0].start_pos, c[3].end_pos)
+
+    def norm_cmd(self, c):
+        return N("norm", (c[2],), c[0].start_pos, c[3].end_pos)
+
     def brace(self, c):
         return N("brace", (c[1],), c[0].start_pos, c[2].end_pos)
 

@@ -49,6 +49,14 @@ def resolve_product(items: list, source: str) -> N:
         base, posts = unwrap_postfix(it)
         is_sigma = (base.op == "sym" and base.args[0] == "sigma" and base.args[1] == "\\sigma"
                     and not posts and out and _paren_led(out[-1]))
+        if _applied_letter(base, posts, out):
+            # f(W\mathbf{x}), g'(z): a letter that names a function, applied (the Typer
+            # reads it as a product after all when the letter is declared a symbol)
+            inner, nposts = unwrap_postfix(out[-1])
+            primes = len(posts)
+            out[-1] = _rewrap(N("fcall", (base.args[0], base.args[1], primes, inner.args[0],
+                                          it, inner), it.start, inner.end), nposts)
+            continue
         if base.op == "head" or is_sigma:
             heads += 1
             if heads > MAX_HEADS:
@@ -63,7 +71,8 @@ def resolve_product(items: list, source: str) -> N:
             nxt = out[-1]
             if _paren_led(nxt):
                 inner, nposts = unwrap_postfix(nxt)
-                call = _make_call(head, posts, inner.args[0], inner.end)
+                call = _make_call(head, posts, inner if inner.op == "pair" else
+                                  inner.args[0], inner.end)
                 out[-1] = _rewrap(call, nposts)
             elif name in CHAIN_HEADS:
                 arg = _product_node(list(reversed(out)))
@@ -101,9 +110,23 @@ def _product_node(factors: list) -> N:
     return N("product", tuple(factors), factors[0].start, factors[-1].end)
 
 
+def _applied_letter(base: N, posts, out: list) -> bool:
+    """A plain letter that names a function (:data:`FUNCTION_LETTERS`), primed at most,
+    before a parenthesised group."""
+    from .functions import FUNCTION_LETTERS
+    if not (out and base.op == "sym" and base.args[0] in FUNCTION_LETTERS and
+            base.args[2] == "plain"):
+        return False
+    if not all(op == "sup" and p.op == "tmark" and p.args[0] == "'" for op, p, _ in posts):
+        return False
+    inner, nposts = unwrap_postfix(out[-1])
+    return inner.op == "paren" and inner.args[1] in ("(", "\\left(") and \
+        all(op == "sup" for op, _, _ in nposts)
+
+
 def _paren_led(n: N) -> bool:
     base, posts = unwrap_postfix(n)
-    return base.op in ("paren", "brace") and all(op == "sup" for op, _, _ in posts)
+    return base.op in ("paren", "brace", "pair") and all(op == "sup" for op, _, _ in posts)
 
 
 def _dmark(n: N):

@@ -103,6 +103,8 @@ def _is_label(n: N) -> bool:
     base = n.args[0] if n.op == "subscript" else n
     if base.op == "sym":
         return True
+    if n.op == "fcall" and n.args[2] == 0:        # f(x), read as a function applied
+        return True
     if n.op == "product" and len(n.args) == 2 and n.args[1].op == "paren":
         head = n.args[0].args[0] if n.args[0].op == "subscript" else n.args[0]
         return head.op == "sym"

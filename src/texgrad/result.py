@@ -36,6 +36,7 @@ class Result:
     entry: Any = None
     warnings: tuple = ()         # options that had no effect (a shape for a missing name)
     order: int = 1               # the order of the derivative (kind "derivative" by a scalar)
+    readings: tuple = ()         # how the formula was read where it is ambiguous (f(x), N)
 
     def __repr__(self):
         return f"<Result {self.kind} by {self.wrt}: {self.latex}  {self.stamp}>"
@@ -92,7 +93,7 @@ class Result:
              "derivative": self.latex, "terms": self.terms, "shapes": self.shapes,
              "convention": self.convention, "verified": self.verified,
              "max_rel_error": None, "trials": 0, "warnings": list(self.warnings),
-             "order": self.order}
+             "order": self.order, "reading": list(self.readings)}
         d["status"] = None if self.check is None else self.check.status
         if self.check is not None:
             d["check"] = self.check.to_dict()
