@@ -64,6 +64,7 @@ import sys
 import click
 
 from .claimsdefs import collect
+from .claimsdiff import is_differential
 from .claimrows import statements
 from .claimscan import declarations, is_definition, math_pieces, split_top
 from .claimsdecide import CLAIM_TIME_LIMIT, DERIVATIVE, decide
@@ -99,7 +100,7 @@ def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = No
     claim_line = None
     for piece in statements(latex):
         ln = piece.text
-        if DERIVATIVE.search(ln):
+        if DERIVATIVE.search(ln) or is_differential(ln):
             claim_line = ln
         else:
             collect(defs, ln)

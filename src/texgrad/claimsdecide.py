@@ -280,6 +280,9 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
                  symmetric: str = "G", joint: str = "") -> ClaimResult:
     """One claim decided at one reading of its shapes (``joint``: the note of the shapes
     that the printed answer's own products fixed, when this is the second reading)."""
+    from .claimsdiff import differential
+    if differential(line) is not None:
+        return _decide_differential(line, shapes, assume, defs, seed)
     from .claimsdefs import apply_formulas
     parts = split_top(apply_formulas(defs, line))      # log p(x | mu, L): its definition
     if len(parts) < 2:
@@ -357,6 +360,90 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     out.compared = min(x.compared for x in results)
     out.shapes = {k: v for x in results for k, v in x.shapes.items()}
     return out
+
+
+def _decide_differential(line: str, shapes: dict, assume: dict, defs: dict,
+                         seed: int, joint: str = "") -> ClaimResult:
+    """``d F = G``: F along random directions of the variables whose differentials G
+    prints, differentiated by the step (held at 0), against G with each dV a direction."""
+    from .api import differentiate, prepare
+    from .claimsdiff import differential, directional
+    from .factor import resimplify
+    from .ir import SCALAR, Sym, Zero
+    from .printer import latex as to_latex
+    f_text, members = differential(line)
+    key = re.sub(r"\s+", "", f_text)
+    if key in defs or re.sub(r"\(.*\)$", "", key) in defs:
+        f_text = defs.get(key, defs.get(re.sub(r"\(.*\)$", "", key)))
+    along, printed_members, step, step_name, dirs = directional(f_text, members)
+    try:
+        r = differentiate(along, wrt=step, shapes=shapes, assume=assume, seed=seed)
+    except LimitError:
+        raise
+    except TexgradError as e:
+        return ClaimResult(None, None, None, f"cannot differentiate: {e.message}", line)
+    if not r.verified:
+        return ClaimResult(None, r.latex, None, "texgrad could not verify its own "
+                           f"differential ({r.stamp.lstrip('% ')})", line)
+    at_zero = resimplify(r.expr, {s: Zero(SCALAR) for s in _leaves(r.expr, Sym)
+                                  if s.name == step_name})
+    shown = to_latex(at_zero)
+    for name, tex in dirs.items():
+        shown = shown.replace(tex, "(\\mathrm{d}" + tex[len("\\dot{"):-1] + ")")
+    d = Deriv(r, r, fixed=(step_name,), f_text=along)
+    results = []
+    for rhs, text in zip(members, printed_members):
+        known = {name: _shape_spec(s) for name, s in r.symbols.items()}
+        try:
+            _req, _name, typer, raw = prepare(text, {**shapes, **known}, assume)
+            g, _gd, syms = typer.finish(raw)
+        except LimitError:
+            raise
+        except ShapeError as e:         # as for any claim: shapes from both sides, or wrong
+            if joint:
+                return _nonconforming(_Shown(shown), line, rhs, e.message)
+            try:
+                again = _joint_shapes(d, printed_members, shapes, assume)
+            except LimitError:
+                raise
+            except ShapeError as e2:
+                return _nonconforming(_Shown(shown), line, rhs, e2.message)
+            if again is None:
+                return _nonconforming(_Shown(shown), line, rhs, e.message)
+            res = _decide_differential(line, again[0], assume, defs, seed, joint=again[1])
+            if res.verdict is not None:
+                res.reason = "; ".join(x for x in (res.reason, again[1]) if x)
+            return res
+        except TexgradError as e:
+            return ClaimResult(None, shown, None, f"cannot read the printed answer "
+                               f"`{' '.join(rhs.split())}`: {e.message}", line,
+                               printed=rhs.strip())
+        printed = Printed("expr", g, dict(syms), text=text)
+        res = compare(d, printed, seed)
+        if res.verdict is False:
+            res = _unstated(res, d, printed, seed, {*shapes, *assume})
+        res.derivative_latex, res.claim, res.printed = shown, line, rhs.strip()
+        if res.verdict is False:
+            return res
+        results.append(res)
+    undecided = [x for x in results if x.verdict is None]
+    out = undecided[0] if undecided else results[-1]
+    if out.verdict is True:
+        out.reason = "; ".join(x for x in (out.reason, "a differential: compared along "
+                                           "random directions") if x)
+    return out
+
+
+class _Shown:
+    """What :func:`_nonconforming` reads of a derivative: its LaTeX."""
+
+    def __init__(self, latex):
+        self.latex = latex
+
+
+def _leaves(e, cls):
+    from .ir import walk
+    return [x for x in walk(e) if isinstance(x, cls)]
 
 
 def _nonconforming(r, line: str, rhs: str, why: str) -> ClaimResult:

@@ -108,10 +108,10 @@ def _sym_nodes(text: str) -> list:
     return out
 
 
-def substitute(text: str, subs: dict, brackets: str = "()") -> str:
+def substitute(text: str, subs: dict, brackets: str = "()", rounds: int = 4) -> str:
     """``text`` with the symbols named in ``subs`` replaced by their definitions (in
-    ``brackets``), a few rounds deep (a definition may use another)."""
-    for _round in range(4):
+    ``brackets``), ``rounds`` deep (a definition may use another)."""
+    for _round in range(rounds):
         spans = [(n.start, n.end, subs[n.args[0]]) for n in _sym_nodes(text)
                  if n.args[0] in subs]
         if not spans:

@@ -92,6 +92,7 @@ class Deriv:
     zero_by: str = ""           # by a variable the function does not contain: 0
     symmetric: str = "G"        # the convention ``shown`` is in
     f_text: str = ""            # the function differentiated, as read (definitions in)
+    fixed: tuple = ()           # names held at 0 in every draw (a differential's step)
 
 
 @dataclass
@@ -222,6 +223,8 @@ def compare(d: Deriv, p: Printed, seed: int, symmetric_at: tuple = ()) -> ClaimR
                 env = NM.draw_env(allsyms, sizes, rng, profile)
                 for name in symmetric_at:
                     env[name] = (env[name] + env[name].T) / 2
+                for name in d.fixed:
+                    env[name] = env[name] * 0.0
                 a = ours_valid(env, sizes)
                 if a is None:
                     continue

@@ -122,6 +122,7 @@ _GREEK_NAMES = {"alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zet
                 "theta", "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi",
                 "varpi", "rho", "varrho", "sigma", "varsigma", "tau", "upsilon", "phi",
                 "varphi", "chi", "psi", "omega", "ell"} | GREEK_UPPER
+GREEK_NAMES = frozenset(_GREEK_NAMES)     # every Greek letter texgrad reads, by name
 
 
 
