@@ -63,7 +63,7 @@ import sys
 
 import click
 
-from .claimscan import declarations, is_definition, math_pieces, split_top
+from .claimscan import declarations, document, is_definition, pieces_of, split_top
 from .claimsdecide import CLAIM_TIME_LIMIT, DERIVATIVE, decide
 from .claimsverdict import ClaimResult
 from .clickopts import shape_options
@@ -115,13 +115,14 @@ def check_text(text: str, filename: str = "-", shapes: dict | None = None,
     from .errors import position
     kind = "md" if filename.endswith(".md") else ("txt" if filename.endswith(".txt")
                                                  else "tex")
-    decl_shapes, decl_assume = declarations(text)
+    doc = document(text, kind)
+    decl_shapes, decl_assume = declarations(doc.prose)
     decl_shapes.update(shapes or {})
     for k, v in (assume or {}).items():
         decl_assume[k] = tuple(sorted(set(decl_assume.get(k, ())) | set(v)))
     defs: dict = {}
     results = []
-    for piece in math_pieces(text, kind):
+    for piece in pieces_of(doc):
         parts = split_top(piece.text)
         if len(parts) >= 2:
             name = is_definition(parts[0][0])
