@@ -14,12 +14,13 @@ from __future__ import annotations
 import bisect
 import re
 
-from .claimtex import Document, blank, find_regions, merged
+from .claimtex import Document, blank, find_regions, marks, merged
 
 _PARSER: list = []
 _OPAQUE = ("fence", "code_block", "html_block")
 _MATH_BLOCK = ("math_block", "math_block_eqno")
 _TEX = re.compile(r"\\\[|\\\(|\\begin")
+_BEGIN = re.compile(r"[ \t]*\\begin\{([A-Za-z]+\*?)\}(?:\{\d+\})?")
 
 
 def _parser():
@@ -53,13 +54,13 @@ def _inline(text: str, a: int, b: int, children, regions: list, opaque: list) ->
                 i = start - len(c.markup)
             if start >= a:
                 end = start + len(c.content)
-                regions.append((start, end))
+                regions.append((start, end, ""))
                 hidden.append((max(a, i), min(b, end + len(c.markup))))
                 cursor = end + len(c.markup)
     src = text[a:b]
     if _TEX.search(src):
         shown = blank(src, [(i - a, j - a) for i, j in hidden]).replace("%", " ")
-        regions += [(a + i, a + j) for i, j in find_regions(shown)]
+        regions += [(a + i, a + j, env) for i, j, env in find_regions(shown)]
 
 
 def read(text: str) -> Document:
@@ -81,20 +82,21 @@ def read(text: str) -> Document:
         elif tok.type in _MATH_BLOCK:
             i, j = text.find("$$", a, b), text.rfind("$$", a, b)
             if 0 <= i < j - 1:
-                regions.append((i + 2, j))
-        elif tok.type == "amsmath":
-            m = re.match(r"\s*\\begin\{[^{}]*\}(?:\{\d+\})?", text[a:b])
-            j = text.rfind("\\end", a, b)
-            if m and a + m.end() < j:
-                regions.append((a + m.end(), j))
+                regions.append((i + 2, j, ""))
+        elif tok.type == "amsmath":      # its map ends a line early: find its \end
+            m = _BEGIN.match(text, a)
+            j = text.find("\\end{" + m.group(1) + "}", m.end()) if m else -1
+            if j > m.end():
+                regions.append((m.end(), j, m.group(1)))
         elif tok.type == "inline":
             _inline(text, a, b, tok.children, regions, opaque)
     kept, reach = [], -1
     skip = merged(opaque)
     starts = [s for s, _ in skip]
-    for a, b in sorted(set(regions)):
+    for a, b, env in sorted(set(regions)):
         k = bisect.bisect_right(starts, a) - 1
         if a >= reach and b > a and not (k >= 0 and a < skip[k][1]):
-            kept.append((a, b))
+            kept.append((a, b, env))
             reach = b
-    return Document(text, kept, lambda p: p, blank(text, skip))
+    return Document(blank(text, marks(text, kept)), [(a, b) for a, b, _ in kept],
+                    lambda p: p, blank(text, skip))

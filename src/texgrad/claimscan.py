@@ -1,11 +1,13 @@
 """Finding the claims of a document: its math, the shapes its prose states, a formula's parts.
 
-``math_pieces`` finds every formula (environments, ``$$ $$``, ``\\[ \\]``, ``$ $``,
-``\\( \\)``, split at alignment line breaks, ``\\label``/``&``/... blanked, offsets kept),
-linear in the length of the text; ``declarations`` reads the shapes and assumptions the prose
-states (``X \\in \\mathbb{R}^{m \\times n}``, "``W`` symmetric", ``\\succ 0``);
-``split_top`` cuts a formula at its top-level '=' and ``is_definition`` names what a left
-side defines (``f(W)``).
+``document`` reads a document by its parser (LaTeX: :mod:`texgrad.claimtex`, pylatexenc;
+Markdown: :mod:`texgrad.claimmd`, markdown-it) and falls back to the regular-expression
+scanner here (environments, ``$$ $$``, ``\\[ \\]``, ``$ $``, ``\\( \\)``, linear in the length
+of the text) for plain text or when a parser fails; ``math_pieces`` gives every formula,
+split into rows by :mod:`texgrad.claimrows`, at its place in the original text;
+``declarations`` reads the shapes and assumptions the prose states
+(``X \\in \\mathbb{R}^{m \\times n}``, "``W`` symmetric", ``\\succ 0``); ``split_top`` cuts a
+formula at its top-level '=' and ``is_definition`` names what a left side defines (``f(W)``).
 """
 
 from __future__ import annotations

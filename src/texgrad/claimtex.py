@@ -10,10 +10,13 @@ belongs to the region).  ``verbatim``, ``lstlisting``, ``minted``, ``comment``, 
 maps back to the document (``Document.origin``): exactly, except inside what a macro
 expanded to, which maps to the macro's place.
 
-pylatexenc reads a character at a time, so the parser is given a *skeleton* of the text: every
-run of letters, digits, blanks and ``.,;:`` (not a control word, not an environment's name)
-shortened to its first character, which changes no token LaTeX would see.  The parse of a
-1 MB document then takes about a second.  pylatexenc is imported here only, lazily.
+pylatexenc reads a token at a time (some 50,000 a second), so the parser is given a
+*skeleton* of the text: every run that cannot open or close math, a group, a comment or an
+environment (characters, control words, groups of those) shortened to one character, each
+definition to one control word; what the parser says of the skeleton it says of the text.
+A 1 MB document with a thesis' density of math is read in under a second; a skeleton over
+MAX_SKELETON raises TooDense (the caller scans instead).  pylatexenc is imported here only,
+lazily.
 """
 
 from __future__ import annotations
@@ -77,8 +80,27 @@ class Document:
 
 # ------------------------------------------------------------------------ definitions
 
-def _group_end(s: str, i: int) -> int:
+_BRACE = re.compile(r"\\[^A-Za-z]|[{}]", re.S)
+
+
+def group_ends(s: str) -> dict:
+    """Where each group of ``s`` ends: {position of a '{': position after its '}'}, in one
+    pass (so that reading many definitions or arguments stays linear)."""
+    ends: dict = {}
+    stack: list = []
+    for m in _BRACE.finditer(s):
+        c = m.group(0)
+        if c == "{":
+            stack.append(m.start())
+        elif c == "}" and stack:
+            ends[stack.pop()] = m.end()
+    return ends
+
+
+def _group_end(s: str, i: int, ends: dict | None = None) -> int:
     """The position after the group opening at ``s[i] == '{'`` (-1 if it never closes)."""
+    if ends is not None:
+        return ends.get(i, -1)
     depth = 0
     n = len(s)
     while i < n:
@@ -108,7 +130,7 @@ _PARAMS = re.compile(r"(?:\s*#[1-9])*\s*")
 _NARGS = re.compile(r"\[\s*([0-9])\s*\]\s*")
 
 
-def _definition(s: str, pos: int, kind: str):
+def _definition(s: str, pos: int, kind: str, ends: dict):
     """(name, number of arguments, default or None, body, end) of the definition after
     ``\\kind`` at ``pos`` (default and body as (start, end) spans); None if it is not one."""
     i = _skip_space(s, pos)
@@ -120,7 +142,7 @@ def _definition(s: str, pos: int, kind: str):
         j = p.end()
         if not s.startswith("{", j):
             return None
-        end = _group_end(s, j)
+        end = _group_end(s, j, ends)
         return (m.group(1), p.group(0).count("#"), None, (j + 1, end - 1), end) \
             if end > 0 else None
     if s.startswith("*", i):
@@ -147,7 +169,7 @@ def _definition(s: str, pos: int, kind: str):
             default, i = (i + 1, close), _skip_space(s, close + 1)
     if not s.startswith("{", i):
         return None
-    end = _group_end(s, i)
+    end = _group_end(s, i, ends)
     return (m.group(1), nargs, default, (i + 1, end - 1), end) if end > 0 else None
 
 
@@ -175,15 +197,19 @@ def skeleton(text: str) -> tuple[str, Shift, dict]:
     out = []
     back = Shift()
     definitions: dict = {}
+    ends = None
     last = done = 0
-    for m in _TOKEN.finditer(text):
-        if m.group("keep") is not None:
-            continue
+    m = _TOKEN.search(text)
+    while m is not None:
         a, b = m.span()
+        if m.group("keep") is not None:
+            m = _TOKEN.search(text, b)
+            continue
         if m.group("env"):
             short = "\\" + m.group("env") + "{" + m.group("name") + "}"
         elif m.group("def"):
-            found = _definition(text, b, m.group("def"))
+            ends = group_ends(text) if ends is None else ends
+            found = _definition(text, b, m.group("def"), ends)
             if found is None:
                 short, b = ".", b
             else:
@@ -198,6 +224,7 @@ def skeleton(text: str) -> tuple[str, Shift, dict]:
         out.append(short)
         done += len(short)
         last = b
+        m = _TOKEN.search(text, b)
     out.append(text[last:])
     return "".join(out), back, definitions
 
@@ -235,7 +262,7 @@ _SETUP: list = []
 
 @dataclass
 class _Parse:
-    regions: list = field(default_factory=list)       # (start, end) of math bodies
+    regions: list = field(default_factory=list)       # (start, end, environment or "")
     comments: list = field(default_factory=list)      # (start, end)
     opaque: list = field(default_factory=list)        # (start, end): verbatim, definitions
     definitions: list = field(default_factory=list)   # (start, name, nargs, default, body, kind)
@@ -261,12 +288,14 @@ def _parse(text: str) -> _Parse:
         node = stack.pop()
         children = ()
         end = node.pos + node.len
-        if node.isNodeType(latexwalker.LatexCommentNode):
-            out.comments.append(span(node.pos, end))
+        if node.isNodeType(latexwalker.LatexCommentNode):      # to its line's end only
+            a = back(node.pos)
+            b = text.find("\n", a)
+            out.comments.append((a, len(text) if b < 0 else b))
         elif node.isNodeType(latexwalker.LatexMathNode):
             open_, close = node.delimiters
             if open_ and close and skel.startswith(close, end - len(close)):
-                out.regions.append(span(node.pos + len(open_), end - len(close)))
+                out.regions.append(span(node.pos + len(open_), end - len(close)) + ("",))
             children = node.nodelist
         elif node.isNodeType(latexwalker.LatexEnvironmentNode):
             name = node.environmentname
@@ -279,17 +308,19 @@ def _parse(text: str) -> _Parse:
                     if name.startswith(("alignat", "xalignat", "xxalignat")):
                         m = re.match(r"\s*\{\s*\d+\s*\}", text[a:b])
                         a += m.end() if m else 0
-                    out.regions.append((a, b))
+                    out.regions.append((a, b, name))
                     out.comments += [m.span() for m in _COMMENT.finditer(text, a, b)]
             else:
                 children = list(node.nodelist or ()) + list(
                     getattr(node.nodeargd, "argnlist", None) or ())
         elif node.isNodeType(latexwalker.LatexMacroNode):
             if "\\" + node.macroname == DEFINED and node.pos in definitions:
-                out.opaque.append(span(node.pos, end))
+                out.opaque.append(span(node.pos, node.pos + len(DEFINED)))
                 name, nargs, default, body, kind = definitions[node.pos]
                 out.definitions.append((back(node.pos), name, nargs, default, body, kind))
-            elif node.macroname == "verb":
+            elif node.macroname == "verb":          # its length holds the space after
+                while end > node.pos and skel[end - 1] in " \t\n":
+                    end -= 1
                 out.opaque.append(span(node.pos, end))
             else:
                 children = getattr(node.nodeargd, "argnlist", None) or ()
@@ -301,13 +332,13 @@ def _parse(text: str) -> _Parse:
 
 # --------------------------------------------------------------------------- macros
 
-def _argument(s: str, i: int):
+def _argument(s: str, i: int, ends: dict | None):
     """(argument, end) of a macro's argument at ``s[i]``: a group's inside or one token."""
     i = _skip_space(s, i)
     if i >= len(s):
         return None
     if s[i] == "{":
-        end = _group_end(s, i)
+        end = _group_end(s, i, ends)
         return (s[i + 1:end - 1], end) if end > 0 else None
     if s[i] == "}":
         return None
@@ -320,7 +351,7 @@ class _Expander:
         self.limit = limit
         self.size = 0
 
-    def call(self, s: str, i: int, macro, table: dict, depth: int):
+    def call(self, s: str, i: int, macro, table: dict, depth: int, ends=None):
         """(expansion, end) of the macro named at ``s[..i]``, or None when its arguments
         cannot be read."""
         nargs, default, body = macro
@@ -336,7 +367,7 @@ class _Expander:
             else:
                 args.append(default)
         while len(args) < nargs:
-            got = _argument(s, i)
+            got = _argument(s, i, ends)
             if got is None:
                 return None
             args.append(got[0])
@@ -351,11 +382,12 @@ class _Expander:
         if depth > MAX_DEPTH or "\\" not in s:
             return s
         out, last = [], 0
+        ends = group_ends(s)
         for m in _CSNAME.finditer(s):
             macro = table.get(m.group(1))
             if macro is None or m.start() < last:
                 continue
-            got = self.call(s, m.end(), macro, table, depth)
+            got = self.call(s, m.end(), macro, table, depth, ends)
             if got is None:
                 continue
             out += [s[last:m.start()], got[0]]
@@ -393,6 +425,7 @@ def expand(text: str, parse: _Parse) -> tuple[str, Shift]:
     names = {d[1] for d in defs}
     table: dict = {}
     expander = _Expander(MAX_GROWTH * len(text) + 2**20)
+    ends = group_ends(text)
     back = Shift()
     out, last, done, k = [], 0, 0, 0
     for m in _CSNAME.finditer(text):
@@ -408,7 +441,7 @@ def expand(text: str, parse: _Parse) -> tuple[str, Shift]:
         macro = table.get(m.group(1))
         if macro is None:
             continue
-        got = expander.call(text, m.end(), macro, table, 0)
+        got = expander.call(text, m.end(), macro, table, 0, ends)
         if got is None:
             continue
         out.append(text[last:m.start()])
@@ -439,8 +472,42 @@ def blank(text: str, spans) -> str:
 
 
 def find_regions(text: str) -> list:
-    """The (start, end) of the math bodies of ``text``, its macros left as they are."""
+    """The (start, end, environment or "") of the math bodies of ``text``, its macros left
+    as they are."""
     return _parse(text).regions
+
+
+WRAPPERS = frozenset({"aligned", "alignedat", "gathered", "split"})
+ARRAYS = frozenset({"cases", "dcases", "rcases", "array", "matrix", "pmatrix", "bmatrix",
+                    "Bmatrix", "vmatrix", "Vmatrix", "smallmatrix", "subarray"})
+ONE_FORMULA = frozenset({"multline", "multline*", "dmath", "dmath*", "split"})
+_NESTED = re.compile(r"\\(begin|end)\s*\{([A-Za-z]+\*?)\}|\\\\(?:\[[^\]\n]{0,40}\])?")
+_COLUMNS = re.compile(r"\s*\{[^{}]{0,40}\}")
+
+
+def marks(text: str, regions: list) -> list:
+    """What the rows of these regions must not see: the marks of the environments nested to
+    align or gather (``aligned``, ``split``, ...; their rows are the display's), and the line
+    breaks that do not end a formula (in ``multline``, ``dmath``, ``split``, and inside
+    ``cases``, ``array`` and the matrices)."""
+    out = []
+    for a, b, env in regions:
+        stack: list = []
+        for m in _NESTED.finditer(text, a, b):
+            kind, name = m.group(1), m.group(2)
+            if kind == "begin":
+                stack.append(name)
+                if name in WRAPPERS:
+                    cols = _COLUMNS.match(text, m.end()) if name == "alignedat" else None
+                    out.append((m.start(), cols.end() if cols else m.end()))
+            elif kind == "end":
+                if stack and stack[-1] == name:
+                    stack.pop()
+                if name in WRAPPERS:
+                    out.append(m.span())
+            elif (stack[-1] if stack else env) in ONE_FORMULA or ARRAYS.intersection(stack):
+                out.append(m.span())
+    return out
 
 
 def read(text: str) -> Document:
@@ -456,10 +523,10 @@ def read(text: str) -> Document:
             text, parse = expanded, _parse(expanded)
     shown = blank(text, parse.comments)
     prose = blank(shown, parse.opaque)
-    regions = sorted(set(parse.regions))
     kept, reach = [], -1
-    for a, b in regions:            # a region inside another (\text{$x$}) is part of it
-        if a >= reach and b > a:
-            kept.append((a, b))
+    for a, b, env in sorted(set(parse.regions)):    # one inside another (\text{$x$}) is
+        if a >= reach and b > a:                    # part of it
+            kept.append((a, b, env))
             reach = b
-    return Document(shown, kept, origin, prose)
+    shown = blank(shown, marks(shown, kept))
+    return Document(shown, [(a, b) for a, b, _ in kept], origin, prose)
