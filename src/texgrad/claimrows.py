@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 _MASK = re.compile(r"\\(label|tag\*?|eqref|ref)\s*\{[^{}]*\}|\\(nonumber|notag)(?![a-zA-Z])|&|"
                    r"\\(displaystyle|textstyle|scriptstyle)(?![a-zA-Z])|"
-                   r"\\(begin|end)\s*\{(aligned|alignedat|split|array|cases|gathered|align|"
+                   r"\\(begin|end)\s*\{(aligned|alignedat|split|array|gathered|align|"
                    r"gather|equation|multline|eqnarray|flalign|alignat|subequations|dmath|"
-                   r"matrix)\*?\}(\s*\{[^{}]*\})?|\\color\s*\{[^{}]*\}|\\(mathstrut|strut|"
+                   r"eqnarray)\*?\}(\s*\{[^{}]*\})?|\\color\s*\{[^{}]*\}|\\(mathstrut|strut|"
                    r"cdots?\s*$)(?![a-zA-Z])")
 # '=' spelled otherwise: the mark blanked but for one '=' at its end
 _EQUALS = re.compile(r":=|\\coloneqq(?![a-zA-Z])|\\triangleq(?![a-zA-Z])|\\equiv(?![a-zA-Z])|"

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sys
 
 import click
@@ -66,7 +65,7 @@ import click
 from .claimsdefs import collect
 from .claimsdiff import is_differential
 from .claimrows import statements
-from .claimscan import declarations, is_definition, math_pieces, split_top
+from .claimscan import declarations, document, pieces_of, split_top
 from .claimsdecide import CLAIM_TIME_LIMIT, DERIVATIVE, decide
 from .claimsverdict import ClaimResult
 from .clickopts import shape_options
@@ -118,21 +117,18 @@ def check_text(text: str, filename: str = "-", shapes: dict | None = None,
     from .errors import position
     kind = "md" if filename.endswith(".md") else ("txt" if filename.endswith(".txt")
                                                  else "tex")
-    decl_shapes, decl_assume = declarations(text)
+    doc = document(text, kind)
+    decl_shapes, decl_assume = declarations(doc.prose)
     decl_shapes.update(shapes or {})
     for k, v in (assume or {}).items():
         decl_assume[k] = tuple(sorted(set(decl_assume.get(k, ())) | set(v)))
     defs: dict = {}
     results = []
-    for piece in math_pieces(text, kind):
-        parts = split_top(piece.text)
-        if len(parts) >= 2:
-            name = is_definition(parts[0][0])
-            if name and not re.search(r"\\partial|\\nabla", piece.text):
-                defs[name] = parts[1][0]
-                continue
-        if not re.search(r"\\partial|\\nabla|\\frac\{\s*(\\mathrm\{)?d\s*\}", piece.text):
+    for piece in pieces_of(doc):
+        if not (DERIVATIVE.search(piece.text) or is_differential(piece.text)):
+            collect(defs, piece.text)       # a definition a later claim may lean on
             continue
+        parts = split_top(piece.text)
         if len(parts) < 2:
             continue
         lead = len(piece.text) - len(piece.text.lstrip())

@@ -1,11 +1,13 @@
 """Finding the claims of a document: its math, the shapes its prose states, a formula's parts.
 
-``math_pieces`` finds every formula (environments, ``$$ $$``, ``\\[ \\]``, ``$ $``,
-``\\( \\)``, split at alignment line breaks, ``\\label``/``&``/... blanked, offsets kept),
-linear in the length of the text; ``declarations`` reads the shapes and assumptions the prose
-states (``X \\in \\mathbb{R}^{m \\times n}``, "``W`` symmetric", ``\\succ 0``);
-``split_top`` cuts a formula at its top-level '=' and ``is_definition`` names what a left
-side defines (``f(W)``).
+``document`` reads a document by its parser (LaTeX: :mod:`texgrad.claimtex`, pylatexenc;
+Markdown: :mod:`texgrad.claimmd`, markdown-it) and falls back to the regular-expression
+scanner here (environments, ``$$ $$``, ``\\[ \\]``, ``$ $``, ``\\( \\)``, linear in the length
+of the text) for plain text or when a parser fails; ``math_pieces`` gives every formula,
+split into rows by :mod:`texgrad.claimrows`, at its place in the original text;
+``declarations`` reads the shapes and assumptions the prose states
+(``X \\in \\mathbb{R}^{m \\times n}``, "``W`` symmetric", ``\\succ 0``); ``split_top`` cuts a
+formula at its top-level '=' and ``is_definition`` names what a left side defines (``f(W)``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from __future__ import annotations
 import re
 
 from .claimrows import Piece, mask, rows
+from .claimtex import Document
+from .claimtex import read as read_latex
 from .errors import LimitError, TexgradError
 
 # ------------------------------------------------------------------ finding the math
@@ -48,9 +52,9 @@ def _delimited(src: str, opener, closer_of) -> list[tuple[int, int]]:
         pos = j + len(close)
 
 
-def math_pieces(text: str, kind: str = "tex") -> list[Piece]:
-    """Every formula of a document, split at alignment line breaks, with its offset.  Linear
-    in the length of the text (no pattern rescans the rest of the text per opener)."""
+def _fallback(text: str, kind: str) -> Document:
+    """The regular-expression scanner: the math of any text, found by its delimiters alone
+    (comments masked in .tex); plain text: every line holding a derivative."""
     src = mask(text, _COMMENT) if kind == "tex" else text
     taken = bytearray(len(src))
     regions = []
@@ -70,10 +74,39 @@ def math_pieces(text: str, kind: str = "tex") -> list[Piece]:
     if kind == "txt":       # plain text: a line holding a derivative is a formula
         for m in re.finditer(r"^.*(\\partial|\\nabla|\\frac\{d).*$", src, re.M):
             add(m.start(), m.end())
-    pieces = []
-    for start, end in sorted(regions):
-        pieces += rows(src[start:end], start)
-    return pieces
+    return Document(src, sorted(regions), lambda p: p, src)
+
+
+def document(text: str, kind: str = "tex") -> Document:
+    """A document read by its parser (LaTeX: pylatexenc, Markdown: markdown-it), or by the
+    regular-expression scanner when it is plain text or the parser fails on it (a parse
+    error, nesting too deep, macros expanding without end, a structure too dense to parse in
+    about two seconds)."""
+    if kind in ("tex", "md"):
+        try:
+            if kind == "md":
+                from .claimmd import read as read_markdown
+                return read_markdown(text)
+            return read_latex(text)
+        except Exception:           # any failure of a parser (RecursionError too): scan
+            pass
+    return _fallback(text, kind)
+
+
+def pieces_of(doc: Document) -> list[Piece]:
+    """The rows of a document's math regions, each at its place in the original text."""
+    out = []
+    for start, end in doc.regions:
+        for piece in rows(doc.text[start:end], start):
+            lead = len(piece.text) - len(piece.text.lstrip())
+            out.append(Piece(piece.text, max(0, doc.origin(piece.offset + lead) - lead)))
+    return out
+
+
+def math_pieces(text: str, kind: str = "tex") -> list[Piece]:
+    """Every formula of a document, split at alignment line breaks, with its offset in the
+    text.  Linear in the length of the text."""
+    return pieces_of(document(text, kind))
 
 
 # ------------------------------------------------------- shapes and assumptions in prose
