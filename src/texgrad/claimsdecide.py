@@ -169,7 +169,8 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
     except LimitError:
         raise
     except TexgradError as e:
-        raise TexgradError(f"cannot differentiate: {e.message}") from None
+        kind_ = ShapeError if isinstance(e, ShapeError) else TexgradError  # a member: wrong
+        raise kind_(f"cannot differentiate: {e.message}") from None
     cplx = bool(x is not None and "complex" in x.assume)
     return Deriv(shown, values, conj, row, sym_var, cplx, symmetric=symmetric, f_text=f_text)
 
@@ -309,11 +310,16 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     if r.form == "entry":
         return ClaimResult(None, r.latex, None, "comparing derivatives by an entry is not "
                            "supported yet", line)
+    from .claimsdefs import symbols_of
+    from .claimsindex import rewrite_members
+    read_as, fresh = rewrite_members(line, members, symbols_of(d.f_text))  # X_{ij} A_{ji}
+    if fresh and r.wrt in r.symbols:        # entry (k, l) of a matrix of the variable's shape
+        shapes = {**shapes, fresh: _shape_spec(r.symbols[r.wrt])}
     results = []
-    for rhs in members:
+    for rhs, text in zip(members, read_as):
         shown_rhs = " ".join(rhs.split())
         try:
-            printed = _printed(rhs, d, shapes, assume, defs, seed, symmetric)
+            printed = _printed(text, d, shapes, assume, defs, seed, symmetric)
         except LimitError:
             raise
         except ShapeError as e:
@@ -514,7 +520,9 @@ def _printed(rhs: str, d: Deriv, shapes: dict, assume: dict, defs: dict, seed: i
     from .api import prepare
     r = d.values
     if _is_derivative_form(rhs):
-        dm = _derivative_of(rhs, shapes, assume, defs, seed, "G", allow_zero=True)
+        known = {name: _shape_spec(s) for name, s in r.symbols.items()}
+        dm = _derivative_of(rhs, {**known, **shapes}, assume, defs, seed, "G",
+                            allow_zero=True)
         if dm is None:
             raise TexgradError("it is itself a derivative, of which texgrad cannot find the "
                                "variable")
