@@ -173,3 +173,19 @@ def test_a_sum_with_numeric_bounds_is_written_out():
              "(XXA+XAX+AXX)^T \\cr &= \\Big(\\sum_{k=0}^2 \\, X^k\\,A\\,X^{2-k}\\Big)^T")
     assert texgrad.check_claim(claim).verdict is True
     assert texgrad.check_claim(claim.replace("X^{2-k}", "X^{1-k}")).verdict is False
+
+
+def test_more_request_forms_and_readings():
+    # D_x f and J_x f: the derivative in numerator layout (a row for a scalar f)
+    assert texgrad.check_claim(r"D_x (x^Tx) = 2x^T").verdict is True
+    assert texgrad.check_claim(r"\mathbf{J}_{\mathbf{x}} (A\mathbf{x}) = A").verdict is True
+    # \nabla^2 f: the Hessian when the printed answer is a matrix, else the Laplacian
+    assert texgrad.check_claim(r"\nabla^2 (x^TAx) = A + A^T").verdict is True
+    r = texgrad.check_claim(r"\nabla^2 \|x\|^2 = 2n")       # n: the size of x
+    assert r.verdict is True and "n read as the size" in r.reason
+    assert texgrad.check_claim(r"\nabla^2 \|x\|^2 = 2n + 1").verdict is False
+    # W^{(l)}: a label, never a power: d ||W^{(2)} a||^2 / dW^{(2)} = 2 W^{(2)} a a^T
+    claim = (r"\frac{\partial}{\partial W^{(2)}} \|W^{(2)}\mathbf{a}^{(1)}\|^2 = "
+             r"2W^{(2)}\mathbf{a}^{(1)}(\mathbf{a}^{(1)})^T")
+    assert texgrad.check_claim(claim).verdict is True
+    assert texgrad.check_claim(claim.replace("2W", "W")).verdict is False

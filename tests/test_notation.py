@@ -747,3 +747,14 @@ def test_an_unknown_function_is_applied_elementwise_and_said():
     # declared a symbol, f is a factor again, and the stamp says so
     r = texgrad.differentiate(r"f(x + 1)", wrt="x", shapes={"f": ()})
     assert r.latex == "f" and "read as the product" in r.stamp
+
+
+def test_a_parenthesised_superscript_is_a_label():
+    rng = np.random.default_rng(6)
+    w, a = rng.standard_normal((3, 4)), rng.standard_normal(4)
+    f = r"\|W^{(2)} \mathbf{a}^{(1)}\|^2"
+    vals = {"W^(2)": w, "a^(1)": a}
+    assert np.isclose(texgrad.evaluate(f, vals), np.sum((w @ a) ** 2))
+    r = texgrad.differentiate(f, wrt=r"W^{(2)}")
+    assert r.latex == r"2W^{(2)}\mathbf{a}^{(1)}(\mathbf{a}^{(1)})^{T}"
+    assert np.allclose(r.evaluate(vals), 2 * np.outer(w @ a, a))

@@ -66,7 +66,8 @@ from .claimsdefs import collect
 from .claimsdiff import is_differential
 from .claimrows import statements
 from .claimscan import declarations, document, pieces_of, split_top
-from .claimsdecide import CLAIM_TIME_LIMIT, DERIVATIVE, decide
+from .claimsdecide import CLAIM_TIME_LIMIT, decide
+from .claimsrequest import DERIVATIVE
 from .claimsverdict import ClaimResult
 from .clickopts import shape_options
 from .errors import TexgradError

@@ -12,112 +12,23 @@ from __future__ import annotations
 import re
 import warnings
 
-from .claimscan import NAME, split_top
+from .claimscan import split_top
+from .claimsrequest import CONJ, ROW, is_derivative_form, request_parts
 from .claimsverdict import ClaimResult, Deriv, Printed, compare, square_unstated
 from .dims import DimVar
 from .errors import LimitError, ShapeError, TexgradError
 
 CLAIM_TIME_LIMIT = 20.0            # seconds per claim
 
-_ROW = re.compile(r"\^\s*(?:\\top|T|\\intercal|\{\s*(?:\\top|T|\\intercal|\\mathsf\{T\}|"
-                  r"\\mathrm\{T\})\s*\})\s*$")
-_CONJ = re.compile(r"\^\s*(\*|\{\s*\*\s*\})\s*$")
-# a derivative written in a formula (the paper checker's test for a claim)
-DERIVATIVE = re.compile(r"\\partial|\\nabla|[∂∇]|\\[dtc]?frac\s*\{\s*(?:\\mathrm\s*\{\s*|"
-                        r"\\operatorname\s*\{\s*|\\delta(?![a-zA-Z])|d)|"
-                        r"(?<![A-Za-z\\])[A-Za-z]\s*(?:'{1,3}|\^\s*\{\s*\\prime)\s*\(")
-
-
-def _extend(text: str, start: int, end: int) -> str:
-    """``text[start:end]`` extended over the closing braces its unclosed ``{`` need: a node's
-    span may end at a superscript's payload, before the ``}`` (``x^{2`` of ``x^{2}``)."""
-    piece = text[start:end]
-    open_ = len(re.findall(r"(?<!\\)\{", piece)) - len(re.findall(r"(?<!\\)\}", piece))
-    k = end
-    while open_ > 0:
-        while k < len(text) and text[k].isspace():
-            k += 1
-        if k < len(text) and text[k] == "}":
-            k += 1
-            open_ -= 1
-        else:
-            break
-    return text[start:k]
-
-
-def _request_parts(lhs: str):
-    """(function text or None, variable text, order, laplacian) of a request written on the
-    left (or as a member of a chain); None when it is not a derivative request.  The text of
-    the function is cut from the request's own text, not from node spans (which may end
-    before closing braces): after an operator, the rest of ``lhs`` (``lhs`` ends at the '=');
-    inside ``\\frac{\\partial f}{...}``, the numerator's group."""
-    from .request import split_request
-    from .parse import parse
-    m = _PRIMED.match(lhs)
-    if m:       # f'(x), f''(x): Lagrange's notation, the derivatives of a named function
-        order = len(m.group(2)) if "'" in m.group(2) else m.group(2).count("prime")
-        return m.group(1), m.group(3), order, False
-    ast = parse(lhs)
-    req = split_request(ast, lhs)
-    inline = ast.op == "dop" or (ast.op == "chain" and ast.args and ast.args[0].op == "dop")
-    if inline:
-        f_text = _extend(lhs, req.f.start, req.f.end)
-    else:
-        f_text = lhs[req.f.start:].strip()
-    wrt_text = _extend(lhs, req.wrt.start, req.wrt.end) if req.wrt is not None else None
-    if wrt_text is None and not req.laplacian:
-        # \nabla f(W): the variable is the function's one argument
-        if not lhs.lstrip().startswith(("\\nabla", "∇")):
-            return None
-        m = re.match(r"^\s*" + NAME + r"\s*(?:\\left)?\(([^(),]+)(?:\\right)?\)\s*$", f_text)
-        wrt_text = m.group(1) if m else _one_symbol(f_text)
-        if wrt_text is None:
-            return None
-    return f_text, wrt_text, req.order, req.laplacian
-
-
-_PRIMED = re.compile(r"^\s*(" + NAME + r")\s*('{1,3}|(?:\^\s*\{\s*(?:\\prime\s*){1,3}\}))"
-                     r"\s*(?:\\left)?\(([^()]+?)(?:\\right)?\)\s*$")
-
-
-def _one_symbol(f_text: str):
-    """``\\nabla \\|x\\|_2^2``: a gradient without its variable is by the function's one
-    symbol (None when it has several)."""
-    from .api import prepare
-    try:
-        _r, _n, typer, _raw = prepare(f_text, {}, {})
-    except LimitError:
-        raise
-    except TexgradError:
-        return None
-    names = sorted(typer.symtab)
-    return typer.symtab[names[0]].latex if len(names) == 1 else None
-
-
-def _is_derivative_form(text: str) -> bool:
-    """Whether a member of a chain is written as a derivative request (whatever its operand)."""
-    from .request import is_request, split_request
-    from .parse import parse
-    if not DERIVATIVE.search(text):
-        return False
-    try:
-        ast = parse(text)
-        req = split_request(ast, text)
-    except LimitError:
-        raise
-    except TexgradError:
-        return False
-    return is_request(ast) or req.wrt is not None or req.laplacian
-
-
 def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
-                   symmetric: str, allow_zero: bool = False, members: list | None = None):
+                   symmetric: str, allow_zero: bool = False, members: list | None = None,
+                   hessian: bool = False):
     """texgrad's verified derivative of the request ``lhs`` (None: not a request).  Raises
     TexgradError with "cannot read ..." / "cannot differentiate ..." messages."""
     from .api import differentiate, prepare
     from .request import parse_wrt
     try:
-        req = _request_parts(lhs)
+        req = request_parts(lhs)
     except LimitError:
         raise
     except TexgradError as e:
@@ -132,19 +43,21 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
     if members is not None:         # Y = X^T X, then f(Y): the definitions the claim needs
         from .claimsdefs import apply_symbols
         try:
-            var = parse_wrt(_CONJ.sub("", wrt_text)) if wrt_text else ""
+            var = parse_wrt(CONJ.sub("", wrt_text)) if wrt_text else ""
         except LimitError:
             raise
         except TexgradError:
             var = ""
         f_text, members[:] = apply_symbols(defs, f_text, list(members), var)
     conj = row = False
-    if wrt_text and (_CONJ.search(wrt_text) or re.search(r"\\overline", wrt_text)):
+    if wrt_text and (CONJ.search(wrt_text) or re.search(r"\\overline", wrt_text)):
         conj = True         # d/dx^*: the conjugate Wirtinger derivative
-        wrt_text = _CONJ.sub("", wrt_text)
+        wrt_text = CONJ.sub("", wrt_text)
         wrt_text = re.sub(r"\\overline\s*\{(.*)\}", r"\1", wrt_text)
-    elif wrt_text and _ROW.search(wrt_text):
+    elif wrt_text and ROW.search(wrt_text):
         row = True          # d f / d x^T: a row
+    if laplacian and hessian:       # \nabla^2 f printed as a matrix: the Hessian
+        laplacian = False
     kind = "laplacian" if laplacian else ("hessian" if order > 1 else None)
     if allow_zero and wrt_text:
         try:
@@ -172,7 +85,8 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
         kind_ = ShapeError if isinstance(e, ShapeError) else TexgradError  # a member: wrong
         raise kind_(f"cannot differentiate: {e.message}") from None
     cplx = bool(x is not None and "complex" in x.assume)
-    return Deriv(shown, values, conj, row, sym_var, cplx, symmetric=symmetric, f_text=f_text)
+    return Deriv(shown, values, conj, row, sym_var, cplx, symmetric=symmetric, f_text=f_text,
+                 laplacian=laplacian)
 
 
 def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
@@ -278,7 +192,7 @@ def _decide_powers(line, powers, shapes, assume, defs, seed, symmetric) -> Claim
 
 
 def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
-                 symmetric: str = "G", joint: str = "") -> ClaimResult:
+                 symmetric: str = "G", joint: str = "", hessian: bool = False) -> ClaimResult:
     """One claim decided at one reading of its shapes (``joint``: the note of the shapes
     that the printed answer's own products fixed, when this is the second reading)."""
     from .claimsdiff import differential
@@ -295,7 +209,8 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     if not all(m.strip() for m in members):
         return ClaimResult(None, None, None, "nothing between two '='", line)
     try:
-        d = _derivative_of(lhs, shapes, assume, defs, seed, symmetric, members=members)
+        d = _derivative_of(lhs, shapes, assume, defs, seed, symmetric, members=members,
+                           hessian=hessian)
     except LimitError:
         raise
     except TexgradError as e:
@@ -354,6 +269,12 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
         res.shapes = {**{n: _shape_spec(s) for n, s in printed.syms.items()},
                       **{n: _shape_spec(s) for n, s in r.symbols.items()}}
         results.append(res)
+        if res.verdict is False and d.laplacian and res.max_rel_error == float("inf") and \
+                not hessian:
+            # \nabla^2 f = A + A^T: the Hessian, when the printed answer is a matrix
+            again = _decide_once(line, shapes, assume, defs, seed, symmetric, joint, True)
+            if again.verdict is not None or not again.reason.startswith("cannot"):
+                return again
         if res.verdict is False:
             return res
     undecided = [x for x in results if x.verdict is None]
@@ -464,7 +385,7 @@ def _joint_shapes(d: Deriv, members: list, shapes: dict, assume: dict):
     both conform."""
     from .typeloop import typed_together
     from .parse import parse
-    texts = [d.f_text] + [m for m in members if not _is_derivative_form(m)]
+    texts = [d.f_text] + [m for m in members if not is_derivative_form(m)]
     joined = "\n= ".join("{" + t + "}" for t in texts)
     ast = parse(joined)
     if ast.op != "chain" or len(ast.args) != len(texts):
@@ -519,7 +440,7 @@ def _printed(rhs: str, d: Deriv, shapes: dict, assume: dict, defs: dict, seed: i
     read as its operand), anything else typed with the shapes of texgrad's derivative."""
     from .api import prepare
     r = d.values
-    if _is_derivative_form(rhs):
+    if is_derivative_form(rhs):
         known = {name: _shape_spec(s) for name, s in r.symbols.items()}
         dm = _derivative_of(rhs, {**known, **shapes}, assume, defs, seed, "G",
                             allow_zero=True)
@@ -544,8 +465,27 @@ def _printed(rhs: str, d: Deriv, shapes: dict, assume: dict, defs: dict, seed: i
         if isinstance(got, DimVar) and got.unit_ok and want[i] != 1:
             typer.dims.unify(got, want[i], "the printed answer")
     g, _gd, syms = typer.finish(raw)
-    return Printed("expr", g, dict(syms), text=rhs)
+    return Printed("expr", g, dict(syms), text=rhs, sizes_as=_sizes_named(syms, r, shapes))
 
+
+_SIZE_LETTERS = ("n", "d", "m", "p", "k", "N", "D", "M")
+
+
+def _sizes_named(printed: dict, r, shapes: dict) -> dict:
+    """``\\nabla^2 \\|x\\|^2 = 2n``: a scalar letter of the printed answer that f lacks is the
+    size it names, where that is unambiguous: a dimension the text or caller declared by that
+    name, or, when the claim has one dimension only, a usual size letter (n, d, ...)."""
+    dims = {d for s in r.symbols.values() for d in s.dims if isinstance(d, str)}
+    declared = {str(d) for spec in shapes.values() for d in spec}
+    out = {}
+    for name, s in printed.items():
+        if name in r.symbols or s.dims != (1, 1) or name in shapes:
+            continue
+        if name in declared and name in dims:
+            out[name] = name
+        elif len(dims) == 1 and name in _SIZE_LETTERS:
+            out[name] = next(iter(dims))
+    return out
 
 def _shape_spec(s) -> tuple:
     r, c = s.dims

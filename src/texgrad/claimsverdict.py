@@ -93,6 +93,7 @@ class Deriv:
     symmetric: str = "G"        # the convention ``shown`` is in
     f_text: str = ""            # the function differentiated, as read (definitions in)
     fixed: tuple = ()           # names held at 0 in every draw (a differential's step)
+    laplacian: bool = False     # \nabla^2 f read as the Laplacian
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Printed:
     syms: dict = field(default_factory=dict)
     deriv: object = None        # Deriv of a member that is a request
     text: str = ""
+    sizes_as: dict = field(default_factory=dict)    # a letter read as a dimension's size
 
 
 # ------------------------------------------------------------- the numeric comparison
@@ -225,6 +227,8 @@ def compare(d: Deriv, p: Printed, seed: int, symmetric_at: tuple = ()) -> ClaimR
                     env[name] = (env[name] + env[name].T) / 2
                 for name in d.fixed:
                     env[name] = env[name] * 0.0
+                for name, dim in p.sizes_as.items():
+                    env[name] = env[name] * 0.0 + sizes[dim]
                 a = ours_valid(env, sizes)
                 if a is None:
                     continue
@@ -256,7 +260,11 @@ def compare(d: Deriv, p: Printed, seed: int, symmetric_at: tuple = ()) -> ClaimR
                     used_sizes.append(shown_sizes)
             if got >= 2:
                 break
-    return _verdict(d, p, pairs, undefined, vacuous, used_sizes)
+    res = _verdict(d, p, pairs, undefined, vacuous, used_sizes)
+    if p.sizes_as and res.verdict is not None:
+        note = ", ".join(f"{k} read as the size {v}" for k, v in p.sizes_as.items())
+        res.reason = "; ".join(x for x in (res.reason, note) if x)
+    return res
 
 
 _CONVENTIONS = {

@@ -19,7 +19,8 @@ MAX_DIM = 10_000
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _DIGITS = re.compile(r"[0-9]+\Z")
-_NAME = re.compile(r"\\?[A-Za-z][A-Za-z0-9_]*\Z")
+# a name as the naming rule gives it: x, W_1, X_tilde, \Sigma; W^(l), a^[2] (a label)
+_NAME = re.compile(r"\\?[A-Za-z][A-Za-z0-9_]*(?:\^[(\[][A-Za-z0-9+\- ]{1,12}[)\]])?\Z")
 
 
 def _show(text: str) -> str:

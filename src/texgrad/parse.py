@@ -125,6 +125,16 @@ class Build:
                              "one factor").at(self.source, node.start)
         for post in c[1:]:
             kind, payload, start, end = post
+            if kind == "sup" and node.op == "sym" and payload.op == "paren" and \
+                    payload.args[1] in ("(", "["):
+                # W^{(l)}, \mathbf{a}^{[2]}: a label (a network's layer), never a power
+                label = " ".join(self.source[payload.start + 1:payload.end - 1].split()) \
+                    if self.source else ""
+                o, c_ = payload.args[1], ")" if payload.args[1] == "(" else "]"
+                name, latex, hint = node.args
+                node = N("sym", (f"{name}^{o}{label}{c_}", f"{latex}^{{{o}{label}{c_}}}",
+                                 hint), node.start, end)
+                continue
             node = N(kind, (node, payload), node.start, end)
         return node
 

@@ -136,6 +136,8 @@ class LatexPrinter:
     # --------------------------------------------------------------------- leaves
     def _print_Sym(self, e: Sym):
         s = e.latex or e.name
+        if "^" in e.name:       # W^{(l)}: a label superscript; a postfix needs (W^{(l)})^T
+            return s, PREC["postfix"] - 1
         return s, PREC["atom"]
 
     def _print_Const(self, e: Const):
