@@ -189,3 +189,12 @@ def test_more_request_forms_and_readings():
              r"2W^{(2)}\mathbf{a}^{(1)}(\mathbf{a}^{(1)})^T")
     assert texgrad.check_claim(claim).verdict is True
     assert texgrad.check_claim(claim.replace("2W", "W")).verdict is False
+
+
+def test_conditions_stated_in_prose_and_frobenius_requests():
+    claim = r"\frac{\partial}{\partial X} \operatorname{tr}(X^\top B X) = 2BX"
+    assert texgrad.check_claim(claim + r" \quad \text{if B is symmetric}").verdict is True
+    assert texgrad.check_claim(claim).status == "conditional"
+    # d/dX applies to the whole Frobenius product: (AX) : B = tr((AX)^T B), gradient A^T B
+    assert texgrad.check_claim(r"\frac{\partial}{\partial X} (AX) : B = A^TB").verdict is True
+    assert texgrad.check_claim(r"\frac{\partial}{\partial X} (AX) : B = BA^T").verdict is False

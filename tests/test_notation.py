@@ -625,6 +625,17 @@ CASES += [
       lambda v: 2 * v["A"].T @ v["A"] @ v["x"]),
 ]
 
+CASES += [
+    C("frobenius-colon", r"(AX) : B", {"A": ("m", "n"), "X": ("n", "p"), "B": ("m", "p")},
+      lambda v: np.sum((v["A"] @ v["X"]) * v["B"]), "X", lambda v: v["A"].T @ v["B"]),
+    C("single-bars-vector-norm", r"|\mathbf{x} - \mathbf{a}|^2", {"x": ("n",), "a": ("n",)},
+      lambda v: np.sum((v["x"] - v["a"]) ** 2), r"\mathbf{x}",
+      lambda v: 2 * (v["x"] - v["a"])),
+    C("ast-conjugate-transpose-real", r"\operatorname{tr}(A^\ast X)",
+      {"A": ("m", "n"), "X": ("m", "n")}, lambda v: np.trace(v["A"].T @ v["X"]), "X",
+      lambda v: v["A"]),
+]
+
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
 # xfails, so a fix shows up as XPASS (a failure): then delete the entry.
 VALUE_FAILURES: dict[str, str] = {}

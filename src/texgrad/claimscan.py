@@ -125,7 +125,11 @@ _PROPERTY = (r"(?:symmetric(?:\s+positive[- ](?:semi)?definite)?|Hermitian|"
 _SYMMETRIC = re.compile(r"(?:symmetric|Hermitian)\s+(?:positive[- ](?:semi)?definite\s+)?"
                         r"(?:matri(?:x|ces)\s+)?\$?\s*(?P<a>" + NAME + r")"
                         r"|\$\s*(?P<b>" + NAME + r")\s*(?:\\in[^$]{0,200})?\$\s+"
-                        r"(?:(?:is|be)\s+)?(?:an?\s+)?(?:real\s+)?" + _PROPERTY, re.I)
+                        r"(?:(?:is|be)\s+)?(?:an?\s+)?(?:real\s+)?" + _PROPERTY +
+                        # "if B is symmetric", "where A is positive definite": plain text
+                        r"|(?<![A-Za-z])(?:if|where|when|with|assuming|assume|for|since)\s+"
+                        r"(?P<c>" + NAME + r")\s+(?:is|be)\s+(?:an?\s+)?(?:real\s+)?"
+                        + _PROPERTY, re.I)
 _SPD = re.compile(r"(?P<a>" + NAME + r")\s*\\succ\s*0")
 _SYM_EQ = re.compile(r"(?P<a>" + NAME + r")\s*=\s*(?P<b>" + NAME
                      + r")\^(?:\\top|T|\{\\top\}|\{T\})")
@@ -158,7 +162,7 @@ def declarations(text: str) -> tuple[dict, dict]:
             if field_ == "C":
                 assume.setdefault(name, set()).add("complex")
     for m in _SYMMETRIC.finditer(text):
-        name = _sym_name(m.group("a") or m.group("b"))
+        name = _sym_name(m.group("a") or m.group("b") or m.group("c"))
         prop = "spd" if re.search(r"definite|spd", m.group(0), re.I) else "symmetric"
         assume.setdefault(name, set()).add(prop)
     for m in _SPD.finditer(text):

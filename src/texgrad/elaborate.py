@@ -245,9 +245,11 @@ class Typer(Inference, IndexNotation, Calls):
             return S.Func(ABS, e)
         r, c = self.shape_of(e)
         if c == 1 or r == 1:
-            raise ShapeError(f"|{self.src(inner)}| of a vector is ambiguous",
-                             hint="write \\|x\\|_2 for the norm, or \\lvert\\cdot\\rvert per "
-                                  "entry").at(self.text, n.start, n.end - n.start)
+            # |x| of a vector: its length, as physics and many notes write the norm
+            note = f"|{self.src(inner)}| read as the Euclidean norm of a vector"
+            if note not in self.readings:
+                self.readings.append(note)
+            return self.t_norm(n, inner)
         self.need_square(e, n, "a determinant |X|")
         return S.Det(e)
 
@@ -338,6 +340,11 @@ class Typer(Inference, IndexNotation, Calls):
             self.style["hermitian"] = value
             return S.Transpose(S.Conj(e))
         if kind == "conj":
+            if not self.is_scalar(e):
+                # A^*, x^*: the conjugate transpose (the adjoint), as linear algebra writes
+                # it; the conjugate of a scalar
+                self.style["hermitian"] = "*"
+                return S.Transpose(S.Conj(e))
             return S.Conj(e)
         if kind == "invT":
             self.style["transpose"] = self.style["transpose"] or value

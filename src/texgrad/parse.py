@@ -106,6 +106,10 @@ class Build:
     def hadamard(self, c):
         return N("hadamard", (c[0], c[2]), *_span(c[0], c[2]))
 
+    def frobenius(self, c):
+        # A : B, the Frobenius product, is the inner product <A, B> = tr(A^T B)
+        return N("inner", (c[0], c[2]), *_span(c[0], c[2]))
+
     def kron(self, c):
         return N("kron", (c[0], c[2]), *_span(c[0], c[2]))
 

@@ -41,10 +41,11 @@ def split_request(ast: N, text: str, wrt: str | None = None) -> Request:
     note = ""
     if node.op == "chain":
         node, note = _choose_side(node.args, text, wrt)
-    if node.op == "add" and node.args[0].op == "request":   # d/dx applies to the whole sum
+    if node.op in ("add", "inner", "hadamard", "kron") and node.args[0].op == "request":
+        # d/dx applies to the whole sum (or Frobenius, elementwise, Kronecker product)
         first = node.args[0]
         op, operand = first.args
-        whole = N("add", (operand,) + node.args[1:], operand.start, node.end)
+        whole = N(node.op, (operand,) + tuple(node.args[1:]), operand.start, node.end)
         node = N("request", (op, whole), first.start, node.end)
     if node.op == "product" and node.args[0].op == "sym" and node.args[0].args[1] == "\\Delta":
         # \Delta f at the front of the formula: the Laplacian of f
