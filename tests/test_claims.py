@@ -198,3 +198,14 @@ def test_conditions_stated_in_prose_and_frobenius_requests():
     # d/dX applies to the whole Frobenius product: (AX) : B = tr((AX)^T B), gradient A^T B
     assert texgrad.check_claim(r"\frac{\partial}{\partial X} (AX) : B = A^TB").verdict is True
     assert texgrad.check_claim(r"\frac{\partial}{\partial X} (AX) : B = BA^T").verdict is False
+
+
+def test_derivatives_by_an_entry():
+    # d tr(AB) / d a_ij = b_ji (a_ij: the entry of A, as the Cookbook writes it)
+    assert texgrad.check_claim(r"\frac{\partial}{\partial a_{i,j}} \operatorname{tr}(AB) = "
+                               r"b_{j,i}").verdict is True
+    assert texgrad.check_claim(r"\frac{\partial}{\partial a_{ij}} \operatorname{tr}(AB) = "
+                               r"b_{ij}").verdict is False
+    assert texgrad.check_claim(r"\frac{\partial}{\partial x_k} x^Tx = 2x_k").verdict is True
+    assert texgrad.check_claim(r"\frac{\partial}{\partial X_{ij}} \operatorname{tr}(AX) = "
+                               r"A_{ji}").verdict is True

@@ -243,7 +243,7 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
             if joint:
                 return _nonconforming(r, line, rhs, e.message)
             try:
-                again = _joint_shapes(d, members, shapes, assume)
+                again = _joint_shapes(d, read_as, shapes, assume)
             except LimitError:
                 raise
             except ShapeError as e2:

@@ -91,10 +91,23 @@ def _transposed_entries(text: str) -> str:
     return _T_BEFORE.sub(lambda m: f"{m.group(1)}_{{{m.group(3)}{m.group(2)}}}", text)
 
 
-def rewrite(member: str, var: str, free: tuple, z: str):
-    """The member as a derivative texgrad reads (see the module; ``z`` the fresh matrix),
-    or None when it is not in index notation."""
-    text = _transposed_entries(member)
+def _entries_named(text: str, used: set) -> str:
+    """``b_{j,i}`` -> ``B_{ji}``: an entry written with the lower-case letter of a matrix of
+    the claim (the Cookbook's a_{ij} of A), commas between indices dropped."""
+    def one(m):
+        sym = m.group(1)
+        idx = [x for x in (m.group(2), m.group(3), m.group(4)) if x]
+        if len(idx) == 2 and len(sym) == 1 and sym.islower() and sym.upper() in used and \
+                sym not in used:
+            sym = sym.upper()
+        return f"{sym}_{{{''.join(idx)}}}" if len(idx) == 2 else m.group(0)
+    return _ENTRY.sub(one, text)
+
+
+def rewrite(member: str, var: str, free: tuple, z: str, used: set = frozenset()):
+    """The member as a derivative texgrad reads (see the module; ``z`` the fresh matrix;
+    ``used``: the claim's symbols), or None when it is not in index notation."""
+    text = _entries_named(_transposed_entries(member), used)
     # d X_{ab} / d X_{kl} inside the member: deltas
     for start, end, num, den in sorted(_fracs(text), reverse=True):
         by = _entry_of(den, var)
@@ -130,5 +143,5 @@ def rewrite_members(line: str, members: list, used: set):
         return members, None
     var, free = named
     z = next(f for f in FRESH if f[1:] not in used)
-    out = [rewrite(m, var, free, z) or m for m in members]
+    out = [rewrite(m, var, free, z, used) or m for m in members]
     return out, (z[1:] if out != members else None)

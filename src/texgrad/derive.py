@@ -71,6 +71,10 @@ def derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric) 
     entry = None
     if name not in typer.symtab and "_" in name:
         base, _, idx = name.rpartition("_")
+        idx = idx.replace(",", "")                              # a_{i,j}
+        if base not in typer.symtab and base.upper() in typer.symtab and base.islower() \
+                and len(base) == 1 and len(idx) == 2:
+            base = base.upper()         # a_{ij}: the entry of A, as the Cookbook writes it
         if base in typer.symtab and idx.isalpha() and 1 <= len(idx) <= 2:
             entry = (idx[0], idx[1] if len(idx) > 1 else None)   # d/dX_{ij}: an entry
             name = base
