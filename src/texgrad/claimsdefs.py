@@ -142,6 +142,9 @@ def exponent_letters(texts: list) -> set:
             if n.op == "sym":
                 (inside if in_sup else outside).add(n.args[0])
                 continue
+            if n.op == "sup" and _under_sum(n.args[0]):
+                stack.append((n.args[0], in_sup))   # \sum_{i=1}^{n}: n is a bound
+                continue
             if n.op == "sup":
                 stack.append((n.args[0], in_sup))
                 p = n.args[1]
@@ -164,6 +167,12 @@ def exponent_letters(texts: list) -> set:
     # outside an exponent a power may be a coefficient (n X^{n-1}), never a vector or matrix
     return {x for x in inside - bound if len(x) == 1 and x.islower() and
             x not in ("e", "t", "i") and x not in outside - _coefficients(texts)}
+
+
+def _under_sum(n) -> bool:
+    while n.op in ("sup", "subscript"):
+        n = n.args[0]
+    return n.op == "sumop"
 
 
 def _walk(n):
