@@ -46,3 +46,14 @@ def test_nested_definitions_reach_the_variable():
     g = texgrad.differentiate(r"\operatorname{tr}((X^TX)^2)", wrt="X")
     assert np.allclose(g.evaluate({"X": x}), 4 * x @ x.T @ x)
     assert texgrad.check_claim(text.replace("4XX^TX", "2XX^TX")).verdict is False
+
+
+def test_a_defined_function_is_differentiated_by_its_argument():
+    defs: dict = {}
+    assert collect(defs, r"L(\mathbf{w}) = \frac{1}{2}\|X\mathbf{w} - \mathbf{y}\|^2")
+    assert defs["@L"] == r"\mathbf{w}"
+    text = "L(\\mathbf{w}) = \\frac{1}{2}\\|X\\mathbf{w} - \\mathbf{y}\\|^2\n"
+    # the gradient X^T (Xw - y) and the Hessian X^T X (NumPy: d/dw of X^T(Xw - y) is X^T X)
+    assert texgrad.check_claim(text + "\\nabla L = X^T(X\\mathbf{w} - \\mathbf{y})").verdict
+    assert texgrad.check_claim(text + "\\nabla^2 L = X^TX").verdict is True
+    assert texgrad.check_claim(text + "\\nabla^2 L = XX^T").verdict is False

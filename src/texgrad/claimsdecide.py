@@ -39,7 +39,10 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
     key = re.sub(r"\s+", "", f_text)
     base = re.sub(r"\(.*\)$", "", key)
     if key in defs or base in defs:
-        f_text = defs.get(key, defs.get(base))
+        name = key if key in defs else base
+        f_text = defs[name]
+        if ("@" + name) in defs and (wrt_text is None or _squeeze(wrt_text) == name):
+            wrt_text = defs["@" + name]     # \nabla L, L(w) defined: by w
     if members is not None:         # Y = X^T X, then f(Y): the definitions the claim needs
         from .claimsdefs import apply_symbols
         try:
@@ -116,6 +119,10 @@ def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
         return skipped("limit exceeded: out of memory")
     except Exception as e:          # a bug in texgrad: this claim is undecided, the run goes on
         return skipped(f"internal error ({type(e).__name__}: {e}); please report it")
+
+
+def _squeeze(s: str) -> str:
+    return re.sub(r"\s+", "", s)
 
 
 def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,

@@ -2,9 +2,10 @@
 
 A statement ``L = R`` without a derivative in it defines something, kept in one dict:
 
-- a function, ``f(W) = ...``, ``J(x) := ...``, ``\\mathcal{L}(\\theta) = ...`` (key ``f``): a
-  request that names it (``\\nabla f(W)``, ``\\frac{\\partial f}{\\partial W}``) differentiates
-  its right side;
+- a function, ``f(W) = ...``, ``J(x) := ...``, ``\\mathcal{L}(\\theta) = ...`` (key ``f``; its
+  one argument under ``@f``): a request that names it (``\\nabla f(W)``,
+  ``\\frac{\\partial f}{\\partial W}``, ``\\nabla^2 L``: by its argument) differentiates its
+  right side;
 - a symbol, ``Y = X^\\top X`` or, written the other way round, ``\\mathbf{L}\\mathbf{L}^\\top =
   \\Sigma`` (key ``=Y``, ``=Sigma``): every later formula of the claim reads the symbol as its
   definition (``\\Sigma^{-1}`` as ``(\\mathbf{L}\\mathbf{L}^\\top)^{-1}``), so a derivative by
@@ -42,6 +43,9 @@ def collect(defs: dict, statement: str) -> bool:
     name = is_definition(lhs)
     if name:
         defs[name] = rhs
+        arg = re.search(r"\(\s*([^(),;|]+?)\s*\)\s*$", lhs)
+        if arg:                     # L(\mathbf{w}): \nabla L and \nabla^2 L are by w
+            defs["@" + name] = arg.group(1)
         if "(" not in lhs and not re.search(r"_\{?[A-Za-z0-9]", lhs):
             defs["=" + _symbol_name(lhs)] = rhs
         return True
