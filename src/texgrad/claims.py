@@ -39,10 +39,15 @@ at random points:
   it (its shape, or ``assume=`` with an empty list: a general matrix) it is ``wrong`` with
   that hint.
 
-Conventions: the gradient has the shape of its variable (the README's layouts), whatever the
-shapes, so a transposed answer (``b a^T`` for ``d a^T X b / dX``) is ``wrong`` with the reason
-"printed transposed (the other layout)", for square and non-square X alike; a request
-``\\partial f / \\partial \\mathbf{x}^T`` asks for the row.  By a symmetric matrix,
+Layouts (``texgrad.claimslayout``): texgrad lays a gradient out like its variable and a
+Jacobian like its function; a transposed answer (``b a^T`` for ``d a^T X b / dX``) is right
+in the other layout.  A document's layout comes from ``--layout`` (API ``layout=``), else its
+prose ("we use the numerator layout", "Jacobian formulation"), else the majority of its claims
+whose two orientations differ; in it a transposed answer is ``ok`` (the layout named), one
+transposed against it ``wrong``; with no evidence (one such claim, a tie) it is
+``transposed``, verdict None.  A request ``\\partial f / \\partial \\mathbf{x}^T`` asks for
+the row in every layout.  Rules, update steps and definitions of the derivative are
+``not-a-claim`` (``texgrad.claimsrules``).  By a symmetric matrix,
 ``--symmetric G|sym|cookbook`` (API: ``symmetric=``) chooses texgrad's answer, and a printed
 answer matching another of these documented conventions is ``ok`` with the convention named.
 For a complex variable an answer matching the Wirtinger ``df/dx`` (half the conjugate of
@@ -238,8 +243,9 @@ def summary(counts: dict) -> str:
         out += f", {counts['transposed']} right only in the transposed layout"
     if counts["not-a-claim"]:
         n = counts["not-a-claim"]
-        out += (f"; {n} {'statement that is' if n == 1 else 'statements that are'} not "
-                "claims (rules, update steps, definitions)")
+        out += (f"; {n} " + ("statement that is not a claim" if n == 1 else
+                             "statements that are not claims")
+                + " (rules, update steps, definitions)")
     return out
 
 

@@ -23,7 +23,8 @@ COMPONENTWISE = "a gradient written componentwise"
 RULE = "a rule (its functions are not defined in the text)"
 UPDATE = "an update step"
 
-_DERIV = re.compile(r"\\partial|\\nabla|[∂∇]|\\[dt]?frac\s*\{\s*(?:\\mathrm\s*\{\s*)?d")
+_DERIV = re.compile(r"\\partial|\\nabla|[∂∇]|\\[dt]?frac\s*\{\s*(?:\\mathrm\s*\{\s*)?d|"
+                    r"\\(?:pdv|dv|odv|pd|pderiv|deriv)(?![a-zA-Z])")     # physics, derivative
 _LIMIT = re.compile(r"\\lim(?![a-zA-Z])")
 _DOTS = re.compile(r"\\[clv]?dots(?![a-zA-Z])|\\ldots|\\begin\{[bpvBV]?matrix\*?\}|"
                    r"\\begin\{array\}")
