@@ -94,6 +94,8 @@ def test_the_prose_names_the_layout(sentence, layout):
     "There are two conventions, the numerator layout and the denominator layout.",
     "In numerator layout the gradient is a row; in denominator layout, a column.",
     "Nothing about layouts here.",
+    "If we used the numerator layout instead, the result would be a row.",
+    "Some texts use the numerator layout.",
 ])
 def test_prose_without_a_choice_names_none(sentence):
     assert prose_layout(sentence) == (None, "")

@@ -44,7 +44,8 @@ _USE = re.compile(r"\b(?:we|I|us|our|these notes|this (?:paper|note|post|article
                   r"adopted|follows?|following|employ(?:s|ed)?|work(?:ing)? in|written in|"
                   r"stick to|choose|chosen|prefer)\b", re.I)
 _NOT = re.compile(r"\b(?:not|instead of|rather than|unlike|as opposed to|versus|vs\.?|other "
-                  r"than|or|nor)\s+(?:the\s+|a\s+|an\s+)?$|\b(?:not|never)\b", re.I)
+                  r"than|or|nor)\s+(?:the\s+|a\s+|an\s+)?$|\b(?:not|never|if|would|could|some|"
+                  r"others?|many|alternative(?:ly)?|unlike)\b", re.I)
 
 
 def _layout_named(m) -> str:
@@ -73,6 +74,8 @@ def prose_layout(text: str) -> tuple[str | None, str]:
         if _NOT.search(before):
             continue
         after = text[m.end():m.end() + 40].split(".")[0]
+        if re.match(r"\s*(?:instead|would|could)\b", after, re.I):
+            continue
         (strong if _USE.search(before) or re.match(r"\s*(?:is|are)\s+used\b", after)
          else weak).setdefault(name, " ".join(m.group(0).split()))
     for found in (strong, weak):
