@@ -224,8 +224,13 @@ def test_symmetric_conventions_via_the_api(claim, assume, conv):
 @pytest.mark.parametrize("name", ["check_transposed_nonsquare.tex",
                                   "check_transposed_square.tex"])
 def test_transposed_answer_has_one_verdict_whatever_the_shapes(name):
+    # alone in its document, a transposed answer is `transposed` (issue 11, item 9a): right
+    # only in the numerator layout; in texgrad's (denominator) layout it is wrong
     res, rec = one(name)
-    assert rec["status"] == "wrong" and rec["reason"] == "printed transposed (the other layout)"
+    assert rec["status"] == "transposed" and res.exit_code == 0
+    assert rec["reason"].startswith("right only in the transposed layout (the numerator")
+    res, rec = one(name, "--layout", "denominator")
+    assert rec["status"] == "wrong" and rec["reason"].startswith("printed transposed")
 
 
 def test_row_request_asks_for_the_row():

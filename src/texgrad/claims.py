@@ -39,10 +39,15 @@ at random points:
   it (its shape, or ``assume=`` with an empty list: a general matrix) it is ``wrong`` with
   that hint.
 
-Conventions: the gradient has the shape of its variable (the README's layouts), whatever the
-shapes, so a transposed answer (``b a^T`` for ``d a^T X b / dX``) is ``wrong`` with the reason
-"printed transposed (the other layout)", for square and non-square X alike; a request
-``\\partial f / \\partial \\mathbf{x}^T`` asks for the row.  By a symmetric matrix,
+Layouts (``texgrad.claimslayout``): texgrad lays a gradient out like its variable and a
+Jacobian like its function; a transposed answer (``b a^T`` for ``d a^T X b / dX``) is right
+in the other layout.  A document's layout comes from ``--layout`` (API ``layout=``), else its
+prose ("we use the numerator layout", "Jacobian formulation"), else the majority of its claims
+whose two orientations differ; in it a transposed answer is ``ok`` (the layout named), one
+transposed against it ``wrong``; with no evidence (one such claim, a tie) it is
+``transposed``, verdict None.  A request ``\\partial f / \\partial \\mathbf{x}^T`` asks for
+the row in every layout.  Rules, update steps and definitions of the derivative are
+``not-a-claim`` (``texgrad.claimsrules``).  By a symmetric matrix,
 ``--symmetric G|sym|cookbook`` (API: ``symmetric=``) chooses texgrad's answer, and a printed
 answer matching another of these documented conventions is ``ok`` with the convention named.
 For a complex variable an answer matching the Wirtinger ``df/dx`` (half the conjugate of
@@ -67,7 +72,9 @@ from .claimsdiff import is_differential
 from .claimrows import statements
 from .claimscan import declarations, document, pieces_of, split_top
 from .claimsdecide import CLAIM_TIME_LIMIT, decide
+from .claimslayout import LAYOUTS, document_layout, settle, transposed_claim
 from .claimsrequest import DERIVATIVE
+from .claimsrules import UPDATE, not_a_claim, update_step
 from .claimsverdict import ClaimResult
 from .clickopts import shape_options
 from .errors import TexgradError
@@ -75,19 +82,33 @@ from .errors import TexgradError
 MAX_BYTES = 50 * 1024 * 1024       # the most `texgrad check` reads of one file
 
 
+def _check_layout(layout) -> str:
+    if layout is None:
+        return "auto"
+    if layout not in LAYOUTS:
+        raise TexgradError(f"unknown layout {layout!r}", hint="layouts: " + ", ".join(LAYOUTS))
+    return layout
+
+
 def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = None,
                 definitions: dict | None = None, seed: int = 0, symmetric: str = "G",
-                time_limit: float | None = CLAIM_TIME_LIMIT) -> ClaimResult:
+                time_limit: float | None = CLAIM_TIME_LIMIT,
+                layout: str | None = None) -> ClaimResult:
     """Decide a printed claim ``\\frac{\\partial f}{\\partial X} = G`` (definitions of f may
     precede it on lines of their own, ``f(W) = ...``).  Returns a ClaimResult whatever the
     claim (``verdict`` None with the reason when it cannot be decided, "limit exceeded" past
-    ``time_limit`` seconds); raises TexgradError only for a bad argument."""
+    ``time_limit`` seconds); raises TexgradError only for a bad argument.  ``layout``
+    (numerator | denominator | mixed; None or "auto": what the text says, if anything): the
+    layout the claim is read in; without one, an answer right only transposed has the
+    status ``transposed`` (verdict None).  A rule, an update step or a definition of the
+    derivative has the status ``not-a-claim``."""
     from .api import SYMMETRIC_CONVENTIONS
     if not isinstance(latex, str):
         raise TexgradError("the claim must be a string")
     if symmetric not in SYMMETRIC_CONVENTIONS:
         raise TexgradError(f"unknown symmetric convention {symmetric!r}",
                            hint="conventions: " + ", ".join(SYMMETRIC_CONVENTIONS))
+    layout = _check_layout(layout)
     try:
         defs = dict(definitions or {})
         shapes, assume = dict(shapes or {}), dict(assume or {})
@@ -106,16 +127,57 @@ def check_claim(latex: str, shapes: dict | None = None, assume: dict | None = No
             collect(defs, ln)
     if claim_line is None:
         return ClaimResult(None, None, None, "no derivative claim found", latex)
-    return decide(claim_line.strip(), shapes, assume, defs, seed, symmetric, time_limit)
+    res = _decided(claim_line.strip(), shapes, assume, defs, seed, symmetric, time_limit)
+    how = document_layout([res], latex, layout)
+    settle([res], *how, redecide=_redecider(shapes, assume, defs, seed, symmetric, time_limit))
+    return res
+
+
+def _decided(line: str, shapes: dict, assume: dict, defs: dict, seed: int, symmetric: str,
+             time_limit) -> ClaimResult:
+    """A statement decided, or set aside as no claim (a rule, an update step, ...)."""
+    if len(split_top(line)) < 2:
+        if update_step(line):
+            return ClaimResult(None, None, None, UPDATE, line, statement=UPDATE)
+        return ClaimResult(None, None, None, "no '=' after the derivative", line)
+    res = decide(line, shapes, assume, defs, seed, symmetric, time_limit)
+    if res.verdict is None and not res.condition and res.convention != "transposed":
+        kind = not_a_claim(line, res.reason, defs)
+        if kind:
+            return ClaimResult(None, None, None, kind, line, statement=kind)
+    return res
+
+
+def _redecider(shapes, assume, defs, seed, symmetric, time_limit):
+    """The claim of a result decided again with its printed answers transposed."""
+    def redecide(r: ClaimResult):
+        members = [p for p, _ in split_top(r.claim)]
+        if len(members) < 2:
+            return None
+        return decide(transposed_claim(r.claim, members), shapes, assume, defs, seed,
+                      symmetric, time_limit)
+    return redecide
 
 
 # ------------------------------------------------------------------- documents
 
 def check_text(text: str, filename: str = "-", shapes: dict | None = None,
                assume: dict | None = None, seed: int = 0, symmetric: str = "G",
-               time_limit: float | None = CLAIM_TIME_LIMIT) -> list[ClaimResult]:
-    """Every claim of a document, decided (each within ``time_limit`` seconds)."""
+               time_limit: float | None = CLAIM_TIME_LIMIT,
+               layout: str | None = "auto") -> list[ClaimResult]:
+    """Every claim of a document, decided (each within ``time_limit`` seconds), in the
+    document's layout (``layout``: numerator | denominator | mixed, or "auto": what its
+    prose says, else the majority of its claims; each result's ``layout`` and
+    ``layout_source`` say which and why).  Rules, update steps and definitions of the
+    derivative are in the list with the status ``not-a-claim``."""
+    return _check_document(text, filename, shapes, assume, seed, symmetric, time_limit,
+                           layout)[0]
+
+
+def _check_document(text, filename, shapes, assume, seed, symmetric, time_limit, layout):
+    """(the results, (layout, source, note)) of a document."""
     from .errors import position
+    layout = _check_layout(layout)
     kind = "md" if filename.endswith(".md") else ("txt" if filename.endswith(".txt")
                                                  else "tex")
     doc = document(text, kind)
@@ -130,16 +192,19 @@ def check_text(text: str, filename: str = "-", shapes: dict | None = None,
             collect(defs, piece.text)       # a definition a later claim may lean on
             continue
         parts = split_top(piece.text)
-        if len(parts) < 2:
+        if len(parts) < 2 and not update_step(piece.text):
             continue
         lead = len(piece.text) - len(piece.text.lstrip())
         line, col = position(text, piece.offset + lead)
-        res = decide(piece.text.strip(), decl_shapes, decl_assume, defs, seed, symmetric,
-                     time_limit)
+        res = _decided(piece.text.strip(), decl_shapes, decl_assume, defs, seed, symmetric,
+                       time_limit)
         res.line, res.column, res.file, res.claim = line, col, filename, " ".join(
             piece.text.split())
         results.append(res)
-    return results
+    how = document_layout(results, doc.prose, layout)
+    settle(results, *how, redecide=_redecider(decl_shapes, decl_assume, defs, seed,
+                                              symmetric, time_limit))
+    return results, how
 
 
 def _short(latex: str | None) -> str:
@@ -156,9 +221,38 @@ def report_line(r: ClaimResult) -> str:
         printed = _short(r.printed).rstrip(".,; ")      # the sentence's punctuation
         return (f"{where}: wrong: {_short(lhs)} is {r.derivative_latex}, the text prints "
                 f"{printed}" + (f": {r.reason}" if r.reason else ""))
+    if r.status == "transposed":
+        lhs = split_top(r.claim)[0][0].strip()
+        printed = _short(r.printed).rstrip(".,; ")
+        return (f"{where}: transposed: {_short(lhs)} is {r.derivative_latex}, the text prints "
+                f"{printed}: {r.reason}")
+    if r.status == "not-a-claim":
+        return f"{where}: not a claim: {r.statement}: {_short(r.claim)}"
     if r.status == "conditional":
         return f"{where}: conditional: {r.reason}"
     return f"{where}: skipped: {r.reason}"
+
+
+def summary(counts: dict) -> str:
+    """The last line: the claims by status, then the statements that are no claims."""
+    total = sum(v for k, v in counts.items() if k != "not-a-claim")
+    out = (f"texgrad check: {total} claims: {counts['ok']} ok, {counts['wrong']} wrong, "
+           f"{counts['skipped']} skipped")
+    if counts["conditional"]:
+        out += f", {counts['conditional']} right only under an unstated assumption"
+    if counts["transposed"]:
+        out += f", {counts['transposed']} right only in the transposed layout"
+    if counts["not-a-claim"]:
+        n = counts["not-a-claim"]
+        out += (f"; {n} " + ("statement that is not a claim" if n == 1 else
+                             "statements that are not claims")
+                + " (rules, update steps, definitions)")
+    return out
+
+
+def internal_error(r: ClaimResult) -> bool:
+    """A claim undecided by a failure of texgrad itself (decide: "internal error (...)")."""
+    return "internal error (" in r.reason
 
 
 def read_document(name: str, limit: int = MAX_BYTES) -> str:
@@ -196,16 +290,25 @@ def read_document(name: str, limit: int = MAX_BYTES) -> str:
               default="G", show_default=True,
               help="Derivative by a symmetric matrix: texgrad's answer in this convention "
                    "(a printed answer in another documented convention is ok, named).")
+@click.option("--layout", "layout", type=click.Choice(list(LAYOUTS)), default="auto",
+              show_default=True,
+              help="The documents' layout: numerator (gradients printed as rows, X^T-shaped "
+                   "by a matrix), denominator (gradients shaped like the variable, Jacobians "
+                   "transposed), mixed (texgrad's own); auto: what each document's prose "
+                   "says, else the majority of its claims.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="One line per claim, or one JSON record per claim.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--time-limit", "time_limit", type=click.FloatRange(min=0, min_open=True),
               default=CLAIM_TIME_LIMIT, show_default=True,
               help="Give up on a claim after S seconds (it is skipped: limit exceeded).")
-def check_command(files, shapes, assume, symmetric, fmt, seed, time_limit):
+def check_command(files, shapes, assume, symmetric, layout, fmt, seed, time_limit):
     """Verify every derivative claim printed in FILES (.tex, .md, .txt; - for stdin).
 
-    Exit status: 0 no claim is wrong, 1 some claim is wrong, 2 a file cannot be read.
+    \b
+    Exit status: 0 no claim is wrong; 1 some claim is wrong; 2 a file cannot be
+    read, or a bad option; 3 texgrad failed on some claim (an internal error,
+    reported as skipped; please report it) and none is wrong.
     """
     from .options import parse_assume_specs, parse_shape_specs
     try:
@@ -216,7 +319,9 @@ def check_command(files, shapes, assume, symmetric, fmt, seed, time_limit):
     if not math.isfinite(time_limit):
         click.echo("texgrad check: --time-limit must be a finite number of seconds", err=True)
         sys.exit(2)
-    counts = {"ok": 0, "wrong": 0, "skipped": 0, "conditional": 0}
+    counts = {"ok": 0, "wrong": 0, "skipped": 0, "conditional": 0, "transposed": 0,
+              "not-a-claim": 0}
+    failed = False
     for name in files:
         try:
             text = read_document(name)
@@ -224,15 +329,16 @@ def check_command(files, shapes, assume, symmetric, fmt, seed, time_limit):
             click.echo(f"texgrad check: {e.message}" + (f"\nhint: {e.hint}" if e.hint else ""),
                        err=True)
             sys.exit(2)
-        for res in check_text(text, name, sh, asm, seed, symmetric, time_limit):
+        results, (used, source, note) = _check_document(text, name, sh, asm, seed, symmetric,
+                                                        time_limit, layout)
+        if used and results and source != "option":
+            click.echo(f"texgrad check: {name}: read in the {used} layout ({note})", err=True)
+        for res in results:
             counts[res.status] += 1
+            failed = failed or internal_error(res)
             if fmt == "json":
                 click.echo(json.dumps(res.to_dict(), allow_nan=False))
             else:
                 click.echo(report_line(res))
-    total = sum(counts.values())
-    click.echo(f"texgrad check: {total} claims: {counts['ok']} ok, {counts['wrong']} wrong, "
-               f"{counts['skipped']} skipped" + (f", {counts['conditional']} right only "
-                                                  "under an unstated assumption"
-                                                  if counts["conditional"] else ""), err=True)
-    sys.exit(1 if counts["wrong"] else 0)
+    click.echo(summary(counts), err=True)
+    sys.exit(1 if counts["wrong"] else (3 if failed else 0))

@@ -39,6 +39,12 @@ class ClaimResult:
     convention: str = ""          # the convention the printed answer matched, if not texgrad's
     condition: str = ""           # undecided: right under this unstated assumption
     shapes: dict = field(default_factory=dict)  # the shapes read: name -> dimension names
+    layout_vote: str = ""         # the layout the printed answer is laid out in, where the two
+    #                               differ: "numerator" | "denominator" (texgrad.claimslayout)
+    form: str = ""                # texgrad's derivative: gradient (of a scalar) | vec | scalar
+    statement: str = ""           # not a claim: "a rule", "an update step", ... (claimsrules)
+    layout: str | None = None     # the document's layout, as used for this claim
+    layout_source: str = ""       # why: "prose" | "majority" | "option" | "none"
 
     def to_dict(self) -> dict:
         d = _json_safe(asdict(self))
@@ -48,7 +54,9 @@ class ClaimResult:
 
     def _repr_markdown_(self):
         verdict = {"ok": "right", "wrong": "**wrong**", "skipped": "undecided",
-                   "conditional": "right under an assumption"}[self.status]
+                   "conditional": "right under an assumption",
+                   "transposed": "right only in the transposed layout",
+                   "not-a-claim": "not a claim"}[self.status]
         out = f"Claim {verdict}"
         if self.derivative_latex:
             out += f": the derivative is $${self.derivative_latex}$$"
@@ -58,6 +66,12 @@ class ClaimResult:
 
     @property
     def status(self) -> str:
+        """ok | wrong | skipped | conditional | transposed (right only in the other layout,
+        which the document does not settle) | not-a-claim (a rule, an update step, ...)."""
+        if self.statement:
+            return "not-a-claim"
+        if self.verdict is None and self.convention == "transposed":
+            return "transposed"
         if self.verdict is None and self.condition:
             return "conditional"
         return {True: "ok", False: "wrong", None: "skipped"}[self.verdict]
@@ -306,11 +320,11 @@ def _candidates(d: Deriv, p: Printed, symmetric: str):
 
 def _verdict(d: Deriv, p: Printed, pairs, undefined: int, vacuous: int,
              used_sizes: list) -> ClaimResult:
-    import numpy as np
     symmetric = d.symmetric
     n_sets = len({si for *_x, si in pairs})
     tol = max((t for _a, _b, t, _s in pairs), default=None)
-    common = dict(compared=len(pairs), tolerance=tol, sizes=used_sizes)
+    common = dict(compared=len(pairs), tolerance=tol, sizes=used_sizes,
+                  form=getattr(d.values, "form", "") or "")
 
     def undecided(reason):
         return ClaimResult(None, None, None, f"not verified: {reason}", **common)
@@ -346,6 +360,7 @@ def _verdict(d: Deriv, p: Printed, pairs, undefined: int, vacuous: int,
                                **common)
         found = None
         errors = {}
+        fits = set()                        # (convention, orientation) agreeing at every point
         for o in orient:                    # the expected layout first, in every convention
             for conv, form, accepted in _candidates(d, p, symmetric):
                 errs = []
@@ -359,8 +374,10 @@ def _verdict(d: Deriv, p: Printed, pairs, undefined: int, vacuous: int,
                 if errs is None:
                     continue
                 errors[(conv, o)] = max(e for e, _t in errs)
-                if found is None and all(e <= t for e, t in errs):
-                    found = (conv, o, accepted, errors[(conv, o)])
+                if all(e <= t for e, t in errs):
+                    fits.add((conv, o))
+                    if found is None:
+                        found = (conv, o, accepted, errors[(conv, o)])
         mine = next(iter(errors.values()), float("inf"))   # texgrad's convention and layout
         if found is None:
             return ClaimResult(False, None, mine, "", **common)
@@ -374,15 +391,33 @@ def _verdict(d: Deriv, p: Printed, pairs, undefined: int, vacuous: int,
         if o != expected:
             return ClaimResult(False, None, errors.get((conv, expected)),
                                "printed transposed (the other layout)",
-                               convention="transposed", **common)
+                               convention="transposed", layout_vote=layout_of(d, p, False),
+                               **common)
+        both = a0.size == 1 or any(c == conv and x == other for c, x in fits)
+        vote = "" if both else layout_of(d, p, True)
         if conv and conv != symmetric:
             note = (f"matches the `{conv}` convention for a symmetric "
                     f"{d.shown.wrt}: {_CONVENTIONS[conv]} (--symmetric {conv})")
-            return _enough(ClaimResult(True, None, err, note, convention=conv, **common),
-                           n_sets)
-        return _enough(ClaimResult(True, None, err, "", **common), n_sets)
+            return _enough(ClaimResult(True, None, err, note, convention=conv,
+                                       layout_vote=vote, **common), n_sets)
+        return _enough(ClaimResult(True, None, err, "", layout_vote=vote, **common), n_sets)
     return _enough(ClaimResult(True, None, max(_rel(a, b) for a, b, *_x in pairs), "",
                                **common), n_sets)
+
+
+def layout_of(d: Deriv, p: Printed, direct: bool) -> str:
+    """The layout a printed answer is laid out in when it matches texgrad's derivative
+    (``direct``) or only its transpose: texgrad lays a gradient out like its variable (the
+    denominator layout) and a Jacobian, or a derivative by a scalar, like the function (the
+    numerator layout).  "" where the orientation is no layout's: a request by ``x^T`` (it
+    names the row), a conjugate variable, a differential, a member that is a derivative."""
+    if d.row or d.conj or d.fixed or p.kind != "expr":
+        return ""
+    form = getattr(d.values, "form", "")
+    ours = {"gradient": "denominator", "vec": "numerator", "scalar": "numerator"}.get(form, "")
+    if not ours or direct:
+        return ours
+    return "numerator" if ours == "denominator" else "denominator"
 
 
 def _is_zero(e) -> bool:
