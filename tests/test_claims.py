@@ -209,3 +209,15 @@ def test_derivatives_by_an_entry():
     assert texgrad.check_claim(r"\frac{\partial}{\partial x_k} x^Tx = 2x_k").verdict is True
     assert texgrad.check_claim(r"\frac{\partial}{\partial X_{ij}} \operatorname{tr}(AX) = "
                                r"A_{ji}").verdict is True
+
+
+def test_a_final_zero_sets_the_derivative_to_zero():
+    r = texgrad.check_claim(r"\nabla_x \|Ax - b\|^2 = 2A^T(Ax - b) = 0 \implies A^TAx = A^Tb")
+    assert r.verdict is True and "setting the derivative to zero" in r.reason
+    assert texgrad.check_claim(r"\nabla_x \|Ax - b\|^2 = A^T(Ax - b) = 0").verdict is False
+
+
+def test_function_arguments_texgrad_cannot_read_come_from_the_definition():
+    text = "J(W, b; x, y) = \\|Wx + b - y\\|^2\n\\nabla_W J(W, b; x, y) = 2(Wx+b-y)x^T"
+    assert texgrad.check_claim(text).verdict is True
+    assert texgrad.check_claim(text.replace("2(Wx", "(Wx")).verdict is False

@@ -769,3 +769,11 @@ def test_a_parenthesised_superscript_is_a_label():
     r = texgrad.differentiate(f, wrt=r"W^{(2)}")
     assert r.latex == r"2W^{(2)}\mathbf{a}^{(1)}(\mathbf{a}^{(1)})^{T}"
     assert np.allclose(r.evaluate(vals), 2 * np.outer(w @ a, a))
+
+
+def test_a_letter_before_parentheses_is_a_product_and_said():
+    r = texgrad.differentiate(r"A(\mathbf{x}+\mathbf{y})", wrt=r"\mathbf{x}")
+    assert "read as the product of A and" in r.stamp and r.readings
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((3, 4))
+    assert np.allclose(r.evaluate({"A": a, "x": np.ones(4), "y": np.ones(4)}), a)

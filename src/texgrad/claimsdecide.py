@@ -121,6 +121,10 @@ def decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int = 0,
         return skipped(f"internal error ({type(e).__name__}: {e}); please report it")
 
 
+_ZERO = re.compile(r"^\s*(?:0|\\mathbf\s*\{\s*0\s*\}|\\boldsymbol\s*\{\s*0\s*\}|\\bm\s*\{\s*0\s*\}|"
+                   r"\\vec\s*\{\s*0\s*\})\s*[.,;]?\s*$")
+
+
 def _squeeze(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
@@ -211,6 +215,10 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
         return ClaimResult(None, None, None, "no '=' after the derivative", line)
     lhs = parts[0][0]
     members = [p for p, _ in parts[1:]]
+    zero = ""
+    if len(members) >= 2 and _ZERO.match(members[-1]):
+        # \nabla f = 2A^T(Ax - b) = 0: the derivative set to zero, a condition, no member
+        members, zero = members[:-1], "the final '= 0' read as setting the derivative to zero"
     if not members[-1].strip():
         return ClaimResult(None, None, None, "nothing after '='", line)
     if not all(m.strip() for m in members):
@@ -293,6 +301,8 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     out.max_rel_error = max(x.max_rel_error or 0.0 for x in results)
     out.compared = min(x.compared for x in results)
     out.shapes = {k: v for x in results for k, v in x.shapes.items()}
+    if zero and out.verdict is not None:
+        out.reason = "; ".join(x for x in (out.reason, zero) if x)
     return out
 
 

@@ -38,6 +38,7 @@ def collect(defs: dict, statement: str) -> bool:
     if len(parts) < 2:
         return False
     lhs, rhs = parts[0][0], parts[1][0]
+    rhs = re.sub(r"(?<!\\)[.,;]\s*$", "", rhs.rstrip())     # f(W) = ... .: the sentence's stop
     if not rhs.strip() or not lhs.strip():
         return False
     name = is_definition(lhs)
@@ -46,6 +47,10 @@ def collect(defs: dict, statement: str) -> bool:
         arg = re.search(r"\(\s*([^(),;|]+?)\s*\)\s*$", lhs)
         if arg:                     # L(\mathbf{w}): \nabla L and \nabla^2 L are by w
             defs["@" + name] = arg.group(1)
+        if re.search(r"\(.*(?:[,;|]|\\mid).*\)", lhs):
+            # J(W, b; x, y), p(x \mid \mu): arguments texgrad cannot read as a formula;
+            # where the claim writes them so, read the definition instead
+            defs["~" + _squeeze(lhs)] = rhs
         if "(" not in lhs and not re.search(r"_\{?[A-Za-z0-9]", lhs):
             defs["=" + _symbol_name(lhs)] = rhs
         return True

@@ -167,9 +167,10 @@ class Typer(Inference, IndexNotation, Calls):
         prev = None
         for it in items:
             if prev is not None and it.op == "paren" and it.args[1] == "(" and \
-                    it.start == prev.end and prev.op == "sym" and prev.args[2] == "plain" \
-                    and prev.args[0].islower() and prev.args[0] not in self.user_shapes:
-                # a(b + c): a product, though a(·) could be a function
+                    it.start == prev.end and prev.op == "sym" and \
+                    prev.args[2] in ("plain", "upper") and len(prev.args[0]) == 1 and \
+                    prev.args[0] not in self.user_shapes:
+                # a(b + c), A(x + y): a product, though a(·) could be a function
                 self.readings.append(f"{self.src(prev)}({self.src(it.args[0])}) read as "
                                      f"the product of {self.src(prev)} and "
                                      f"({self.src(it.args[0])})")
