@@ -41,3 +41,8 @@ def test_statements_lines_are_displays_unless_continued():
     assert texts(statements(text)) == ["f(W) = W^2", "\\nabla f(W) = 2W = 2 W"]
     text = "\\begin{align*}\na &= b\n= c \\\\\n&= d\n\\end{align*}"
     assert texts(statements(text)) == ["a = b = c = d"]
+
+
+def test_a_matrix_or_cases_keeps_its_rows():
+    body = r"\nabla f = \begin{bmatrix} a \\ b \end{bmatrix} \\ g = 2"
+    assert texts(rows(body)) == [r"\nabla f = \begin{bmatrix} a \\ b \end{bmatrix}", "g = 2"]

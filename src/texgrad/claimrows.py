@@ -100,12 +100,25 @@ def _prose_start(row: str) -> int | None:
     return cut
 
 
+_MATRIX = re.compile(r"\\begin\s*\{((?:[bpvVB]|small)?matrix|cases)\*?\}")
+
+
+def _env_end(body: str, m) -> int:
+    """Where the environment opened at ``m`` closes (the end of ``body`` if never)."""
+    close = f"\\end{{{m.group(1)}"
+    k = body.find(close, m.end())
+    return len(body) if k < 0 else k + len(close)
+
+
 def rows(body: str, start: int = 0) -> list[Piece]:
     """The statements of one display's body (``start``: its offset in the document)."""
     body = _unwrap(_blank_equals(mask(body, _MASK)))
     spans = []
     pos = 0
+    inner = [(m.start(), _env_end(body, m)) for m in _MATRIX.finditer(body)]
     for m in _BREAK.finditer(body):
+        if any(a <= m.start() < b for a, b in inner):
+            continue            # a row of a matrix or of cases, not of the display
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, len(body)))
