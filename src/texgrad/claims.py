@@ -1,14 +1,16 @@
 """Checking papers: find the derivative claims a text prints and verify each.
 
 ``texgrad check paper.tex`` reads .tex, .md and .txt files (``-`` for stdin; at most 50 MB of
-UTF-8), finds the math (``equation``/``align``/``gather`` environments, ``$$ $$``,
-``\\[ \\]``, ``$ $``, ``\\( \\)``; ``&``, ``\\\\``, ``\\label``, ``\\tag``, ``\\nonumber``
-handled) and in it every claim ``\\frac{\\partial f}{\\partial X} = G`` (or another request
-form: ``\\nabla_X f``, ``\\frac{\\partial}{\\partial X}(...)``, ``\\frac{d}{dt}``; chains
-``= G_1 = G_2``, every member of which must be right).  A claim may name a function defined
-in another display (``f(W) = \\|XW - Y\\|_F^2``).  Shapes and assumptions come from the text
-where it states them (``X \\in \\mathbb{R}^{m \\times n}``, "``W`` symmetric", "Let ``A`` be a
-symmetric matrix", ``\\succ 0``) and from ``--shape``/``--assume``.
+UTF-8), finds the math with real parsers (:mod:`texgrad.claimscan`: pylatexenc for LaTeX,
+its macros expanded, markdown-it for Markdown, code and verbatim never math), cuts each
+display into statements (:mod:`texgrad.claimrows`), keeps the definitions
+(:mod:`texgrad.claimsdefs`) and decides every claim ``\\frac{\\partial f}{\\partial X} = G``
+(the request forms of :mod:`texgrad.claimsrequest`, differentials ``dF = G``, chains
+``= G_1 = G_2``, every member of which must be right; rules and update steps are set apart,
+:mod:`texgrad.claimsrules`).  Shapes and assumptions come from the text where it states them
+(``X \\in \\mathbb{R}^{m \\times n}``, "``W`` symmetric", "if ``B`` is symmetric",
+``\\succ 0``) and from ``--shape``/``--assume``; the layout from ``--layout``, the prose or the
+majority of the claims (:mod:`texgrad.claimslayout`).
 
 How a claim is decided.  texgrad differentiates the left side (its derivative is itself
 verified against finite differences; a claim whose derivative texgrad cannot verify is
