@@ -221,3 +221,12 @@ def test_function_arguments_texgrad_cannot_read_come_from_the_definition():
     text = "J(W, b; x, y) = \\|Wx + b - y\\|^2\n\\nabla_W J(W, b; x, y) = 2(Wx+b-y)x^T"
     assert texgrad.check_claim(text).verdict is True
     assert texgrad.check_claim(text.replace("2(Wx", "(Wx")).verdict is False
+
+
+def test_a_function_named_by_the_chain_itself():
+    claim = r"\frac{\partial f}{\partial X} = \frac{\partial}{\partial X}\operatorname{Tr}(X^TX)"
+    assert texgrad.check_claim(claim + " = 2X").verdict is True
+    assert texgrad.check_claim(claim + " = 3X").verdict is False
+    # a definition of the symbol: y = Ax, then dy/dx
+    assert texgrad.check_claim("\\mathbf{y} = \\mathbf{A}\\mathbf{x}\n\\frac{\\partial \\mathbf{y}}"
+                               "{\\partial \\mathbf{x}} = \\mathbf{A}").verdict is True

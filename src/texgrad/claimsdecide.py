@@ -125,6 +125,20 @@ _ZERO = re.compile(r"^\s*(?:0|\\mathbf\s*\{\s*0\s*\}|\\boldsymbol\s*\{\s*0\s*\}|
                    r"\\vec\s*\{\s*0\s*\})\s*[.,;]?\s*$")
 
 
+def _unnamed(lhs: str, defs: dict) -> bool:
+    """Whether the request of ``lhs`` differentiates a bare name nothing defines (f)."""
+    try:
+        parts = request_parts(lhs)
+    except LimitError:
+        raise
+    except TexgradError:
+        return False
+    if parts is None:
+        return False
+    f = _squeeze(parts[0] or "")
+    return bool(re.fullmatch(r"\\?[A-Za-z]+(?:_\{?\w+\}?)?", f)) and f not in defs
+
+
 def _squeeze(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
@@ -229,6 +243,16 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     except LimitError:
         raise
     except TexgradError as e:
+        if len(members) >= 2 and is_derivative_form(members[0]) and _unnamed(lhs, defs):
+            # \frac{\partial f}{\partial X} = \frac{\partial}{\partial X} tr(X^T X) = 2X: f
+            # is named by the chain itself; decide from its first written-out request
+            res = _decide_once(" = ".join(members), shapes, assume, defs, seed, symmetric,
+                               joint, hessian)
+            res.claim = line
+            if res.verdict is not None:
+                res.reason = "; ".join(x for x in (res.reason, "the function is the one the "
+                                                   "chain's next member writes out") if x)
+            return res
         return ClaimResult(None, None, None, e.message, line)
     if d is None:
         return ClaimResult(None, None, None, "the left side is not a derivative", line)
