@@ -777,3 +777,14 @@ def test_a_letter_before_parentheses_is_a_product_and_said():
     rng = np.random.default_rng(7)
     a = rng.standard_normal((3, 4))
     assert np.allclose(r.evaluate({"A": a, "x": np.ones(4), "y": np.ones(4)}), a)
+
+
+def test_t_is_a_transpose_mark_only_among_matrices():
+    # 2^t and x^t are powers; a^t X^{-t} b (a matrix in the formula, t nowhere else) transposes
+    assert np.isclose(texgrad.evaluate("2^{t}", {"t": 1.5}), 2 ** 1.5)
+    assert np.isclose(texgrad.evaluate("x^t", {"x": 2.0, "t": 3.0}), 8.0)
+    rng = np.random.default_rng(8)
+    a, b, x = rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal((3, 3))
+    x += 3 * np.eye(3)
+    assert np.isclose(texgrad.evaluate(r"a^tX^{-t}b", {"a": a, "b": b, "X": x}),
+                      a @ np.linalg.inv(x).T @ b)

@@ -135,14 +135,15 @@ _SYM_EQ = re.compile(r"(?P<a>" + NAME + r")\s*=\s*(?P<b>" + NAME
                      + r")\^(?:\\top|T|\{\\top\}|\{T\})")
 
 
-def _sym_name(tex: str) -> str:
+def symbol_name(tex: str) -> str:
+    """The symbol a name written in prose or math denotes (``\\mathbf{x}`` -> ``x``)."""
     from .request import parse_wrt
     try:
         return parse_wrt(tex)
     except LimitError:
         raise
     except TexgradError:
-        return tex.strip("\\")
+        return tex.strip().strip("\\")
 
 
 def declarations(text: str) -> tuple[dict, dict]:
@@ -157,19 +158,19 @@ def declarations(text: str) -> tuple[dict, dict]:
         if exp:
             dims = tuple(d.strip() for d in re.split(r"\\times|\*|,|×", exp) if d.strip())
         for n in names:
-            name = _sym_name(n)
+            name = symbol_name(n)
             shapes[name] = dims
             if field_ == "C":
                 assume.setdefault(name, set()).add("complex")
     for m in _SYMMETRIC.finditer(text):
-        name = _sym_name(m.group("a") or m.group("b") or m.group("c"))
+        name = symbol_name(m.group("a") or m.group("b") or m.group("c"))
         prop = "spd" if re.search(r"definite|spd", m.group(0), re.I) else "symmetric"
         assume.setdefault(name, set()).add(prop)
     for m in _SPD.finditer(text):
-        assume.setdefault(_sym_name(m.group("a")), set()).add("spd")
+        assume.setdefault(symbol_name(m.group("a")), set()).add("spd")
     for m in _SYM_EQ.finditer(text):
-        if _sym_name(m.group("a")) == _sym_name(m.group("b")):
-            assume.setdefault(_sym_name(m.group("a")), set()).add("symmetric")
+        if symbol_name(m.group("a")) == symbol_name(m.group("b")):
+            assume.setdefault(symbol_name(m.group("a")), set()).add("symmetric")
     return shapes, {k: tuple(sorted(v)) for k, v in assume.items()}
 
 

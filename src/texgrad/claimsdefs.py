@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from .claimscan import is_definition, split_top
+from .claimscan import is_definition, split_top, symbol_name
 from .errors import LimitError, TexgradError
 
 _DERIV = re.compile(r"\\partial|\\nabla|[∂∇]|\\[dtc]?frac\s*\{\s*(?:\\mathrm\s*\{\s*)?d\s*\}")
@@ -52,23 +52,13 @@ def collect(defs: dict, statement: str) -> bool:
             # where the claim writes them so, read the definition instead
             defs["~" + _squeeze(lhs)] = rhs
         if "(" not in lhs and not re.search(r"_\{?[A-Za-z0-9]", lhs):
-            defs["=" + _symbol_name(lhs)] = rhs
+            defs["=" + symbol_name(lhs)] = rhs
         return True
     if len(parts) == 2 and _SYMBOL.match(rhs) and is_definition(rhs):
-        defs["=" + _symbol_name(rhs)] = lhs         # L L^T = \Sigma
+        defs["=" + symbol_name(rhs)] = lhs         # L L^T = \Sigma
         return True
     defs["~" + _squeeze(lhs)] = rhs
     return True
-
-
-def _symbol_name(tex: str) -> str:
-    from .request import parse_wrt
-    try:
-        return parse_wrt(tex)
-    except LimitError:
-        raise
-    except TexgradError:
-        return tex.strip().strip("\\")
 
 
 def _squeeze(s: str) -> str:

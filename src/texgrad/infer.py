@@ -53,9 +53,11 @@ def is_transpose_mark(p: N, t_mark: bool = False) -> bool:
 
 
 def t_only_as_mark(root: N) -> bool:
-    """Whether ``t`` occurs in the formula only as a superscript (``a^t X^{-t} b``): then it
-    is a transpose mark, as in texts that write the transpose lower case."""
-    seen = False
+    """Whether ``t`` occurs in the formula only as a superscript of symbols, in a formula
+    with a matrix or a bold vector by its letter (``a^t X^{-t} b``): then it is a transpose
+    mark, as in texts that write the transpose lower case (``2^t``, ``x^t``: powers)."""
+    seen = matrices = False
+    bases: list = []
     stack = [(root, False)]
     while stack:
         n, in_sup = stack.pop()
@@ -65,10 +67,15 @@ def t_only_as_mark(root: N) -> bool:
             if not in_sup:
                 return False
             seen = True
+        elif n.op == "sym" and n.args[2] in ("upper", "bold", "boldupper"):
+            matrices = True
         if n.op == "sup":
             stack.append((n.args[0], in_sup))
             p = n.args[1]
             mark = p.op == "sym" or (p.op == "neg" and p.args[0].op == "sym")
+            q = p.args[0] if p.op == "neg" else p
+            if q.op == "sym" and q.args[:2] == ("t", "t"):
+                bases.append(n.args[0])
             if n.args[0].op == "sym" and n.args[0].args[:2] == ("e", "e"):
                 mark = False            # e^t: the exponential of t
             stack.append((p, mark))
@@ -79,7 +86,7 @@ def t_only_as_mark(root: N) -> bool:
                 stack.append((a, keep))
             elif isinstance(a, tuple):
                 stack.extend((x, False) for x in a if isinstance(x, N))
-    return seen
+    return seen and all(b.op == "sym" for b in bases) and matrices
 
 
 class Inference:
