@@ -636,6 +636,21 @@ CASES += [
       lambda v: v["A"]),
 ]
 
+CASES += [
+    C("function-before-transposed-factor", r"\log \mathbf{1}^T e^{\mathbf{z}}", {"z": ("n",)},
+      lambda v: np.log(np.sum(np.exp(v["z"]))), r"\mathbf{z}",
+      lambda v: np.exp(v["z"]) / np.sum(np.exp(v["z"]))),
+    C("exp-before-transposed-factor", r"\exp \mathbf{a}^T\mathbf{x}", {"a": ("n",), "x": ("n",)},
+      lambda v: np.exp(v["a"] @ v["x"]), r"\mathbf{x}",
+      lambda v: np.exp(v["a"] @ v["x"]) * v["a"]),
+    C("power-transposed", r"\operatorname{tr}(A X^{-2T})", {"A": ("n", "n"), "X": ("n", "n")},
+      lambda v: np.trace(v["A"] @ inv(v["X"] @ v["X"]).T), "X",
+      # d tr(X^{-2} A^T) = -tr(X^{-2}A^TX^{-1} dX) - tr(X^{-1}A^TX^{-2} dX)
+      lambda v: -(inv(v["X"]) @ inv(v["X"]) @ v["A"].T @ inv(v["X"])).T
+      - (inv(v["X"]) @ v["A"].T @ inv(v["X"]) @ inv(v["X"])).T,
+      draw={"X": "invertible"}),
+]
+
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
 # xfails, so a fix shows up as XPASS (a failure): then delete the entry.
 VALUE_FAILURES: dict[str, str] = {}

@@ -351,6 +351,9 @@ class Typer(Inference, IndexNotation, Calls):
             self.style["transpose"] = self.style["transpose"] or value
             self.need_square(e, base, "the inverse")
             return S.Transpose(S.MatPow(e, -1))
+        if kind == "powT":
+            self.need_square(e, base, "a matrix power")
+            return S.Transpose(S.MatPow(e, value))
         if kind == "hpow":
             return S.Pow(e, value)
         if kind == "pow":
@@ -408,6 +411,12 @@ class Typer(Inference, IndexNotation, Calls):
             if is_transpose_mark(inner, self.t_mark):
                 k, style = self.sup_kind(inner)
                 return "invT", style
+            power = _power_transposed(inner, self.t_mark)
+            if power is not None:               # X^{-2T}: (X^{-2})^T
+                return "powT", -power
+        power = _power_transposed(p, self.t_mark)
+        if power is not None:                   # X^{2T}: (X^2)^T
+            return "powT", power
         if op == "hpow":
             val = number_value(p.args[0])
             if val is None:
@@ -491,6 +500,14 @@ class Typer(Inference, IndexNotation, Calls):
                           ).at(self.text, n.start, n.end - n.start)
 
     t_dop = t_request
+
+
+def _power_transposed(p: N, t_mark: bool):
+    """k of a superscript ``kT`` (``X^{2T}``, inside ``X^{-2T}``), else None."""
+    if p.op == "product" and len(p.args) == 2 and p.args[0].op == "num" and \
+            is_transpose_mark(p.args[1], t_mark) and p.args[0].args[0].denominator == 1:
+        return int(p.args[0].args[0])
+    return None
 
 
 def _mark_style(mark: str) -> str:

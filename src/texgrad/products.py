@@ -74,7 +74,9 @@ def resolve_product(items: list, source: str) -> N:
                 call = _make_call(head, posts, inner if inner.op == "pair" else
                                   inner.args[0], inner.end)
                 out[-1] = _rewrap(call, nposts)
-            elif name in CHAIN_HEADS:
+            elif name in CHAIN_HEADS or (len(out) > 1 and _transposed(nxt)):
+                # \log \mathbf{1}^T e^{\mathbf{z}}, \exp \mathbf{a}^T\mathbf{x}: a transposed
+                # factor only makes sense in the product after it, which the function takes
                 arg = _product_node(list(reversed(out)))
                 out = [_make_call(head, posts, arg, arg.end)]
             else:
@@ -122,6 +124,15 @@ def _applied_letter(base: N, posts, out: list) -> bool:
     inner, nposts = unwrap_postfix(out[-1])
     return inner.op == "paren" and inner.args[1] in ("(", "\\left(") and \
         all(op == "sup" for op, _, _ in nposts)
+
+
+def _transposed(n: N) -> bool:
+    """Whether a factor ends in a transpose mark (``\\mathbf{a}^T``, ``x^\\top``)."""
+    _base, posts = unwrap_postfix(n)
+    if not posts or posts[-1][0] != "sup":
+        return False
+    p = posts[-1][1]
+    return p.op == "tmark" or (p.op == "sym" and p.args[0] == "T" and p.args[2] != "bold")
 
 
 def _paren_led(n: N) -> bool:
