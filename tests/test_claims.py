@@ -230,3 +230,23 @@ def test_a_function_named_by_the_chain_itself():
     # a definition of the symbol: y = Ax, then dy/dx
     assert texgrad.check_claim("\\mathbf{y} = \\mathbf{A}\\mathbf{x}\n\\frac{\\partial \\mathbf{y}}"
                                "{\\partial \\mathbf{x}} = \\mathbf{A}").verdict is True
+
+
+def test_a_network_derivation_with_layer_labels_and_sigma_prime():
+    # z = W^{(1)} x, a = sigma(z), y_hat = w^{(2)T} a, L = (y_hat - y)^2 / 2: every printed
+    # gradient is right (backprop by hand: dL/dW1 = [(y_hat - y) w2 * sigma'(z)] x^T)
+    text = (Path(__file__).parent / "data" / "docs" / "backprop.md").read_text()
+    res = texgrad.claims.check_text(text, "backprop.md")
+    assert [r.status for r in res] == ["ok", "ok", "ok", "ok", "not-a-claim"], \
+        [(r.line, r.status, r.reason) for r in res]
+    wrong = text.replace(r"\odot \sigma'(\mathbf{z}^{(1)})", r"\odot \sigma(\mathbf{z}^{(1)})")
+    assert [r.status for r in texgrad.claims.check_text(wrong, "b.md")][2] == "wrong"
+
+
+def test_the_derivative_of_a_known_function_written_with_a_prime():
+    import numpy as np
+    r = texgrad.differentiate(r"\mathbf{1}^T\sigma'(\mathbf{z})", wrt=r"\mathbf{z}")
+    z = np.linspace(-2, 2, 5)
+    s = 1 / (1 + np.exp(-z))
+    # d/dz sum sigma'(z) = sigma''(z) = s(1 - s)(1 - 2s)
+    assert r.verified and np.allclose(r.evaluate({"z": z}), s * (1 - s) * (1 - 2 * s))

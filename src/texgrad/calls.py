@@ -22,6 +22,8 @@ class Calls:
     """Elaboration of functions applied (a mixin of the Typer)."""
 
     def t_call(self, n, name, latex, arg):
+        if name.endswith("'"):
+            return self.t_derived(n, name, latex, arg)
         if arg.op == "pair" or name in ("max", "min"):
             return self.t_extremum(n, name, latex, arg)
         e = self.build(arg)
@@ -63,6 +65,19 @@ class Calls:
         raise Unsupported(f"the function {name} is not supported",
                           hint="supported: tr det log exp sin cos tanh sigma diag softmax "
                                "and norms").at(self.text, n.start, n.end - n.start)
+
+    def t_derived(self, n, name, latex, arg):
+        """``\\sigma'(z)``, ``\\tanh'(x)``: the derivative of an elementwise function, from its
+        record (written as its derivative: ``\\sigma(z) (1 - \\sigma(z))``)."""
+        base = name.rstrip("'")
+        spec = BY_NAME.get(base)
+        if spec is None or name.count("'") > 1:
+            raise Unsupported(f"{latex}{chr(39) * name.count(chr(39))} is not supported",
+                              hint="the first derivative of an elementwise function "
+                                   "(\\sigma'(z), \\tanh'(x)) is").at(
+                self.text, n.start, n.end - n.start)
+        e = self.build(arg)
+        return spec.derivative(S, e, S.Func(spec, e))
 
     def t_extremum(self, n, name, latex, arg):
         """``\\max(0, x)``, ``\\min(a, b)``: elementwise, desugared through ReLU:

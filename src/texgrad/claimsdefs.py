@@ -51,14 +51,33 @@ def collect(defs: dict, statement: str) -> bool:
             # J(W, b; x, y), p(x \mid \mu): arguments texgrad cannot read as a formula;
             # where the claim writes them so, read the definition instead
             defs["~" + _squeeze(lhs)] = rhs
-        if "(" not in lhs and not re.search(r"_\{?[A-Za-z0-9]", lhs):
-            defs["=" + symbol_name(lhs)] = rhs
+        var = _one_symbol(lhs)
+        if var:
+            defs["=" + var] = rhs
+        return True
+    var = _one_symbol(lhs)
+    if var:                         # \hat{y} = ..., \mathbf{z}^{(1)} = W^{(1)}\mathbf{x}
+        defs["=" + var] = rhs
         return True
     if len(parts) == 2 and _SYMBOL.match(rhs) and is_definition(rhs):
         defs["=" + symbol_name(rhs)] = lhs         # L L^T = \Sigma
         return True
-    defs["~" + _squeeze(lhs)] = rhs
-    return True
+    if re.search(r"\(|\\mid", lhs):
+        defs["~" + _squeeze(lhs)] = rhs
+        return True
+    return False
+
+
+def _one_symbol(tex: str):
+    """The name of the one symbol ``tex`` writes (``\\hat{y}``, ``W^{(1)}``, ``f_3``), or
+    None (``f(W)``, ``x^T A x``)."""
+    from .request import parse_wrt
+    try:
+        return parse_wrt(tex)
+    except LimitError:
+        raise
+    except TexgradError:
+        return None
 
 
 def _squeeze(s: str) -> str:

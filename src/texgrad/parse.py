@@ -129,18 +129,31 @@ class Build:
                              "one factor").at(self.source, node.start)
         for post in c[1:]:
             kind, payload, start, end = post
+            marked = payload.op == "product" and len(payload.args) == 2 and \
+                payload.args[0].op == "paren" and payload.args[1].op in ("sym", "tmark") and \
+                (payload.args[1].op == "tmark" or payload.args[1].args[0] == "T")
+            if kind == "sup" and node.op == "sym" and marked:
+                # \mathbf{w}^{(2)T}: the label, then the transpose
+                label_node, mark = payload.args
+                node = self._labelled(node, label_node, label_node.end)
+                node = N("sup", (node, mark), node.start, end)
+                continue
             if kind == "sup" and node.op == "sym" and payload.op == "paren" and \
                     payload.args[1] in ("(", "["):
                 # W^{(l)}, \mathbf{a}^{[2]}: a label (a network's layer), never a power
-                label = " ".join(self.source[payload.start + 1:payload.end - 1].split()) \
-                    if self.source else ""
-                o, c_ = payload.args[1], ")" if payload.args[1] == "(" else "]"
-                name, latex, hint = node.args
-                node = N("sym", (f"{name}^{o}{label}{c_}", f"{latex}^{{{o}{label}{c_}}}",
-                                 hint), node.start, end)
+                node = self._labelled(node, payload, end)
                 continue
             node = N(kind, (node, payload), node.start, end)
         return node
+
+    def _labelled(self, node: N, paren: N, end: int) -> N:
+        """The symbol ``node`` with the label ``paren`` (``(l)``, ``[2]``) in its name."""
+        label = " ".join(self.source[paren.start + 1:paren.end - 1].split()) \
+            if self.source else ""
+        o, c_ = paren.args[1], ")" if paren.args[1] == "(" else "]"
+        name, latex, hint = node.args
+        return N("sym", (f"{name}^{o}{label}{c_}", f"{latex}^{{{o}{label}{c_}}}", hint),
+                 node.start, end)
 
     def sup(self, c):
         return ("sup", c[1], c[0].start_pos, c[1].end)

@@ -20,9 +20,17 @@ def _is_dop(n: N) -> bool:
     return base.op in ("dop", "nabla")
 
 
+def _is_prime(op: str, payload: N) -> bool:
+    return op == "sup" and payload.op == "tmark" and payload.args[0] == "'"
+
+
 def _make_call(head: N, hposts, arg: N, end: int) -> N:
     name, latex = head.args
-    node = N("call", (name, latex, arg), head.start, end)
+    primes = 0
+    while hposts and _is_prime(*hposts[0][:2]):     # \sigma'(z), \tanh'(x): the derivative
+        primes += 1
+        hposts = hposts[1:]
+    node = N("call", (name + "'" * primes, latex, arg), head.start, end)
     # \sin^2 x is (\sin x)^2; \log_2 x is not supported (a subscript on a function)
     for op, payload, pend in hposts:
         if op == "subscript":
@@ -48,7 +56,8 @@ def resolve_product(items: list, source: str) -> N:
     for it in reversed(items):
         base, posts = unwrap_postfix(it)
         is_sigma = (base.op == "sym" and base.args[0] == "sigma" and base.args[1] == "\\sigma"
-                    and not posts and out and _paren_led(out[-1]))
+                    and all(_is_prime(op, p) for op, p, _ in posts) and out and
+                    _paren_led(out[-1]))
         if _applied_letter(base, posts, out):
             # f(W\mathbf{x}), g'(z): a letter that names a function, applied (the Typer
             # reads it as a product after all when the letter is declared a symbol)
