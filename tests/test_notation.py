@@ -651,6 +651,15 @@ CASES += [
       draw={"X": "invertible"}),
 ]
 
+CASES += [          # issue 12, item 3 (first steps)
+    C("trace-of-kronecker", r"\operatorname{tr}(A \otimes X)", {"A": ("m", "m"), "X": ("n", "n")},
+      lambda v: np.trace(np.kron(v["A"], v["X"])), "X",
+      lambda v: np.trace(v["A"]) * np.eye(v["X"].shape[0])),
+    C("vec-inner-product", r"\operatorname{vec}(A)^T\operatorname{vec}(X)",
+      {"A": ("m", "n"), "X": ("m", "n")},
+      lambda v: v["A"].flatten(order="F") @ v["X"].flatten(order="F"), "X", lambda v: v["A"]),
+]
+
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
 # xfails, so a fix shows up as XPASS (a failure): then delete the entry.
 VALUE_FAILURES: dict[str, str] = {}

@@ -26,6 +26,12 @@ class Calls:
             return self.t_derived(n, name, latex, arg)
         if arg.op == "pair" or name in ("max", "min"):
             return self.t_extremum(n, name, latex, arg)
+        if name == "tr" and arg.op == "kron":
+            # tr(A \otimes B) = tr(A) tr(B) (Cookbook 521), desugared
+            a, b = self.build(arg.args[0]), self.build(arg.args[1])
+            self.need_square(a, arg.args[0], "the trace")
+            self.need_square(b, arg.args[1], "the trace")
+            return S.Mul((S.Trace(a), S.Trace(b)))
         e = self.build(arg)
         if name in ("tr", "etr"):
             self.need_square(e, arg, "the trace")

@@ -191,6 +191,16 @@ class Typer(Inference, IndexNotation, Calls):
             if self.is_scalar(acc) or self.is_scalar(e):
                 chain = [_raw_mul(acc, e)]
             else:
+                last = chain[-1]
+                if isinstance(last, S.Transpose) and isinstance(last.arg, S.Vec) and \
+                        isinstance(e, S.Vec):
+                    # vec(A)^T vec(B) = tr(A^T B), desugared (the gradient needs no vec)
+                    a, b = last.arg.arg, e.arg
+                    self.dims.unify(a.shape[0], b.shape[0], "vec(A)^T vec(B)", acc_node, it)
+                    self.dims.unify(a.shape[1], b.shape[1], "vec(A)^T vec(B)", acc_node, it)
+                    chain[-1] = S.Trace(S.MatMul((S.Transpose(a), b)))
+                    acc_node = N("span", (), acc_node.start, it.end)
+                    continue
                 self.dims.unify(chain[-1].shape[1], e.shape[0], "matrix product", acc_node, it)
                 chain.append(e)
             acc_node = N("span", (), acc_node.start, it.end)
