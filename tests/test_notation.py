@@ -660,6 +660,15 @@ CASES += [          # issue 12, item 3 (first steps)
       lambda v: v["A"].flatten(order="F") @ v["X"].flatten(order="F"), "X", lambda v: v["A"]),
 ]
 
+CASES += [
+    C("diag-vector-times-product", r"\mathbf{1}^T\operatorname{diag}(\mathbf{x}) A \mathbf{x}",
+      {"x": ("n",), "A": ("n", "n")}, lambda v: np.sum(v["x"] * (v["A"] @ v["x"])),
+      r"\mathbf{x}", lambda v: v["A"] @ v["x"] + v["A"].T @ v["x"]),
+    C("diag-quadratic-form", r"\mathbf{x}^T\operatorname{diag}(\mathbf{w})\mathbf{x}",
+      {"x": ("n",), "w": ("n",)}, lambda v: np.sum(v["w"] * v["x"] ** 2), r"\mathbf{x}",
+      lambda v: 2 * v["w"] * v["x"]),
+]
+
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
 # xfails, so a fix shows up as XPASS (a failure): then delete the entry.
 VALUE_FAILURES: dict[str, str] = {}

@@ -204,6 +204,20 @@ class Typer(Inference, IndexNotation, Calls):
                 self.dims.unify(chain[-1].shape[1], e.shape[0], "matrix product", acc_node, it)
                 chain.append(e)
             acc_node = N("span", (), acc_node.start, it.end)
+        return self._diag_products(chain)
+
+    def _diag_products(self, chain: list) -> Expr:
+        """``\\operatorname{diag}(\\mathbf{w}) A\\mathbf{x}`` = ``\\mathbf{w} \\odot (A\\mathbf{x})``:
+        the diagonal matrix of a vector, before a product that is a column vector, desugared
+        to an elementwise product (``\\mathbf{x}^T\\operatorname{diag}(\\mathbf{w})\\mathbf{x}``
+        too)."""
+        for i, f in enumerate(chain[:-1]):
+            if isinstance(f, S.Diag) and self.shape_of(f.arg)[1] == 1 and \
+                    self.shape_of(chain[-1])[1] == 1:
+                rest = chain[i + 1:]
+                tail = rest[0] if len(rest) == 1 else S.MatMul(tuple(rest))
+                chain = chain[:i] + [S.Hadamard((f.arg, tail))]
+                break
         return chain[0] if len(chain) == 1 else S.MatMul(tuple(chain))
 
     def t_hadamard(self, n, a, b):
