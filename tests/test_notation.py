@@ -669,6 +669,14 @@ CASES += [
       lambda v: 2 * v["w"] * v["x"]),
 ]
 
+CASES += [
+    C("diagonal-entries-squared", r"\sum_k X_{kk}^2", {"X": ("n", "n")},
+      lambda v: np.sum(np.diag(v["X"]) ** 2), "X", lambda v: 2 * np.diag(np.diag(v["X"]))),
+    C("diagonal-entries-product", r"\sum_k X_{kk} Y_{kk}", {"X": ("n", "n"), "Y": ("n", "n")},
+      lambda v: np.sum(np.diag(v["X"]) * np.diag(v["Y"])), "X",
+      lambda v: np.diag(np.diag(v["Y"]))),
+]
+
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
 # xfails, so a fix shows up as XPASS (a failure): then delete the entry.
 VALUE_FAILURES: dict[str, str] = {}

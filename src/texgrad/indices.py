@@ -157,6 +157,11 @@ class IndexNotation:
             if base.op == "sym" and base.args[0] == "delta" and col is not None:
                 e = Identity(DimVar("delta", unit_ok=False))
                 return [([], [Indexed(e, row, col, n)])]
+            if col is not None and col == row:
+                # X_{kk}: an index repeated on one factor walks the diagonal, diag(X)_k
+                e = self.build(base)
+                self.need_square(e, base, "a diagonal entry X_{kk}")
+                return [([], [Indexed(S.Diag(e), row, None, n)])]
             return [([], [check_indices(self.build(base), row, col, n, self)])]
         e = self.build(n)
         self.need_scalar(e, n, "a factor without indices in a sum over indices")
