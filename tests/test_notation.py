@@ -829,3 +829,24 @@ def test_t_is_a_transpose_mark_only_among_matrices():
     x += 3 * np.eye(3)
     assert np.isclose(texgrad.evaluate(r"a^tX^{-t}b", {"a": a, "b": b, "X": x}),
                       a @ np.linalg.inv(x).T @ b)
+
+
+def test_real_part_of_a_complex_scalar():
+    # f = x^H B^H B x - 2 Re(c^H x), complex x: the Cookbook's complex gradient
+    # df/dRe x + i df/dIm x = 2(B^H B x - c); checked against central differences in NumPy
+    rng = np.random.default_rng(9)
+    b = rng.standard_normal((4, 3)) + 1j * rng.standard_normal((4, 3))
+    c = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    x = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    text = r"\mathbf{x}^H B^H B\mathbf{x} - 2\operatorname{Re}(\mathbf{c}^H\mathbf{x})"
+    assume = {"x": ("complex",), "c": ("complex",), "B": ("complex",)}
+    r = texgrad.differentiate(text, wrt=r"\mathbf{x}", assume=assume)
+
+    def f(z):
+        return (np.conj(z) @ b.conj().T @ b @ z - 2 * np.real(np.conj(c) @ z)).real
+    h = 1e-6
+    fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) + 1j *
+                   (f(x + 1j * h * e) - f(x - 1j * h * e)) / (2 * h) for e in np.eye(3)])
+    got = r.evaluate({"x": x, "c": c, "B": b})
+    assert r.verified and np.allclose(got, fd, rtol=1e-6)
+    assert np.allclose(got, 2 * (b.conj().T @ b @ x - c))

@@ -8,6 +8,8 @@ a function applied to its argument.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from . import construct as S
 from .errors import ShapeError, TexgradError, Unsupported
 from .functions import BY_NAME, EXP, LOG
@@ -68,6 +70,9 @@ class Calls:
             return S.Vec(e)
         if name == "conj":
             return self.t_conj(n, arg)
+        if name == "Re":
+            # Re(z) = (z + conj z) / 2, desugared (real-valued, so a real f may contain it)
+            return S.Mul((S.const(Fraction(1, 2)), S.Add((e, S.Conj(e)))))
         raise Unsupported(f"the function {name} is not supported",
                           hint="supported: tr det log exp sin cos tanh sigma diag softmax "
                                "and norms").at(self.text, n.start, n.end - n.start)
