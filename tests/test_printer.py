@@ -144,3 +144,12 @@ def test_trace_of_power_in_cookbook_form(k, printed):
     X = q @ np.diag([1.001, 0.999, -1.0005, 0.9995]) @ q.T + 0.001 * rng.standard_normal((4, 4))
     want = k * np.linalg.matrix_power(X, k - 1).T
     np.testing.assert_allclose(r.evaluate({"X": X}), want, rtol=1e-8)
+
+
+def test_a_symbolic_power_prints_as_a_power():
+    # exp(p log x), how x^p with a letter exponent is built, prints as x^{p}
+    import numpy as np
+    r = texgrad.differentiate("x^p", wrt="x")
+    assert "\\exp" not in r.latex and "x^{p}" in r.latex
+    assert np.isclose(r.evaluate({"x": 2.0, "p": 3.0}), 3 * 2.0 ** 2)
+    assert texgrad.differentiate("2^{t}", wrt="t").latex == "\\log(2)2^{t}"

@@ -49,6 +49,20 @@ _TALL = ("\\frac", "\\sum", "\\left", "\\sqrt")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+def _symbolic_power(e: Func):
+    """(a, p) when ``e`` is exp(p log a) of scalars with p no number (how a^p with a letter
+    for the exponent is built), else None."""
+    if e.name != "exp" or e.shape != SCALAR or not isinstance(e.arg, Mul):
+        return None
+    logs = [f for f in e.arg.factors if isinstance(f, Func) and f.name == "log"]
+    if len(logs) != 1 or len(e.arg.factors) < 2:
+        return None
+    rest = tuple(f for f in e.arg.factors if f is not logs[0])
+    if all(isinstance(f, Const) for f in rest):
+        return None
+    return logs[0].arg, (rest[0] if len(rest) == 1 else Mul(rest))
+
+
 def _tall(s: str) -> bool:
     return any(t in s for t in _TALL)
 
@@ -373,6 +387,11 @@ class LatexPrinter:
             return f"{self.style.log}{self.arg(e.arg)}", PREC["atom"]
         if e.name == "exp" and isinstance(e.arg, Trace):
             return f"\\operatorname{{etr}}{self.arg(e.arg.arg)}", PREC["atom"]
+        power = _symbolic_power(e)
+        if power is not None:                # exp(p log a) = a^p: a symbolic exponent
+            base, exponent = power
+            return self.sup(self.at_least(base, PREC["postfix"] + 1),
+                            self._print(exponent)[0]), PREC["postfix"]
         return f"{e.spec.latex}{self.arg(e.arg)}", PREC["atom"]     # from its record
 
     def _print_Trace(self, e: Trace):
