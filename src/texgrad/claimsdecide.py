@@ -13,6 +13,8 @@ import re
 import warnings
 
 from .claimscan import split_top
+from .claimsdefs import (apply_formulas, apply_symbols, defined, exponent_letters, squeeze,
+                         substitute, symbols_of)
 from .claimsrequest import CONJ, ROW, is_derivative_form, request_parts
 from .claimsverdict import ClaimResult, Deriv, Printed, compare, square_unstated
 from .dims import DimVar
@@ -36,15 +38,8 @@ def _derivative_of(lhs: str, shapes: dict, assume: dict, defs: dict, seed: int,
     if req is None:
         return None
     f_text, wrt_text, order, laplacian = req
-    key = re.sub(r"\s+", "", f_text)
-    base = re.sub(r"\(.*\)$", "", key)
-    if key in defs or base in defs:
-        name = key if key in defs else base
-        f_text = defs[name]
-        if ("@" + name) in defs and (wrt_text is None or _squeeze(wrt_text) == name):
-            wrt_text = defs["@" + name]     # \nabla L, L(w) defined: by w
+    f_text, wrt_text = defined(defs, f_text, wrt_text)    # f(W) = ..., \nabla L of L(w)
     if members is not None:         # Y = X^T X, then f(Y): the definitions the claim needs
-        from .claimsdefs import apply_symbols
         try:
             var = parse_wrt(CONJ.sub("", wrt_text)) if wrt_text else ""
         except LimitError:
@@ -135,12 +130,8 @@ def _unnamed(lhs: str, defs: dict) -> bool:
         return False
     if parts is None:
         return False
-    f = _squeeze(parts[0] or "")
+    f = squeeze(parts[0] or "")
     return bool(re.fullmatch(r"\\?[A-Za-z]+(?:_\{?\w+\}?)?", f)) and f not in defs
-
-
-def _squeeze(s: str) -> str:
-    return re.sub(r"\s+", "", s)
 
 
 def _decide(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
@@ -178,7 +169,6 @@ POWERS = (2, 3, 4)          # the values a symbolic exponent is decided at
 
 
 def _symbolic_powers(line: str, shapes: dict) -> list:
-    from .claimsdefs import exponent_letters
     if "^" not in line:
         return []
     return sorted(x for x in exponent_letters([p for p, _ in split_top(line)])
@@ -189,7 +179,6 @@ def _decide_powers(line, powers, shapes, assume, defs, seed, symmetric) -> Claim
     """``\\frac{\\partial \\tr(X^n)}{\\partial X} = n(X^{n-1})^T``: a letter used only as an
     exponent is a positive integer; the claim is decided at each of POWERS (every letter
     the same value), right only when right at all, wrong when wrong at one."""
-    from .claimsdefs import substitute
     names = " and ".join(powers)
     done = []
     for v in POWERS:
@@ -223,7 +212,6 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     from .claimsdiff import differential
     if differential(line) is not None:
         return _decide_differential(line, shapes, assume, defs, seed)
-    from .claimsdefs import apply_formulas
     parts = split_top(apply_formulas(defs, line))      # log p(x | mu, L): its definition
     if len(parts) < 2:
         return ClaimResult(None, None, None, "no '=' after the derivative", line)
@@ -264,7 +252,6 @@ def _decide_once(line: str, shapes: dict, assume: dict, defs: dict, seed: int,
     if r.form == "entry":
         return ClaimResult(None, r.latex, None, "comparing derivatives by an entry is not "
                            "supported yet", line)
-    from .claimsdefs import symbols_of
     from .claimsindex import rewrite_members
     read_as, fresh = rewrite_members(line, members, symbols_of(d.f_text))  # X_{ij} A_{ji}
     if fresh and r.wrt in r.symbols:        # entry (k, l) of a matrix of the variable's shape
@@ -340,9 +327,7 @@ def _decide_differential(line: str, shapes: dict, assume: dict, defs: dict,
     from .ir import SCALAR, Sym, Zero
     from .printer import latex as to_latex
     f_text, members = differential(line)
-    key = re.sub(r"\s+", "", f_text)
-    if key in defs or re.sub(r"\(.*\)$", "", key) in defs:
-        f_text = defs.get(key, defs.get(re.sub(r"\(.*\)$", "", key)))
+    f_text, _wrt = defined(defs, f_text)
     along, printed_members, step, step_name, dirs = directional(f_text, members)
     try:
         r = differentiate(along, wrt=step, shapes=shapes, assume=assume, seed=seed)

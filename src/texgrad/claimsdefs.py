@@ -50,7 +50,7 @@ def collect(defs: dict, statement: str) -> bool:
         if re.search(r"\(.*(?:[,;|]|\\mid).*\)", lhs):
             # J(W, b; x, y), p(x \mid \mu): arguments texgrad cannot read as a formula;
             # where the claim writes them so, read the definition instead
-            defs["~" + _squeeze(lhs)] = rhs
+            defs["~" + squeeze(lhs)] = rhs
         var = _one_symbol(lhs)
         if var:
             defs["=" + var] = rhs
@@ -63,7 +63,7 @@ def collect(defs: dict, statement: str) -> bool:
         defs["=" + symbol_name(rhs)] = lhs         # L L^T = \Sigma
         return True
     if re.search(r"\(|\\mid", lhs):
-        defs["~" + _squeeze(lhs)] = rhs
+        defs["~" + squeeze(lhs)] = rhs
         return True
     return False
 
@@ -80,8 +80,23 @@ def _one_symbol(tex: str):
         return None
 
 
-def _squeeze(s: str) -> str:
+def squeeze(s: str) -> str:
+    """A formula's text without its spaces (how definitions are keyed and compared)."""
     return re.sub(r"\s+", "", s)
+
+
+def defined(defs: dict, f_text: str, wrt_text: str | None = None):
+    """(the function a request names, its variable): ``f(W)``, ``f`` or ``L`` read as its
+    definition, and by the definition's argument where the request names no variable
+    (``\\nabla L`` of ``L(\\mathbf{w})``); unchanged when nothing defines it."""
+    key = squeeze(f_text)
+    base = re.sub(r"\(.*\)$", "", key)
+    name = key if key in defs else (base if base in defs else None)
+    if name is None:
+        return f_text, wrt_text
+    if ("@" + name) in defs and (wrt_text is None or squeeze(wrt_text) == name):
+        wrt_text = defs["@" + name]
+    return defs[name], wrt_text
 
 
 def apply_formulas(defs: dict, text: str) -> str:

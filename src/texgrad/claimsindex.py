@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import re
 
+from .claimsdefs import squeeze
+
 _SYM = r"(?:\\math(?:bf|rm|it)\s*\{\s*\\?[A-Za-z]+\s*\}|\\[A-Za-z]+|[A-Za-z])"
 _IDX = r"(?:\{\s*([a-z])\s*,?\s*([a-z])?\s*\}|([a-z]))"
 _ENTRY = re.compile(r"(" + _SYM + r")\s*_\s*" + _IDX)
@@ -69,13 +71,9 @@ def _fracs(text: str):
 def _entry_of(den: str, var: str):
     """The entry indices of ``\\partial <var>_{kl}`` as the whole denominator, or None."""
     m = re.fullmatch(r"\s*\\partial\s*(" + _SYM + r")\s*_\s*" + _IDX + r"\s*", den)
-    if m is None or _squeeze(m.group(1)) != _squeeze(var):
+    if m is None or squeeze(m.group(1)) != squeeze(var):
         return None
     return tuple(x for x in (m.group(2), m.group(3), m.group(4)) if x)
-
-
-def _squeeze(s: str) -> str:
-    return re.sub(r"\s+", "", s)
 
 
 def _indices(text: str) -> list:
@@ -112,7 +110,7 @@ def rewrite(member: str, var: str, free: tuple, z: str, used: set = frozenset())
     for start, end, num, den in sorted(_fracs(text), reverse=True):
         by = _entry_of(den, var)
         m = re.fullmatch(r"\s*\\partial\s*(" + _SYM + r")\s*_\s*" + _IDX + r"\s*", num)
-        if by and m and _squeeze(m.group(1)) == _squeeze(var):
+        if by and m and squeeze(m.group(1)) == squeeze(var):
             own = [x for x in (m.group(2), m.group(3), m.group(4)) if x]
             if len(own) == len(by):
                 text = text[:start] + "".join(f"\\delta_{{{a}{b}}}" for a, b in
