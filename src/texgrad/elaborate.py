@@ -23,10 +23,10 @@ from .errors import LimitError, ShapeError, TexgradError, Unsupported
 from .functions import ABS, EXP, LOG
 from .calls import Calls
 from .indices import IndexNotation
-from .infer import Inference, Promote, is_transpose_mark
+from .infer import Inference, Promote
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero
 from .limits import MAX_POWER, NUMBER_HINT, number_text, out_of_range, range_error
-from .syntax import N, number_value
+from .syntax import N, is_transpose_mark, number_value
 
 
 def _raw_mul(a: Expr, b: Expr) -> Expr:

@@ -20,7 +20,7 @@ from .factor import resimplify
 from .dims import DimVar, Dims, Fixed
 from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero, walk
-from .syntax import N, unwrap_postfix
+from .syntax import N, is_transpose_mark, unwrap_postfix
 
 ASSUMPTIONS = ("symmetric", "spd", "invertible", "positive", "orthogonal", "diagonal",
                "real", "complex", "integer")
@@ -42,14 +42,6 @@ class Promote(Exception):
         super().__init__(sorted(names))
         self.names = names
         self.scalar = scalar        # upper-case letters read as scalars (\frac{1}{N})
-
-
-def is_transpose_mark(p: N, t_mark: bool = False) -> bool:
-    """Whether a superscript is a transpose mark (^T, ^\\top, ^{\\mathsf{T}}; ^t when
-    ``t_mark``: the formula has no symbol t)."""
-    return p.op == "tmark" or (p.op == "sym" and (p.args[0] == "T" or t_mark and
-                                                  p.args[:2] == ("t", "t"))
-                               and p.args[2] != "bold")
 
 
 def t_only_as_mark(root: N) -> bool:

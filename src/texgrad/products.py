@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from .errors import LimitError, ParseError
-from .syntax import CHAIN_HEADS, MAX_HEADS, N, unwrap_postfix
+from .syntax import CHAIN_HEADS, MAX_HEADS, N, is_transpose_mark, unwrap_postfix
 
 
 def _rewrap(node: N, posts) -> N:
@@ -128,7 +128,7 @@ def _applied_letter(base: N, posts, out: list) -> bool:
     if not (out and base.op == "sym" and base.args[0] in FUNCTION_LETTERS and
             base.args[2] == "plain"):
         return False
-    if not all(op == "sup" and p.op == "tmark" and p.args[0] == "'" for op, p, _ in posts):
+    if not all(_is_prime(op, p) for op, p, _ in posts):
         return False
     inner, nposts = unwrap_postfix(out[-1])
     return inner.op == "paren" and inner.args[1] in ("(", "\\left(") and \
@@ -140,8 +140,7 @@ def _transposed(n: N) -> bool:
     _base, posts = unwrap_postfix(n)
     if not posts or posts[-1][0] != "sup":
         return False
-    p = posts[-1][1]
-    return p.op == "tmark" or (p.op == "sym" and p.args[0] == "T" and p.args[2] != "bold")
+    return is_transpose_mark(posts[-1][1])
 
 
 def _paren_led(n: N) -> bool:

@@ -126,6 +126,14 @@ GREEK_NAMES = frozenset(_GREEK_NAMES)     # every Greek letter texgrad reads, by
 
 
 
+def is_transpose_mark(p: N, t_mark: bool = False) -> bool:
+    """Whether a superscript is a transpose mark (^T, ^\\top, ^{\\mathsf{T}}; ^t when
+    ``t_mark``: the formula has no symbol t)."""
+    return p.op == "tmark" or (p.op == "sym" and (p.args[0] == "T" or t_mark and
+                                                  p.args[:2] == ("t", "t"))
+                               and p.args[2] != "bold")
+
+
 def unwrap_postfix(n: N):
     """(base, [postfix ops outermost last]) of a factor: \\sin^2 -> (\\sin, [sup 2])."""
     posts = []
