@@ -22,7 +22,7 @@ import pytest
 from texgrad import functions, ir, numeric, rules
 from texgrad.errors import Unsupported
 from texgrad.ir import (Add, Conj, Det, Diag, Func, Hadamard, Kron, MatMul, MatPow, Mul, Norm,
-                        Pow, PowSum, Softmax, Sym, Trace, Transpose, Vec)
+                        Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose, Vec)
 
 SIZES = {"n": 3, "m": 4, "p": 2}
 # nodes whose reverse rule is refused (Unsupported) today: their forward rule is checked
@@ -57,6 +57,7 @@ INSTANCES = [
     ("MatPow", MatPow(X, 3)),
     ("MatPow-inverse", MatPow(X, -1)),
     ("PowSum", PowSum(X, A, _sym("C", "m", "m"), 3)),
+    ("Sum", Sum(A, "i", "p")),                 # a body free of the index: p A
     ("Pow", Pow(A, Fraction(3))),
     ("Pow-root", Pow(A, Fraction(1, 2))),
     ("Trace", Trace(X)),
@@ -180,7 +181,7 @@ def test_a_linear_node_is_declared_once(node):
 
 def test_identify_is_a_table():
     """The vec identification has one rule per node type a differential is made of."""
-    assert set(rules.IDENTIFY) == {Add, Mul, MatMul, Hadamard, Transpose, Trace, Vec}
+    assert set(rules.IDENTIFY) == {Add, Mul, MatMul, Hadamard, Transpose, Trace, Vec, Sum}
 
 
 def test_sort_keys_tell_nodes_apart_by_every_compared_field():

@@ -16,9 +16,10 @@ import numpy as np
 
 from .dims import Fixed, spelled
 from .errors import TexgradError
+from .families import axes
 from .ir import Expr, MatPow, Sym, Zero, walk
 from .numeric import (MAX_DRAWN, TOLERANCE, Draws, assign_sizes, dim_size, draw_env, draw_limit,
-                      evaluate, evaluation_order, norm2, safe_evaluate)
+                      FAMILIES, evaluate, evaluation_order, norm2, safe_evaluate)
 
 
 VERIFIED, FAILED, NOT_VERIFIED = "verified", "failed", "not verified"
@@ -183,14 +184,15 @@ def scaled(env: dict, syms: dict, scale: float) -> dict:
     diagonal and invertible survive a positive factor."""
     if scale == 1.0:
         return env
-    return {k: (v if "orthogonal" in syms[k].assume else v * scale) for k, v in env.items()}
+    return {k: ({m: a * scale for m, a in v.items()} if k == FAMILIES else
+                v if "orthogonal" in syms[k].assume else v * scale) for k, v in env.items()}
 
 
 def _symbolically_zero(f: Expr, x: Sym, derivs: list) -> bool:
     """f does not contain x and every derivative is the symbolic 0: nothing to compare, and
     nothing to doubt."""
-    return all(isinstance(d, Zero) for d in derivs) and \
-        not any(isinstance(n, Sym) and n.name == x.name for n in walk(f))
+    from .rules import depends_on
+    return all(isinstance(d, Zero) for d in derivs) and f not in depends_on(f, x)
 
 
 def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials: int = 3,
@@ -301,11 +303,12 @@ def _find_draw(f, derivs, syms, sizes, rng, x, scale, thorough):
     the first (thorough) search also the sizes in the other order (det(A^T X A) needs A
     tall, log det(X^T X) needs X tall).  Returns (env, sizes, counts of non-finite f)."""
     seen = {"nan": 0, "inf": 0, "tried": 0}
+    fams = axes(f)
     size_sets = (sizes, assign_sizes(syms, reverse=True)) if thorough else (sizes,)
     for sz in size_sets:
         for profile in range(4):
             for _attempt in range(3 if thorough else 1):
-                cand = scaled(draw_env(syms, sz, rng, profile), syms, scale)
+                cand = scaled(draw_env(syms, sz, rng, profile, fams), syms, scale)
                 ok, kind = _valid(f, derivs, cand, sz, x)
                 seen["tried"] += 1
                 if ok:

@@ -13,8 +13,8 @@ from fractions import Fraction
 from .functions import EXP
 from .codestable import LogDet
 from .ir import (Add, Commutation, Conj, Const, Det, Diag, Func, Hadamard, Identity, Kron,
-                 MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry, Softmax, Trace,
-                 Transpose, Vec, Zero)
+                 MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry, Softmax, Sum,
+                 Trace, Transpose, Vec, Zero)
 
 TARGETS = ("numpy", "jax", "torch", "sympy")
 
@@ -292,6 +292,7 @@ def _array_table(lib: Lib) -> dict:
         Conj: conj, Vec: vec, Commutation: commutation,
         SingleEntry: _unsupported("the single-entry matrix J^{ij} (a derivative by an entry)",
                                   lib.target),
+        Sum: _unsupported("a sum over a family", lib.target),
         LOGSUMEXP: logsumexp, LogDet: logdet,
     }
 
@@ -446,6 +447,7 @@ def _sympy_table() -> dict:
         Softmax: softmax, Conj: conj, Vec: vec,
         Commutation: _unsupported("the commutation matrix K_{mn} (no SymPy matrix-expression "
                                   "equivalent)", "sympy"),
+        Sum: _unsupported("a sum over a family", "sympy"),
         SingleEntry: _unsupported("the single-entry matrix J^{ij} (a derivative by an entry)",
                                   "sympy"),
     }

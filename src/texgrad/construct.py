@@ -7,8 +7,7 @@ are combined, scalars are pulled out of matrix products, transposes are pushed t
 ``a^T b`` is kept in one orientation, elementwise powers of one base combine
 (``s o (y o s^{-1}) = y``, ``(y o s^{-1})^T s = 1^T y``).  The recognised patterns are named
 functions of :mod:`texgrad.patterns`; terms are ordered by :func:`texgrad.sortkey.skey`;
-:mod:`texgrad.factor` brings a finished answer to the Cookbook's form.  The raw node classes
-of :mod:`texgrad.ir` do no simplification.
+:mod:`texgrad.factor` brings a finished answer to the Cookbook's form (raw nodes: no rules).
 """
 
 from __future__ import annotations
@@ -129,8 +128,7 @@ def mul(*factors: Expr) -> Expr:
     shape = matrix.shape if matrix is not None else SCALAR
     if coef == 0 or isinstance(matrix, Zero):
         return Zero(shape)
-    # collect powers of equal bases: det(X) det(X)^{-1} = 1
-    exps: dict = {}
+    exps: dict = {}     # powers of equal bases collected: det(X) det(X)^{-1} = 1
     order = []
     for f in scalars:
         b, p = P.base_exp(f)
@@ -154,6 +152,7 @@ def mul(*factors: Expr) -> Expr:
             out.extend(rest.factors if isinstance(rest, Mul) else (rest,))
         else:
             out.append(f)
+    out = P.sigmoid_pattern(out)        # exp(u) / (1 + exp(u)) = sigma(u)
     if matrix is not None:
         out, matrix = P.softmax_pattern(_C, out, matrix)
         out.append(matrix)
@@ -283,7 +282,7 @@ def transpose(e: Expr) -> Expr:
         return e.arg
     if isinstance(e, Sym):
         return e if SYMMETRIC_ASSUMPTIONS & e.assume else Transpose(e)
-    if isinstance(e, Identity):
+    if isinstance(e, Identity) or (isinstance(e, Diag) and e.arg.shape[1] == 1):
         return e
     if isinstance(e, Zero):
         return Zero((e.shape[1], e.shape[0]))
@@ -306,15 +305,16 @@ def transpose(e: Expr) -> Expr:
         if not isinstance(e.arg, Sym) and transpose(e.arg) == e.arg:
             return e                # (X^T X)^{-T} = (X^T X)^{-1}: a symmetric argument
         return Transpose(e)
-    if isinstance(e, Diag) and e.arg.shape[1] == 1:
-        return e
     if isinstance(e, PowSum):
         return PowSum(transpose(e.b), transpose(e.g), transpose(e.a), e.k, e.index)
     if isinstance(e, SingleEntry):
         return SingleEntry((e.dims[1], e.dims[0]), e.j, e.i)
     if isinstance(e, Commutation):
         return Commutation(e.n, e.m)
-    return Transpose(e)
+    return TRANSPOSE[type(e)](e) if type(e) in TRANSPOSE else Transpose(e)
+
+
+TRANSPOSE: dict = {}    # node type -> its transpose, for node types declared elsewhere
 
 
 # -------------------------------------------------------------------------- powers

@@ -15,7 +15,7 @@ from dataclasses import replace
 from fractions import Fraction
 from typing import NamedTuple
 
-from . import construct as S
+from . import construct as S, families
 from .factor import factor, resimplify
 from .errors import LimitError, ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Expr, Identity, Sym, is_complex, walk
@@ -78,6 +78,11 @@ def derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric) 
         if base in typer.symtab and idx.isalpha() and 1 <= len(idx) <= 2:
             entry = (idx[0], idx[1] if len(idx) > 1 else None)   # d/dX_{ij}: an entry
             name = base
+    if name not in typer.symtab:                 # mu_k, of the members mu_j of a sum over j
+        summed = families.axes(raw)
+        other = families.sibling(name, {k: v for k, v in typer.symtab.items() if k in summed})
+        if other is not None:
+            typer.symtab[name] = other
     if name not in typer.symtab:
         raise TexgradError(f"the formula has no symbol {name}",
                            hint="its symbols: " + (", ".join(sorted(typer.symtab)) or "none"),

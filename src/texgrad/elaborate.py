@@ -488,6 +488,8 @@ class Typer(Inference, IndexNotation, Calls):
                     ).startswith("{"):
                 latex_full = f"{latex}_{self.text[payload.start:payload.end].strip()}"
             node = N("sym", (full, latex_full, hint), base.start, payload.end)
+            if set(sub.replace(",", "")) & set(getattr(self, "family", ())):
+                return self.member(node, name, sub, hint)
             if full not in self.hints:
                 self.hints[full] = dict(self.hints.get(name, {"hints": {hint},
                                                              "vector_use": False}))

@@ -9,9 +9,10 @@ from __future__ import annotations
 from fractions import Fraction
 
 from . import construct as S
-from .dims import DimVar
+from .dims import DimVar, Fixed
 from .errors import Unsupported
-from .ir import Add, Identity
+from .families import sum_over
+from .ir import Add, Expr, Identity
 from .syntax import N, error_at, number_value, unwrap_postfix
 
 
@@ -40,6 +41,34 @@ def _with_value(n: N, letter: str, v: int) -> N:
     return N(n.op, args, n.start, n.end)
 
 
+def _mentions(n: N, letters: set, subscripts: bool = True) -> bool:
+    """Whether ``letters`` occur in ``n``: as a symbol of their own, or (``subscripts``) in
+    a subscript."""
+    if n.op == "sym":
+        return n.args[0] in letters
+    if n.op == "subscript":
+        if subscripts and set(n.args[1].args[0] if n.args[1].op == "sym" and
+                              isinstance(n.args[1].args[0], str) else
+                              _names(n.args[1])) & letters:
+            return True
+        return _mentions(n.args[0], letters, subscripts)
+    return any(_mentions(a, letters, subscripts) for a in _kids(n))
+
+
+def _kids(n: N) -> list:
+    out = [a for a in n.args if isinstance(a, N)]
+    for a in n.args:
+        if isinstance(a, tuple):
+            out += [x for x in a if isinstance(x, N)]
+    return out
+
+
+def _names(n: N) -> set:
+    if n.op == "sym":
+        return set(n.args[0])
+    return set().union(*[_names(a) for a in _kids(n)]) if _kids(n) else set()
+
+
 class IndexNotation:
     """Elaboration of ``\\sum`` over indices and of entries (a mixin of the Typer)."""
 
@@ -52,6 +81,8 @@ class IndexNotation:
         finite = self.finite_sum(sub, sups, body)
         if finite is not None:
             return finite
+        if sub and self.beyond_index_notation(body, set(self.sum_letters(sub[0]))):
+            return self.family_sum(op, sub[0], sups, body)
         if sub and sub[0].op == "subrange" and len(sups) == 1 and \
                 sub[0].args[0].op == "sym" and len(sub[0].args[0].args[0]) == 1 and \
                 number_value(sub[0].args[1]) in (0, 1):
@@ -100,6 +131,97 @@ class IndexNotation:
             self.dims.unify(first.shape[0], t.shape[0], "sum", body, body)
             self.dims.unify(first.shape[1], t.shape[1], "sum", body, body)
         return terms[0] if len(terms) == 1 else Add(tuple(terms))
+
+    def sum_letters(self, p: N) -> list:
+        if p.op == "subrange":
+            return [p.args[0].args[0]] if p.args[0].op == "sym" else []
+        return [c for c in self.sub_name(p).replace(",", "") if c.isalpha()]
+
+    def beyond_index_notation(self, n: N, letters: set) -> bool:
+        """Whether a sum over ``letters`` ranges over families rather than entries: its body
+        holds a member (a bold or upper-case letter with one index, ``\\mathbf{x}_i``,
+        ``A_i``), or an index inside anything other than the sums, products, negations and
+        squares of entries that index notation reads (``\\log(1 + e^{-y_i \\mathbf{w}^T
+        \\mathbf{x}_i})``, ``\\|\\mathbf{x}_i - \\boldsymbol\\mu\\|^2``)."""
+        op = n.op
+        if op in ("product", "add"):
+            return any(self.beyond_index_notation(a, letters) for a in n.args
+                       if a.op != "op")
+        if op in ("paren", "brace", "neg"):
+            return self.beyond_index_notation(n.args[0], letters)
+        if op == "isum":
+            _, posts = unwrap_postfix(n.args[0])
+            sub = [p for kind, p, _ in posts if kind == "subscript"]
+            inner = letters | set(self.sum_letters(sub[0])) if sub else letters
+            return self.beyond_index_notation(n.args[1], inner)
+        if op == "sup" and self.sup_kind(n.args[1]) == ("pow", 2):
+            return self.beyond_index_notation(n.args[0], letters)
+        if op == "subscript" and n.args[0].op == "sym":
+            idx = self.sub_name(n.args[1]).replace(",", "")
+            if idx and set(idx) & letters:
+                name, _, hint = n.args[0].args
+                declared = self.user_shapes.get(name)
+                return len(idx) == 1 and hint in ("bold", "upper", "boldupper") and \
+                    (declared is None or len(declared) == 2)
+        return _mentions(n, letters)
+
+    def family_sum(self, op: N, p: N, sups: list, body: N):
+        """``\\sum_{i=1}^{N} f(\\mathbf{x}_i, y_i)``: a sum over the members of families
+        (:mod:`texgrad.families`), kept as a sum."""
+        letters = self.sum_letters(p)
+        lo = hi = None
+        where = (self.text, op.start, op.end - op.start)
+        if p.op == "subrange":
+            lo = number_value(p.args[1])
+            if lo is None or lo.denominator != 1 or lo < 0:
+                raise Unsupported("a sum's first index must be a whole number").at(*where)
+            lo = int(lo)
+        if sups:
+            top = sups[0].args[0] if sups[0].op == "brace" else sups[0]
+            if top.op == "sym" and len(top.args[0]) <= 3:
+                hi = top.args[0]
+            elif top.op == "num" and number_value(top) is not None:
+                hi = Fixed(top.args[1])
+            else:
+                raise Unsupported("a sum's last index must be a letter (N) or a number",
+                                  hint="\\sum_{i=1}^{N}").at(*where)
+            lo = 1 if lo is None else lo
+        if not letters or len(letters) != len(set(letters)) or \
+                set(letters) & set(getattr(self, "family", {})):
+            raise Unsupported("a sum over families needs one new letter per index",
+                              hint="\\sum_{i=1}^{N} \\mathbf{x}_i").at(*where)
+        if any(_mentions(body, {c}, subscripts=False) for c in letters):
+            raise Unsupported("an index used as a number (an exponent, a coefficient) in a sum "
+                              "without numeric bounds is not supported",
+                              hint="give numeric bounds (\\sum_{k=0}^{3}) to write the sum "
+                                   "out").at(*where)
+        if hi is not None and isinstance(hi, str):
+            self.named_dims.add(hi)
+        outer = getattr(self, "family", {})
+        self.family = {**outer, **{c: hi or f"n_{c}" for c in letters}}
+        try:
+            e = self.build(body)
+        finally:
+            self.family = outer
+        for c in reversed(letters):
+            e = sum_over(e, c, hi or f"n_{c}", lo)
+        return e
+
+    def member(self, node: N, base: str, sub: str, hint: str) -> Expr:
+        """``\\mathbf{x}_i`` in a sum over i: a member of the family x; every member of a
+        family has one shape (:mod:`texgrad.families`)."""
+        full = node.args[0]
+        if full not in self.hints:       # not the base's uses: y_i is a number, y a vector
+            self.hints[full] = {"hints": {hint}, "vector_use": False}
+        e = self.t_sym(node, full, node.args[1], hint)
+        protos = self.__dict__.setdefault("family_shapes", {})
+        key = (base, len(sub.replace(",", "")))
+        if key in protos:
+            for a, b in zip(protos[key].shape, e.shape):
+                self.dims.unify(a, b, "the members of a family have one shape", node, node)
+        else:
+            protos[key] = e
+        return e
 
     def index_letters(self, p: N) -> list:
         name = self.sub_name(p)

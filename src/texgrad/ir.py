@@ -319,6 +319,22 @@ class PowSum(Expr):
 
 
 @node
+class Sum(Expr):
+    """``\\sum_{index=lo}^{hi} body``: a sum over the members of indexed families (the
+    samples ``\\mathbf{x}_i`` of a data set).  A member is a symbol named ``base_letters``
+    (``x_i``, ``r_ik``) inside the body of a sum over one of its letters; ``hi`` is the range's
+    size, a dimension name (``N``), and ``lo`` its first value.  :mod:`texgrad.families` owns
+    the families, the canonical constructor and the sums' rules of equality."""
+    __slots__ = ('body', 'index', 'hi', 'lo')
+    _defaults = (1,)
+
+    _kids = ("body",)
+
+    def _shape(self):
+        return self.body.shape
+
+
+@node
 class Pow(Expr):
     """Elementwise power with a rational exponent (the ordinary power of a scalar)."""
     __slots__ = ('arg', 'p')
@@ -474,8 +490,8 @@ class SingleEntry(Expr):
 
 
 NODES = (Sym, Const, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Transpose,
-         MatPow, PowSum, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj, Vec, Commutation,
-         SingleEntry)
+         MatPow, PowSum, Sum, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj, Vec,
+         Commutation, SingleEntry)
 
 
 def is_complex(e: Expr) -> bool:

@@ -14,7 +14,7 @@ import numpy as np
 from .dims import Fixed
 from .errors import LimitError, ShapeError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
+                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose, Zero,
                  walk)
 
 TOLERANCE = 1e-6
@@ -65,7 +65,10 @@ EVAL = {
     Vec: lambda e, v, n: v[0].reshape(-1, 1, order="F"),
     Commutation: lambda e, v, n: _commutation(n(e.m), n(e.n)),
     SingleEntry: lambda e, v, n: _single_entry(e, n),
+    Sum: lambda e, v, n: _sum(e, n),
 }
+
+FAMILIES = "#families"   # the key of a draw's families: member name -> (letters, array)
 
 class Sizes:
     """What an evaluator may ask besides its children's values: the size of a dimension
@@ -73,15 +76,48 @@ class Sizes:
     (``sizes.entry``, index name -> 0-based value; an index not given is 0).  Passed per
     call, so evaluations in several threads never share it."""
 
-    __slots__ = ("size", "entry")
+    __slots__ = ("size", "entry", "env", "bound")
 
-    def __init__(self, sizes, entry=None):
+    def __init__(self, sizes, entry=None, env=None, bound=None):
         self.size = sizes if callable(sizes) else (lambda d: dim_size(d, sizes))
         self.entry = entry or {}
+        self.env = env              # the symbols' values, for the body of a sum
+        self.bound = bound or {}    # the indices of the sums around (letter -> 0-based)
+
+    def member(self, name: str):
+        """The value of a member (``x_i``) at the current indices: the drawn value itself
+        at the fixed indices (where the variable of a derivative by a member is moved),
+        the family's array elsewhere."""
+        from .families import member_letters
+        letters = member_letters(name)
+        if not any(c in self.bound for c in letters):
+            return self.env[name]               # a free use (mu_k, the variable)
+        fixed = tuple(self.entry.get(c, 0) for c in letters)
+        at = tuple(self.bound.get(c, f) for c, f in zip(letters, fixed))
+        base = name.rpartition("_")[0]
+        for other in self.env:                  # mu_j at j = k is the free mu_k
+            mine = member_letters(other) if isinstance(other, str) else ""
+            if other != name and mine and len(mine) == len(letters) and \
+                    other.rpartition("_")[0] == base and \
+                    not any(c in self.bound for c in mine) and \
+                    tuple(self.entry.get(c, 0) for c in mine) == at:
+                return self.env[other]
+        if at == fixed:
+            return self.env[name]
+        return self.env[FAMILIES][name][at]
 
     def __call__(self, d) -> int:
         return self.size(d)
 
+
+
+def _sum(e: Sum, n: Sizes) -> np.ndarray:
+    lo = 1 if e.lo is None else e.lo
+    total = None
+    for v in range(lo - 1, n(e.hi)):
+        val = evaluate(e.body, n.env, n.size, n.entry, {**n.bound, e.index: v})
+        total = val if total is None else total + val
+    return total if total is not None else np.zeros((n(e.shape[0]), n(e.shape[1])))
 
 
 def _commutation(m: int, n: int) -> np.ndarray:
@@ -145,9 +181,11 @@ def evaluation_order(expr: Expr) -> tuple:
         return hit[1], hit[2]
     if len(_ORDER) > 256:
         _ORDER.clear()
-    order = walk(expr)
+    order = _walk_outside_sums(expr) if _has_sum(expr) else walk(expr)
     last: dict = {}
     for i, e in enumerate(order):
+        if isinstance(e, Sum):
+            continue
         for c in e.children:
             last[c] = i
     frees = [[] for _ in order]
@@ -158,20 +196,44 @@ def evaluation_order(expr: Expr) -> tuple:
     return order, frees
 
 
-def evaluate(expr: Expr, env: dict, sizes, entry: dict | None = None) -> np.ndarray:
+def _has_sum(expr: Expr) -> bool:
+    return any(isinstance(e, Sum) for e in walk(expr))
+
+
+def _walk_outside_sums(expr: Expr) -> list:
+    """walk(expr) without the bodies of sums, which a sum evaluates once per index."""
+    seen: set = set()
+    order: list = []
+    stack = [(expr, False)]
+    while stack:
+        e, done = stack.pop()
+        if done:
+            order.append(e)
+        elif e not in seen:
+            seen.add(e)
+            stack.append((e, True))
+            if not isinstance(e, Sum):
+                stack.extend((c, False) for c in reversed(e.children) if c not in seen)
+    return order
+
+
+def evaluate(expr: Expr, env: dict, sizes, entry: dict | None = None,
+             bound: dict | None = None) -> np.ndarray:
     """The value of ``expr`` (a 2-D array) with symbols bound in ``env`` (name -> 2-D),
     dimensions sized by ``sizes`` (a dict or a function) and the indices of a derivative by
     an entry valued by ``entry`` (name -> 0-based int).  A node's value is dropped once its
     last parent has used it, so a long chain of large temporaries holds only the ones still
     needed."""
     memo = {}
-    size = Sizes(sizes, entry)
+    size = Sizes(sizes, entry, env, bound)
+    members = env.get(FAMILIES, ())
     order, frees = evaluation_order(expr)
     for e, done in zip(order, frees):
         if isinstance(e, Sym):
-            memo[e] = env[e.name]
+            memo[e] = size.member(e.name) if e.name in members else env[e.name]
             continue
-        memo[e] = EVAL[type(e)](e, [memo[c] for c in e.children], size)
+        memo[e] = EVAL[type(e)](e, () if isinstance(e, Sum) else
+                                [memo[c] for c in e.children], size)
         for c in done:
             del memo[c]
     return memo[expr]
@@ -317,8 +379,21 @@ def draw_value(sym: Sym, sizes: dict, rng, profile: int) -> np.ndarray:
     return m
 
 
-def draw_env(syms: dict, sizes: dict, rng, profile: int) -> dict:
-    return {name: draw_value(s, sizes, rng, profile) for name, s in syms.items()}
+def draw_env(syms: dict, sizes: dict, rng, profile: int, fams: dict | None = None) -> dict:
+    """A value per symbol; with ``fams`` (:func:`texgrad.families.axes`) also an array of
+    members per family, whose first member is the symbol's own value."""
+    env = {name: draw_value(s, sizes, rng, profile) for name, s in syms.items()}
+    if fams:
+        env[FAMILIES] = {}
+        for name, dims in fams.items():
+            counts = tuple(dim_size(d, sizes) for d in dims)
+            if prod(counts) * env[name].size > MAX_DRAWN:
+                raise draw_limit(prod(counts) * env[name].size, "for one family")
+            members = [draw_value(syms[name], sizes, rng, profile)
+                       for _ in range(prod(counts))]
+            members[0] = env[name]
+            env[FAMILIES][name] = np.stack(members).reshape(counts + env[name].shape)
+    return env
 
 
 def norm2(a) -> float:

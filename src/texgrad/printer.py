@@ -15,7 +15,8 @@ from fractions import Fraction
 from .dims import Fixed, spelled
 from .errors import LimitError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero)
+                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose,
+                 Zero)
 
 # precedence: how tightly a printed form binds; a child binding looser than its context is
 # parenthesised
@@ -365,6 +366,12 @@ class LatexPrinter:
 
         body = _join([pw(e.a, r), self.at_least(e.g, PREC["product"]), pw(e.b, f"{k - 1}-{r}")])
         return f"\\sum_{{{r}=0}}^{{{k - 1}}} {body}", PREC["sum"]
+
+    def _print_Sum(self, e: Sum):
+        # a product binds the sum's body in either reading: sum_i G_i B = (sum_i G_i) B
+        bounds = "" if e.lo is None else f"={e.lo}}}^{{{spelled(e.hi, '')}"
+        body = self.at_least(e.body, PREC["product"])
+        return f"\\sum_{{{e.index}{bounds}}} {body}", PREC["product"]
 
     def _print_Pow(self, e: Pow):
         p = e.p

@@ -133,8 +133,14 @@ def bind_values(syms: dict, values: dict, expr: Expr):
     from .ir import walk
     from .numeric import from_user
 
+    from .families import axes, member_letters
+    from .numeric import FAMILIES
+
     env = {}
     sizes: dict = {}
+    fams = axes(expr)
+    if fams:
+        env[FAMILIES] = {}
     needed = {n.name for n in walk(expr) if isinstance(n, Sym)}
     for name in needed:
         if name not in values:
@@ -143,6 +149,21 @@ def bind_values(syms: dict, values: dict, expr: Expr):
     for name, sym in syms.items():
         if name not in values:
             continue
+        if name in fams:            # a family: the members stacked along the first axes
+            stacked = np.asarray(values[name])
+            lead = len(member_letters(name))
+            if stacked.ndim < lead:
+                raise ShapeError(f"{name} is a member of a family: give its members stacked, "
+                                 f"an array with {lead} leading ax{'i' if lead == 1 else 'e'}s")
+            for d, n in zip(fams[name], stacked.shape[:lead]):
+                if d != 1 and sizes.setdefault(d, n) != n:
+                    raise ShapeError(f"the sum's range {spelled(d)} is {sizes[d]} elsewhere "
+                                     f"but {n} in {name}")
+            members = [from_user(name, m, sym) for m in
+                       stacked.reshape((-1,) + stacked.shape[lead:])]
+            env[FAMILIES][name] = np.stack(members).reshape(
+                stacked.shape[:lead] + members[0].shape)
+            values = {**values, name: stacked[(0,) * lead]}
         a = from_user(name, values[name], sym)
         if np.iscomplexobj(a) and "complex" not in sym.assume:
             if np.any(np.imag(a) != 0):

@@ -19,9 +19,9 @@ from fractions import Fraction
 
 from .errors import LimitError, Unsupported
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sym, Trace, Transpose, Zero,
+                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose, Zero,
                  walk)
-from . import construct
+from . import construct, families
 from .construct import (ONE, peel, add, commutation, conj, diag, hadamard, inverse,
                        kron, matmul, matpow, mul, neg, power, powsum, trace, transpose, vec)
 
@@ -201,6 +201,30 @@ def _powsum_jvp(e, dcs):
     return _powsum_vjp(e, None, 0)
 
 
+@deflinear(Sum, lambda e, k: families.sum_over(k[0], e.index, e.hi, e.lo))
+def _sum_vjp(e, g, i):                   # d sum_i F_i = sum_i dF_i
+    # the adjoint of a body that does not vary with the index; a body that does is
+    # differentiated inside the sum (sum_gradient), where its members are bound
+    return families.sum_over(g, e.index, e.hi, e.lo)
+
+
+def sum_gradient(e: Sum, g: Expr, x: Expr) -> Expr:
+    """The contribution of <G, sum_i F_i> to df/dx: sum_i d<G, F_i>/dx; by a member x_k of
+    a family the sum ranges over, only the term i = k (the Kronecker delta)."""
+    k = families.collapsed_letter(e, x)
+    if k:
+        return gradient(inner(g, families.rename_index(e.body, e.index, k)), x)
+    return families.sum_over(gradient(inner(g, e.body), x), e.index, e.hi, e.lo)
+
+
+def sum_differential(e: Sum, x: Expr, dx: Expr, d_body) -> Expr:
+    """d sum_i F_i = sum_i dF_i, and by a member x_k only the term i = k."""
+    k = families.collapsed_letter(e, x)
+    if k:
+        return differential(families.rename_index(e.body, e.index, k), x, dx)
+    return JVP[Sum](e, [d_body])
+
+
 @defvjp(Pow)
 def _pow_vjp(e, g, i):                   # d(x^p) = p x^{p-1} dx, elementwise
     return scale(g, mul(Const(Fraction(e.p)), power(e.arg, e.p - 1)))
@@ -292,7 +316,8 @@ def depends_on(expr: Expr, x: Sym) -> set:
     """The nodes of ``expr`` that contain ``x``."""
     deps = set()
     for n in walk(expr):
-        if n == x or any(c in deps for c in n.children):
+        if n == x or any(c in deps for c in n.children) or \
+                isinstance(n, Sum) and families.collapsed_letter(n, x):   # mu_j, by mu_k
             deps.add(n)
     return deps
 
@@ -342,10 +367,15 @@ def gradient(f: Expr, x: Expr) -> Expr:
             continue
         if isinstance(g, Zero):
             continue
+        if isinstance(n, Sum) and families.varies(n.body, n.index):
+            pending.setdefault(x, []).append(budget.spend(sum_gradient(n, g, x)))
+            continue
         rule = VJP[type(n)]
         for i, c in enumerate(n.children):
             if c in deps:
                 pending.setdefault(c, []).append(budget.spend(rule(n, g, i)))
+    if x in pending:                     # mu_k, only in sums over mu_j: never visited
+        return add(*reversed(pending[x]))
     return result if result is not None else Zero(x.shape)
 
 
@@ -360,7 +390,9 @@ def differential(f: Expr, x: Expr, dx: Expr) -> Expr:
         if n == x:
             tangent[n] = dx
             continue
-        d = JVP[type(n)](n, [tangent.get(c) if c in deps else None for c in n.children])
+        kids = [tangent.get(c) if c in deps else None for c in n.children]
+        d = sum_differential(n, x, dx, kids[0]) if isinstance(n, Sum) else \
+            JVP[type(n)](n, kids)
         tangent[n] = budget.spend(d) if d is not None else Zero(n.shape)
     return tangent.get(f, Zero(f.shape))
 
@@ -419,6 +451,7 @@ IDENTIFY = {
     Transpose: lambda e, dx: matmul(commutation(*e.arg.shape), identify(e.arg, dx)),
     Trace: lambda e, dx: matmul(transpose(vec(Identity(e.arg.shape[0]))), identify(e.arg, dx)),
     Vec: lambda e, dx: identify(e.arg, dx),
+    Sum: lambda e, dx: families.sum_over(identify(e.body, dx), e.index, e.hi, e.lo),
 }
 
 
