@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> None:
     parts = [("cold start", ["cold_start.py"]), ("peers", ["peers.py"]),
+             ("sums over samples", ["samples.py"]),
              ("scaling", ["scaling.py", "--large"])]
     for title, args in parts:
         print(f"\n=== {title} " + "=" * (60 - len(title)))

@@ -17,7 +17,7 @@ import numpy as np
 from .dims import Fixed, spelled
 from .errors import TexgradError
 from .families import axes
-from .ir import Expr, MatPow, Sym, Zero, walk
+from .ir import Expr, MatPow, Sym, Zero
 from .numeric import (MAX_DRAWN, TOLERANCE, Draws, assign_sizes, dim_size, draw_env, draw_limit,
                       FAMILIES, evaluate, evaluation_order, norm2, safe_evaluate)
 

@@ -102,7 +102,23 @@ def _arg_words(sym: Sym) -> str:
     return text
 
 
+def _stacked(result):
+    """The result with its sums over samples in matrix form (:mod:`texgrad.vectorize`), and
+    a sentence per family for the docstring."""
+    from dataclasses import replace
+    from .vectorize import vectorized
+    f, fm = vectorized(result.f)
+    d, dm = vectorized(result.expr)
+    members = {**fm, **dm}
+    if not members:
+        return result, []
+    words = [f"{n}: the members {one_line(s.latex or n)} stacked in its rows, "
+             f"{_shape_text(user_dims(s.dims))}" for n, s in sorted(members.items())]
+    return replace(result, f=f, expr=d, symbols={**result.symbols, **members}), words
+
+
 def _emit_array(result, lib: Lib) -> str:
+    result, families = _stacked(result)
     g = Gen(result, lib.target)
     f_code, d_code = g.run([result.f, result.expr])
     mod = lib.mod
@@ -158,6 +174,9 @@ def _emit_array(result, lib: Lib) -> str:
                    "Result.evaluate returns.")
     doc.append("Arguments: " + "; ".join(f"{g.args[n]}: {one_line(_arg_words(syms[n]))}"
                                          for n in sorted(syms)) + ".")
+    if families:
+        doc.append("The sums over samples are computed over the stacked data (" +
+                   "; ".join(families) + ").")
     doc.append(f"Returns (f, {what}): f {_shape_words(user_dims(result.f.shape))}; "
                f"the {what} {_shape_words(_out_dims(result))}.")
     if lib.target == "jax":
