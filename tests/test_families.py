@@ -200,3 +200,21 @@ def test_generated_code_computes_the_sum_over_the_stacked_data(case):
     f, g = fn(*[vals[a.rstrip("_")] for a in inspect.signature(fn).parameters])
     assert np.allclose(f, want_f), (name, source)
     assert np.allclose(g, ref_g(d, x0)), (name, source)
+
+
+@pytest.mark.parametrize("claim, verdict", [
+    (r"\nabla_{\mathbf{w}} \sum_{i=1}^{n} \log(1 + e^{-y_i \mathbf{w}^T \mathbf{x}_i}) = "
+     r"-\sum_{i=1}^{n} \frac{y_i \mathbf{x}_i}{1 + e^{y_i \mathbf{w}^T \mathbf{x}_i}}", True),
+    (r"\nabla_{\mathbf{w}} \sum_{i=1}^{n} \log(1 + e^{-y_i \mathbf{w}^T \mathbf{x}_i}) = "
+     r"-\sum_{i=1}^{n} \frac{y_i \mathbf{x}_i}{1 + e^{-y_i \mathbf{w}^T \mathbf{x}_i}}", False),
+    (r"\frac{\partial}{\partial W} \sum_i \|W\mathbf{x}_i - \mathbf{y}_i\|^2 = "
+     r"2\sum_i (W\mathbf{x}_i - \mathbf{y}_i)\mathbf{x}_i^T", True),
+    (r"\frac{\partial}{\partial \boldsymbol\mu} \sum_{i=1}^N \|\mathbf{x}_i - \boldsymbol\mu\|^2"
+     r" = -2\sum_{i=1}^N (\mathbf{x}_i - \boldsymbol\mu)", True),
+    (r"\frac{\partial}{\partial \boldsymbol\mu} \sum_{i=1}^N \|\mathbf{x}_i - \boldsymbol\mu\|^2"
+     r" = -2\sum_{i=1}^N \mathbf{x}_i - \boldsymbol\mu", False),
+])
+def test_claims_with_sums_over_samples(claim, verdict):
+    """texgrad check draws the families for both sides (a wrong sign inside the sum, or the
+    mean left out of it, is wrong)."""
+    assert texgrad.check_claim(claim).verdict is verdict

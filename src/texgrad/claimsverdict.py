@@ -170,6 +170,9 @@ def _rounding(fn, env: dict, sizes: dict, value, rng) -> float:
     for _ in range(2):
         env2 = {}
         for k, v in env.items():
+            if isinstance(v, dict):                 # the families: kept as drawn
+                env2[k] = v
+                continue
             noise = rng.standard_normal(np.shape(v))
             env2[k] = v * (1 + 16 * eps * noise)
         v2 = fn(env2, dict(sizes))
@@ -225,6 +228,8 @@ def compare(d: Deriv, p: Printed, seed: int, symmetric_at: tuple = ()) -> ClaimR
             return None
         return b
 
+    from .families import axes
+    fams = {**axes(f_expr), **axes(ours_expr), **({} if p.kind == "zero" else axes(p.expr))}
     rng = NM.Draws(seed + 7)
     pairs = []                  # (a, b, tolerance, size set index)
     undefined = vacuous = 0
@@ -236,7 +241,7 @@ def compare(d: Deriv, p: Printed, seed: int, symmetric_at: tuple = ()) -> ClaimR
                 if got >= 2:
                     break
                 sizes = dict(sizes0)
-                env = NM.draw_env(allsyms, sizes, rng, profile)
+                env = NM.draw_env(allsyms, sizes, rng, profile, fams)
                 for name in symmetric_at:
                     env[name] = (env[name] + env[name].T) / 2
                 for name in d.fixed:
