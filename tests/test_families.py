@@ -147,10 +147,18 @@ def test_a_sum_over_samples_is_never_dropped():
     assert r.latex.startswith(r"2\sum_{i}")
 
 
-def test_an_index_used_as_a_number_is_refused_not_misread():
-    """gamma^t r_t with symbolic bounds: t is the index, not a symbol."""
-    with pytest.raises(TexgradError, match="index used as a number"):
-        texgrad.differentiate(r"\sum_{t=1}^{T} \gamma^t r_t", wrt=r"\gamma")
+def test_an_index_used_as_a_number():
+    """gamma^t r_t: t is the index's value in each term, not a symbol (a discounted return)."""
+    r = texgrad.differentiate(r"\sum_{t=1}^{T} \gamma^t r_t", wrt=r"\gamma")
+    assert r.verified and r.latex == r"\frac{\sum_{t=1}^{T} {t}r_{t}\gamma^{t}}{\gamma}"
+    rewards, gamma = RNG.standard_normal(5), 0.9
+    t = np.arange(1, 6)
+    assert np.isclose(r.evaluate({"r_t": rewards, "gamma": gamma}),
+                      np.sum(t * gamma ** (t - 1) * rewards))
+    by_member = texgrad.differentiate(r"\sum_{t=0}^{T} \gamma^t r_t", wrt="r_t")
+    assert by_member.verified and by_member.latex == r"\gamma^{t}"
+    d = texgrad.differentiate(r"\sum_{i=1}^{N} i\,\mathbf{w}^T\mathbf{x}_i", wrt="w")
+    assert d.verified and d.latex == r"\sum_{i=1}^{N} {i}\mathbf{x}_{i}"
 
 
 def test_a_derivative_by_the_whole_family_is_refused():
@@ -218,3 +226,13 @@ def test_claims_with_sums_over_samples(claim, verdict):
     """texgrad check draws the families for both sides (a wrong sign inside the sum, or the
     mean left out of it, is wrong)."""
     assert texgrad.check_claim(claim).verdict is verdict
+
+
+def test_the_value_of_a_free_index_is_given_with_the_values():
+    """-2 sum_i r_ik (x_i - mu_k) at k = 1 and k = 3: the column of R that k picks."""
+    r = texgrad.differentiate(r"\sum_{i=1}^{N} r_{ik}\|\mathbf{x}_i - \boldsymbol\mu_k\|^2",
+                              wrt=r"\boldsymbol\mu_k")
+    X, R, mu = RNG.standard_normal((5, 3)), RNG.uniform(0, 1, (5, 4)), RNG.standard_normal(3)
+    for k in (1, 3):
+        got = r.evaluate({"x_i": X, "r_ik": R, "mu_k": mu, "k": k})
+        assert np.allclose(got, -2 * (R[:, k - 1][:, None] * (X - mu)).sum(axis=0))

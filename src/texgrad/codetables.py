@@ -14,7 +14,7 @@ from .functions import EXP
 from .codestable import LogDet
 from .ir import (Add, Commutation, Conj, Const, Det, Diag, Func, Hadamard, Identity, Kron,
                  MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry, Softmax, Sum,
-                 Trace, Transpose, Vec, Zero)
+                 Index, Trace, Transpose, Vec, Zero)
 
 TARGETS = ("numpy", "jax", "torch", "sympy")
 
@@ -293,6 +293,7 @@ def _array_table(lib: Lib) -> dict:
         SingleEntry: _unsupported("the single-entry matrix J^{ij} (a derivative by an entry)",
                                   lib.target),
         Sum: _unsupported("a sum over a family", lib.target),
+        Index: _unsupported("the index of a sum as a number", lib.target),
         LOGSUMEXP: logsumexp, LogDet: logdet,
     }
 
@@ -448,6 +449,7 @@ def _sympy_table() -> dict:
         Commutation: _unsupported("the commutation matrix K_{mn} (no SymPy matrix-expression "
                                   "equivalent)", "sympy"),
         Sum: _unsupported("a sum over a family", "sympy"),
+        Index: _unsupported("the index of a sum as a number", "sympy"),
         SingleEntry: _unsupported("the single-entry matrix J^{ij} (a derivative by an entry)",
                                   "sympy"),
     }

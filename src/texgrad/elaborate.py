@@ -24,7 +24,7 @@ from .functions import ABS, EXP, LOG
 from .calls import Calls
 from .indices import IndexNotation
 from .infer import Inference, Promote
-from .ir import SCALAR, Add, Expr, Identity, Mul, Ones, Sym, Zero
+from .ir import SCALAR, Add, Expr, Identity, Index, Mul, Ones, Sym, Zero
 from .limits import MAX_POWER, NUMBER_HINT, number_text, out_of_range, range_error
 from .syntax import N, is_transpose_mark, number_value
 
@@ -106,6 +106,8 @@ class Typer(Inference, IndexNotation, Calls):
         raise range_error(found, self.text, n.start, n.end - n.start)
 
     def t_sym(self, n, name, latex, hint):
+        if name in getattr(self, "index_numbers", ()):
+            return Index(name)                  # the index of the sum around, as a number
         if latex.replace(" ", "") in ("\\mathbb{E}", "\\operatorname{E}", "\\mathbf{E}") and \
                 name not in self.user_shapes:
             raise Unsupported("expectations are not supported",

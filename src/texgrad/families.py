@@ -16,7 +16,7 @@ pulls out of the sum what does not vary with its index.
 from __future__ import annotations
 
 from . import construct as C
-from .ir import Expr, MatMul, Mul, Sum, Sym, Zero, walk
+from .ir import Expr, Index, MatMul, Mul, Sum, Sym, Zero, walk
 
 
 def member_letters(name: str) -> str:
@@ -58,14 +58,16 @@ def sibling(name: str, symbols: dict):
 
 def varies(e: Expr, letter: str) -> bool:
     """Whether ``e`` holds a member with the index ``letter``."""
-    return any(isinstance(n, Sym) and letter in member_letters(n.name) for n in walk(e))
+    return any(isinstance(n, Sym) and letter in member_letters(n.name) or
+               isinstance(n, Index) and n.letter == letter for n in walk(e))
 
 
 def rename_index(e: Expr, old: str, new: str) -> Expr:
     """``e`` with every member's index ``old`` renamed ``new``."""
     from .ir import replace
-    mapping = {n: renamed(n, old, new) for n in walk(e)
-               if isinstance(n, Sym) and old in member_letters(n.name)}
+    mapping = {n: renamed(n, old, new) if isinstance(n, Sym) else Index(new) for n in walk(e)
+               if isinstance(n, Sym) and old in member_letters(n.name) or
+               isinstance(n, Index) and n.letter == old}
     return replace(e, mapping, C.rebuild) if mapping else e
 
 

@@ -190,19 +190,20 @@ class IndexNotation:
                 set(letters) & set(getattr(self, "family", {})):
             raise Unsupported("a sum over families needs one new letter per index",
                               hint="\\sum_{i=1}^{N} \\mathbf{x}_i").at(*where)
-        if any(_mentions(body, {c}, subscripts=False) for c in letters):
-            raise Unsupported("an index used as a number (an exponent, a coefficient) in a sum "
-                              "without numeric bounds is not supported",
-                              hint="give numeric bounds (\\sum_{k=0}^{3}) to write the sum "
-                                   "out").at(*where)
+        numbers = {c for c in letters if _mentions(body, {c}, subscripts=False)}
+        if numbers & (set(self.user_shapes) | set(self.user_assume)):
+            raise Unsupported("a declared symbol is the index of a sum",
+                              hint="name the index with another letter").at(*where)
         if hi is not None and isinstance(hi, str):
             self.named_dims.add(hi)
         outer = getattr(self, "family", {})
         self.family = {**outer, **{c: hi or f"n_{c}" for c in letters}}
+        outer_numbers = getattr(self, "index_numbers", set())
+        self.index_numbers = outer_numbers | numbers      # gamma^t: t is the index's value
         try:
             e = self.build(body)
         finally:
-            self.family = outer
+            self.family, self.index_numbers = outer, outer_numbers
         for c in reversed(letters):
             e = sum_over(e, c, hi or f"n_{c}", lo)
         return e

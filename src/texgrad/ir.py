@@ -335,6 +335,16 @@ class Sum(Expr):
 
 
 @node
+class Index(Expr):
+    """The index of a sum used as a number (``\\gamma^t`` in ``\\sum_{t=1}^{T} \\gamma^t r_t``):
+    its value in each term of the sum around it."""
+    __slots__ = ('letter',)
+
+    def _shape(self):
+        return SCALAR
+
+
+@node
 class Pow(Expr):
     """Elementwise power with a rational exponent (the ordinary power of a scalar)."""
     __slots__ = ('arg', 'p')
@@ -490,7 +500,7 @@ class SingleEntry(Expr):
 
 
 NODES = (Sym, Const, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Transpose,
-         MatPow, PowSum, Sum, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj, Vec,
+         MatPow, PowSum, Sum, Index, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj, Vec,
          Commutation, SingleEntry)
 
 

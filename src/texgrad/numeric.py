@@ -14,7 +14,7 @@ import numpy as np
 from .dims import Fixed
 from .errors import LimitError, ShapeError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose, Zero,
+                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Index, Sym, Trace, Transpose, Zero,
                  walk)
 
 TOLERANCE = 1e-6
@@ -66,9 +66,11 @@ EVAL = {
     Commutation: lambda e, v, n: _commutation(n(e.m), n(e.n)),
     SingleEntry: lambda e, v, n: _single_entry(e, n),
     Sum: lambda e, v, n: _sum(e, n),
+    Index: lambda e, v, n: np.array([[float(n.bound.get(e.letter, n.fixed(e.letter)))]]),
 }
 
-FAMILIES = "#families"   # the key of a draw's families: member name -> (letters, array)
+FAMILIES = "#families"   # the key of a draw's families: member name -> array of members
+FIXED = 1                # the value of an index no sum binds (k of mu_k, the variable)
 
 class Sizes:
     """What an evaluator may ask besides its children's values: the size of a dimension
@@ -84,6 +86,9 @@ class Sizes:
         self.env = env              # the symbols' values, for the body of a sum
         self.bound = bound or {}    # the indices of the sums around (letter -> 0-based)
 
+    def fixed(self, letter: str) -> int:
+        return self.entry.get(letter, FIXED)
+
     def member(self, name: str):
         """The value of a member (``x_i``) at the current indices: the drawn value itself
         at the fixed indices (where the variable of a derivative by a member is moved),
@@ -92,7 +97,7 @@ class Sizes:
         letters = member_letters(name)
         if not any(c in self.bound for c in letters):
             return self.env[name]               # a free use (mu_k, the variable)
-        fixed = tuple(self.entry.get(c, 0) for c in letters)
+        fixed = tuple(self.fixed(c) for c in letters)
         at = tuple(self.bound.get(c, f) for c, f in zip(letters, fixed))
         base = name.rpartition("_")[0]
         for other in self.env:                  # mu_j at j = k is the free mu_k
@@ -100,7 +105,7 @@ class Sizes:
             if other != name and mine and len(mine) == len(letters) and \
                     other.rpartition("_")[0] == base and \
                     not any(c in self.bound for c in mine) and \
-                    tuple(self.entry.get(c, 0) for c in mine) == at:
+                    tuple(self.fixed(c) for c in mine) == at:
                 return self.env[other]
         if at == fixed:
             return self.env[name]
@@ -114,7 +119,7 @@ class Sizes:
 def _sum(e: Sum, n: Sizes) -> np.ndarray:
     lo = 1 if e.lo is None else e.lo
     total = None
-    for v in range(lo - 1, n(e.hi)):
+    for v in range(lo, n(e.hi) + 1):           # the index's values, lo..hi
         val = evaluate(e.body, n.env, n.size, n.entry, {**n.bound, e.index: v})
         total = val if total is None else total + val
     return total if total is not None else np.zeros((n(e.shape[0]), n(e.shape[1])))
@@ -381,18 +386,20 @@ def draw_value(sym: Sym, sizes: dict, rng, profile: int) -> np.ndarray:
 
 def draw_env(syms: dict, sizes: dict, rng, profile: int, fams: dict | None = None) -> dict:
     """A value per symbol; with ``fams`` (:func:`texgrad.families.axes`) also an array of
-    members per family, whose first member is the symbol's own value."""
+    members per family, indexed by the indices' values (0..size), whose member at the fixed
+    values (:data:`FIXED`) is the symbol's own value."""
     env = {name: draw_value(s, sizes, rng, profile) for name, s in syms.items()}
     if fams:
         env[FAMILIES] = {}
         for name, dims in fams.items():
-            counts = tuple(dim_size(d, sizes) for d in dims)
+            counts = tuple(dim_size(d, sizes) + 1 for d in dims)
             if prod(counts) * env[name].size > MAX_DRAWN:
                 raise draw_limit(prod(counts) * env[name].size, "for one family")
             members = [draw_value(syms[name], sizes, rng, profile)
                        for _ in range(prod(counts))]
-            members[0] = env[name]
-            env[FAMILIES][name] = np.stack(members).reshape(counts + env[name].shape)
+            fam = np.stack(members).reshape(counts + env[name].shape)
+            fam[tuple(min(FIXED, c - 1) for c in counts)] = env[name]
+            env[FAMILIES][name] = fam
     return env
 
 

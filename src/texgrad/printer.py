@@ -15,7 +15,7 @@ from fractions import Fraction
 from .dims import Fixed, spelled
 from .errors import LimitError
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose,
+                 Index, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose,
                  Zero)
 
 # precedence: how tightly a printed form binds; a child binding looser than its context is
@@ -373,6 +373,9 @@ class LatexPrinter:
         body = self.at_least(e.body, PREC["product"])
         return f"\\sum_{{{e.index}{bounds}}} {body}", PREC["product"]
 
+    def _print_Index(self, e: Index):
+        return "{" + e.letter + "}", PREC["atom"]    # {t}r_{t}, never tr_{t}
+
     def _print_Pow(self, e: Pow):
         p = e.p
         if p == Fraction(1, 2):
@@ -397,8 +400,8 @@ class LatexPrinter:
         power = _symbolic_power(e)
         if power is not None:                # exp(p log a) = a^p: a symbolic exponent
             base, exponent = power
-            return self.sup(self.at_least(base, PREC["postfix"] + 1),
-                            self._print(exponent)[0]), PREC["postfix"]
+            exp = exponent.letter if isinstance(exponent, Index) else self._print(exponent)[0]
+            return self.sup(self.at_least(base, PREC["postfix"] + 1), exp), PREC["postfix"]
         return f"{e.spec.latex}{self.arg(e.arg)}", PREC["atom"]     # from its record
 
     def _print_Trace(self, e: Trace):

@@ -12,7 +12,7 @@ from typing import Any
 
 from .dims import Fixed, spelled
 from .errors import ShapeError, TexgradError, guarded
-from .ir import SCALAR, Expr, Sym
+from .ir import SCALAR, Expr, Sum, Sym
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -64,13 +64,22 @@ class Result:
         """The derivative's value (NumPy) at ``values`` (name -> array; vectors 1-D), in the
         layout D[f-index..., variable-index...] whatever the printed notation."""
         import numpy as np
-        from .numeric import dim_size, evaluate as ev, to_user
+        from .numeric import FAMILIES, FIXED, dim_size, evaluate as ev, to_user
         env, sizes = bind_values(self.symbols, values, self.expr)
+        # the value of a free index (k of mu_k): {"k": 2}; 1 when not given
+        free = {k: v for k, v in values.items() if isinstance(k, str) and len(k) == 1 and
+                k not in self.symbols and isinstance(v, int)} or None
+        if free and FAMILIES in env:      # a member's own value is the one at the fixed index
+            from .families import member_letters
+            for name, fam in env[FAMILIES].items():
+                at = tuple(free.get(c, FIXED) for c in member_letters(name))
+                if all(0 <= a < n for a, n in zip(at, fam.shape)):
+                    env[name] = fam[at]
         if self.form == "gradient" or self.kind == "laplacian":
-            return to_user(ev(self.expr, env, sizes), self.expr.shape)
+            return to_user(ev(self.expr, env, sizes, free), self.expr.shape)
         fdims = self.target.shape
         if self.form == "scalar":
-            return to_user(ev(self.expr, env, sizes), fdims)
+            return to_user(ev(self.expr, env, sizes, free), fdims)
         xdims = self.symbols[self.wrt].dims
         if self.form == "entry":
             xr, xc = (dim_size(d, sizes) for d in xdims)
@@ -141,6 +150,10 @@ def bind_values(syms: dict, values: dict, expr: Expr):
     fams = axes(expr)
     if fams:
         env[FAMILIES] = {}
+        if any(isinstance(n, Sum) and n.lo == 0 for n in walk(expr)):
+            raise TexgradError("a sum from 0 cannot be evaluated from stacked values (row 0 "
+                               "holds the member of index 1)",
+                               hint="write the sum from 1")
     needed = {n.name for n in walk(expr) if isinstance(n, Sym)}
     for name in needed:
         if name not in values:
@@ -161,8 +174,12 @@ def bind_values(syms: dict, values: dict, expr: Expr):
                                      f"but {n} in {name}")
             members = [from_user(name, m, sym) for m in
                        stacked.reshape((-1,) + stacked.shape[lead:])]
-            env[FAMILIES][name] = np.stack(members).reshape(
+            # the member of value v (1, 2, ...) is row v - 1; a row of zeros for the value 0
+            fam = np.zeros(tuple(k + 1 for k in stacked.shape[:lead]) + members[0].shape,
+                           dtype=members[0].dtype)
+            fam[(slice(1, None),) * lead] = np.stack(members).reshape(
                 stacked.shape[:lead] + members[0].shape)
+            env[FAMILIES][name] = fam
             values = {**values, name: stacked[(0,) * lead]}
         a = from_user(name, values[name], sym)
         if np.iscomplexobj(a) and "complex" not in sym.assume:

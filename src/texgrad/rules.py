@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from .errors import LimitError, Unsupported
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose, Zero,
+                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Index, Sym, Trace, Transpose, Zero,
                  walk)
 from . import construct, families
 from .construct import (ONE, peel, add, commutation, conj, diag, hadamard, inverse,
@@ -27,7 +27,7 @@ from .construct import (ONE, peel, add, commutation, conj, diag, hadamard, inver
 
 VJP: dict = {}
 JVP: dict = {}
-LEAVES = (Sym, Const, Identity, Ones, Zero, Commutation, SingleEntry)
+LEAVES = (Sym, Const, Identity, Ones, Zero, Commutation, SingleEntry, Index)
 
 
 def defvjp(node_type):
