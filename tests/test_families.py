@@ -150,7 +150,7 @@ def test_a_sum_over_samples_is_never_dropped():
 def test_an_index_used_as_a_number():
     """gamma^t r_t: t is the index's value in each term, not a symbol (a discounted return)."""
     r = texgrad.differentiate(r"\sum_{t=1}^{T} \gamma^t r_t", wrt=r"\gamma")
-    assert r.verified and r.latex == r"\frac{\sum_{t=1}^{T} {t}r_{t}\gamma^{t}}{\gamma}"
+    assert r.verified and r.latex == r"\sum_{t=1}^{T} {t}r_{t}\gamma^{{t} - 1}"
     rewards, gamma = RNG.standard_normal(5), 0.9
     t = np.arange(1, 6)
     assert np.isclose(r.evaluate({"r_t": rewards, "gamma": gamma}),
@@ -236,3 +236,18 @@ def test_the_value_of_a_free_index_is_given_with_the_values():
     for k in (1, 3):
         got = r.evaluate({"x_i": X, "r_ik": R, "mu_k": mu, "k": k})
         assert np.allclose(got, -2 * (R[:, k - 1][:, None] * (X - mu)).sum(axis=0))
+
+
+@pytest.mark.parametrize("tex, wrt, printed, grad", [
+    (r"\|\mathbf{x}\|^p", "x", r"p\|\mathbf{x}\|_{2}^{p - 2}\mathbf{x}",
+     lambda x, p: p * np.linalg.norm(x) ** (p - 2) * x),
+    (r"(\mathbf{x}^T\mathbf{x})^{k}", "x", r"2k(\mathbf{x}^{T}\mathbf{x})^{k - 1}\mathbf{x}",
+     lambda x, p: 2 * p * (x @ x) ** (p - 1) * x),
+])
+def test_a_letter_for_a_scalar_exponent_folds_as_a_textbook_does(tex, wrt, printed, grad):
+    """Issue 12, item 2 (scalar powers): p x^p / x is p x^{p-1}."""
+    r = texgrad.differentiate(tex, wrt=wrt)
+    assert r.verified and r.latex == printed
+    x = RNG.standard_normal(4)
+    letter = "p" if "p" in tex else "k"
+    assert np.allclose(r.evaluate({"x": x, letter: 2.5}), grad(x, 2.5))

@@ -130,7 +130,7 @@ def mul(*factors: Expr) -> Expr:
         return Zero(shape)
     exps: dict = {}     # powers of equal bases collected: det(X) det(X)^{-1} = 1
     order = []
-    for f in scalars:
+    for f in P.symbolic_powers(_C, scalars) if len(scalars) > 1 else scalars:
         b, p = P.base_exp(f)
         if b in exps:
             exps[b] += p

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .functions import SIGMA
+from .functions import EXP, LOG, SIGMA
 from .ir import (SCALAR, Add, Conj, Const, Expr, Func, Hadamard, Identity, MatMul, MatPow, Mul,
                  Ones, Pow, Softmax, Sym, Transpose)
 from .sortkey import skey
@@ -25,6 +25,36 @@ def base_exp(f: Expr):
     if isinstance(f, Pow):
         return f.arg, f.p
     return f, Fraction(1)
+
+
+def symbolic_power(f: Expr):
+    """(a, p) of a scalar ``exp(p log a)`` with p no number (how ``a^p`` with a letter for
+    the exponent is built), else None."""
+    if not (isinstance(f, Func) and f.name == "exp" and f.shape == SCALAR and
+            isinstance(f.arg, Mul)):
+        return None
+    logs = [g for g in f.arg.factors if isinstance(g, Func) and g.name == "log"]
+    rest = tuple(g for g in f.arg.factors if g is not (logs[0] if logs else None))
+    if len(logs) != 1 or not rest or all(isinstance(g, Const) for g in rest):
+        return None
+    return logs[0].arg, (rest[0] if len(rest) == 1 else Mul(rest))
+
+
+def symbolic_powers(ops, scalars: list) -> list:
+    """a^p a^q = a^{p+q} for a letter p and a number q: ``p x^{p} / x`` is ``p x^{p-1}``,
+    ``p \\|x\\|^{p} / \\|x\\|^{2}`` is ``p \\|x\\|^{p-2}``."""
+    for i, f in enumerate(scalars):
+        power = symbolic_power(f)
+        if power is None:
+            continue
+        a, p = power
+        for j, g in enumerate(scalars):
+            b, q = base_exp(g)
+            if j != i and b == a:
+                merged = ops.func(EXP, ops.mul(ops.add(p, ops.const(q)), ops.func(LOG, a)))
+                rest = [h for k, h in enumerate(scalars) if k not in (i, j)]
+                return symbolic_powers(ops, rest + [merged])
+    return scalars
 
 
 def softmax_pattern(ops, scalars: list, matrix: Expr):
