@@ -16,6 +16,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from refs import grad_fd
 
 import texgrad
 from texgrad import claimsdecide
@@ -26,14 +27,6 @@ from texgrad.cli import main
 RNG = np.random.default_rng(11)
 
 
-def grad_fd(f, x, h=1e-6):
-    """The gradient of a scalar f at x, laid out like x (central differences)."""
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = h
-        g[idx] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
 
 
 def test_the_references_orientations():

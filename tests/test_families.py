@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import texgrad
+from refs import grad_fd, softmax as _softmax
 from texgrad.errors import TexgradError
 
 RNG = np.random.default_rng(12)
@@ -31,11 +32,6 @@ def _data():
         "U": RNG.standard_normal((N, D)), "V": RNG.standard_normal((K, M)),
         "A": RNG.standard_normal((D, M)),
     }
-
-
-def _softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 # (id, latex, wrt, assume, values from the data, reference f of the variable, reference
@@ -102,15 +98,6 @@ CASES = [
 ]
 
 
-def _fd(f, x, h=1e-6):
-    g = np.zeros_like(x)
-    for idx in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[idx] = h
-        g[idx] = (f(x + e) - f(x - e)) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_sum_over_samples(case):
     name, tex, wrt, assume, values, ref_f, ref_g, var, terms = case
@@ -118,7 +105,7 @@ def test_sum_over_samples(case):
     x0 = d["Mu"][0] if var == "Mu0" else d[var]
     ref = ref_g(d, x0)
     # the reference is right: central differences of the reference f
-    assert np.allclose(_fd(lambda x: ref_f(d, x), x0), ref, rtol=1e-5, atol=1e-6), name
+    assert np.allclose(grad_fd(lambda x: ref_f(d, x), x0), ref, rtol=1e-5, atol=1e-6), name
     r = texgrad.differentiate(tex, wrt=wrt, assume=assume)
     assert r.verified, (name, r.latex, r.stamp)
     # the sum is kept, as printed (by one member of a family, only its term is left)

@@ -106,7 +106,7 @@ class Typer(Inference, IndexNotation, Calls):
         raise range_error(found, self.text, n.start, n.end - n.start)
 
     def t_sym(self, n, name, latex, hint):
-        if name in getattr(self, "index_numbers", ()):
+        if name in self.index_numbers:
             return Index(name)                  # the index of the sum around, as a number
         if latex.replace(" ", "") in ("\\mathbb{E}", "\\operatorname{E}", "\\mathbf{E}") and \
                 name not in self.user_shapes:
@@ -490,7 +490,7 @@ class Typer(Inference, IndexNotation, Calls):
                     ).startswith("{"):
                 latex_full = f"{latex}_{self.text[payload.start:payload.end].strip()}"
             node = N("sym", (full, latex_full, hint), base.start, payload.end)
-            if set(sub.replace(",", "")) & set(getattr(self, "family", ())):
+            if set(sub.replace(",", "")) & set(self.family):
                 return self.member(node, name, sub, hint)
             if full not in self.hints:
                 self.hints[full] = dict(self.hints.get(name, {"hints": {hint},

@@ -187,7 +187,7 @@ class IndexNotation:
                                   hint="\\sum_{i=1}^{N}").at(*where)
             lo = 1 if lo is None else lo
         if not letters or len(letters) != len(set(letters)) or \
-                set(letters) & set(getattr(self, "family", {})):
+                set(letters) & set(self.family):
             raise Unsupported("a sum over families needs one new letter per index",
                               hint="\\sum_{i=1}^{N} \\mathbf{x}_i").at(*where)
         numbers = {c for c in letters if _mentions(body, {c}, subscripts=False)}
@@ -196,9 +196,9 @@ class IndexNotation:
                               hint="name the index with another letter").at(*where)
         if hi is not None and isinstance(hi, str):
             self.named_dims.add(hi)
-        outer = getattr(self, "family", {})
+        outer = self.family
         self.family = {**outer, **{c: hi or f"n_{c}" for c in letters}}
-        outer_numbers = getattr(self, "index_numbers", set())
+        outer_numbers = self.index_numbers
         self.index_numbers = outer_numbers | numbers      # gamma^t: t is the index's value
         try:
             e = self.build(body)
@@ -215,7 +215,7 @@ class IndexNotation:
         if full not in self.hints:       # not the base's uses: y_i is a number, y a vector
             self.hints[full] = {"hints": {hint}, "vector_use": False}
         e = self.t_sym(node, full, node.args[1], hint)
-        protos = self.__dict__.setdefault("family_shapes", {})
+        protos = self.family_shapes
         key = (base, len(sub.replace(",", "")))
         if key in protos:
             for a, b in zip(protos[key].shape, e.shape):

@@ -108,6 +108,9 @@ class Inference:
         self.readings: list = []    # how an ambiguous spot was read (f(x), A(x + y))
         self.built: dict = {}       # id(syntax node) -> (node, its raw IR)
         self._mag: dict = {}        # id(IR) -> (IR, log10 of its constant value)
+        self.family: dict = {}      # the letters of the sums over families around -> range
+        self.index_numbers: set = set()     # of those, the letters used as numbers (gamma^t)
+        self.family_shapes: dict = {}       # (family, letters) -> its first member
 
     def survey(self, root: N):
         """Collect every symbol's uses (fonts, transposes, norms) before choosing kinds."""
