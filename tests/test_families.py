@@ -238,3 +238,32 @@ def test_a_letter_for_a_scalar_exponent_folds_as_a_textbook_does(tex, wrt, print
     x = RNG.standard_normal(4)
     letter = "p" if "p" in tex else "k"
     assert np.allclose(r.evaluate({"x": x, letter: 2.5}), grad(x, 2.5))
+
+
+def _mp(X, k):
+    return np.linalg.matrix_power(X, k)
+
+
+@pytest.mark.parametrize("tex, printed, f, grad", [
+    (r"\operatorname{tr}(X^n)", r"n(X^{n - 1})^{T}",
+     lambda X, a, b, n: np.trace(_mp(X, n)), lambda X, a, b, n: n * _mp(X, n - 1).T),
+    (r"\mathbf{a}^T X^n \mathbf{b}",
+     r"\sum_{r=0}^{n - 1} (X^{r})^{T}\mathbf{a}\mathbf{b}^{T}(X^{n - 1-r})^{T}",
+     lambda X, a, b, n: a @ _mp(X, n) @ b,
+     lambda X, a, b, n: sum(_mp(X, r).T @ np.outer(a, b) @ _mp(X, n - 1 - r).T
+                            for r in range(n))),
+    (r"\operatorname{tr}((X^TX)^n)", r"2nX(X^{T}X)^{n - 1}",
+     lambda X, a, b, n: np.trace(_mp(X.T @ X, n)),
+     lambda X, a, b, n: 2 * n * X @ _mp(X.T @ X, n - 1)),
+])
+def test_a_letter_for_the_exponent_of_a_matrix_power(tex, printed, f, grad):
+    """Issue 12, item 2: the seed's eq. 91 and the Cookbook's tr(X^n); n a positive integer,
+    said in the stamp, drawn 2..4 by the check, given by the caller to evaluate."""
+    r = texgrad.differentiate(tex, wrt="X")
+    assert r.verified and r.latex == printed, r.latex
+    assert "n read as a positive integer" in r.stamp
+    X, a, b = RNG.standard_normal((4, 4)), RNG.standard_normal(4), RNG.standard_normal(4)
+    for n in (1, 2, 3, 5):
+        assert np.allclose(grad_fd(lambda Y: f(Y, a, b, n), X), grad(X, a, b, n), atol=1e-5)
+        vals = {k: v for k, v in {"X": X, "a": a, "b": b, "n": n}.items() if k in r.symbols}
+        assert np.allclose(r.evaluate(vals), grad(X, a, b, n))

@@ -425,7 +425,7 @@ def well_conditioned(f: Expr, env: dict, sizes: dict) -> bool:
     derivative of tr(X^{-1}A) a false alarm; at 1e3 none in 3,000).  A determinant alone
     is finite even of a singular matrix (det(W - W) + t)."""
     for e in evaluation_order(f)[0]:
-        if isinstance(e, MatPow) and e.k < 0:
+        if isinstance(e, MatPow) and isinstance(e.k, int) and e.k < 0:
             m = safe_evaluate(e.arg, env, sizes)
             if m is None or m.shape[0] > 1 and np.linalg.cond(m) > 1e3:
                 return False

@@ -62,6 +62,11 @@ def emit(result, target: str) -> str:
     if getattr(result, "form", "gradient") == "entry":
         raise NotImplementedError("a derivative by an entry X_{ij} (the single-entry matrix "
                                   f"J^{{ij}}) has no {target} code generation yet")
+    from .ir import MatPow, PowSum, walk
+    if any(isinstance(n, (MatPow, PowSum)) and not isinstance(n.k, int)
+           for e in (result.f, result.expr) for n in walk(e)):
+        raise NotImplementedError("a matrix power with a letter for the exponent (X^n) has "
+                                  f"no {target} code generation yet")
     if target == "sympy":
         return _emit_sympy(result)
     return _emit_array(result, LIBS[target])

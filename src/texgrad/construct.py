@@ -351,7 +351,9 @@ def _assumed(e: Expr) -> frozenset:
 
 
 def matpow(e: Expr, k: int) -> Expr:
-    """Integer matrix power; ``k = -1`` is the inverse."""
+    """Integer matrix power; ``k = -1`` is the inverse; ``k`` an expression is a letter."""
+    if not isinstance(k, int):           # X^n: n a positive integer (a scalar expression)
+        return transpose(matpow(e.arg, k)) if isinstance(e, Transpose) else MatPow(e, k)
     if k == 1:
         return e
     if e.shape == SCALAR:
@@ -366,8 +368,6 @@ def matpow(e: Expr, k: int) -> Expr:
         return transpose(matpow(e.arg, k))
     if isinstance(e, Mul):
         return mul(*[power(f, k) for f in e.factors[:-1]], matpow(e.factors[-1], k))
-    if k == -1 and isinstance(e, Sym) and "orthogonal" in e.assume:
-        return Transpose(e)
     if k < 0 and isinstance(e, Sym) and "orthogonal" in e.assume:
         return transpose(matpow(e, -k))
     if isinstance(e, Diag) and e.arg.shape[1] == 1:
@@ -389,9 +389,9 @@ def powsum(a: Expr, g: Expr, b: Expr, k: int, index: str = "r") -> Expr:
         return g
     scalars, m = peel(g)
     if isinstance(m, Identity) and a == b:
-        # sum_r A^r I A^{k-1-r} = k A^{k-1}: the gradient of tr(X^k) is k (X^{k-1})^T
-        # (Cookbook eq. 106)
-        return mul(Const(Fraction(k)), *scalars, matpow(a, k - 1))
+        # sum_r A^r I A^{k-1-r} = k A^{k-1}, k a number or a letter (Cookbook eq. 106)
+        n = Const(Fraction(k)) if isinstance(k, int) else k
+        return mul(n, *scalars, matpow(a, k - 1 if isinstance(k, int) else add(k, const(-1))))
     if k == 2:
         return add(matmul(g, b), matmul(a, g))
     return PowSum(a, g, b, k, index)

@@ -405,6 +405,9 @@ class Typer(Inference, IndexNotation, Calls):
             t = self.build(payload) if t is None else t
             self.need_scalar(t, payload, "an exponent")
             return S.Func(EXP, Mul((t, S.Func(LOG, e))))
+        if kind == "expr" and payload.op == "sym" and self.is_scalar(t):
+            self.need_square(e, base, "a matrix power")     # X^n: n a positive integer
+            return S.MatPow(e, self.exponent_letter(t, payload))
         raise Unsupported(f"the superscript `{self.src(payload)}` is not understood",
                           hint="superscripts: T, \\top, -1, -T, integers, numbers"
                           ).at(self.text, payload.start, payload.end - payload.start)

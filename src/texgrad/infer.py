@@ -196,6 +196,19 @@ class Inference:
         self.symtab[name] = sym
         return sym
 
+    def exponent_letter(self, t: Expr, node: N) -> Sym:
+        """The letter n of a matrix power X^n: a positive integer (the reading is said)."""
+        if not (isinstance(t, Sym) and len(t.name) == 1 and t.name.isalpha()):
+            raise Unsupported("the exponent of a matrix power must be a number or a letter",
+                              hint="X^n, X^{-1}, X^3").at(self.text, node.start,
+                                                            node.end - node.start)
+        n = Sym(t.name, SCALAR, t.latex, t.assume | {"integer", "positive"})
+        if n.assume != t.assume:
+            self.symtab[t.name] = n
+            self.readings.append(f"{t.name} read as a positive integer (the exponent of a "
+                                 "matrix power; the check draws 2, 3 or 4)")
+        return n
+
     def _user_dim(self, d):
         if isinstance(d, int):
             if d == 1:
@@ -291,7 +304,8 @@ class Inference:
         for leaf in [e for e in walk(raw) if not e.children]:
             if isinstance(leaf, Sym):
                 dims = tuple(names(d) for d in leaf.dims)
-                s = Sym(leaf.name, dims, leaf.latex, leaf.assume)
+                known = self.symtab.get(leaf.name, leaf)      # k of k X^k: an integer too
+                s = Sym(leaf.name, dims, leaf.latex, leaf.assume | known.assume)
                 final[leaf.name] = s
                 mapping[leaf] = s
                 if leaf.name == strip:

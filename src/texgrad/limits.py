@@ -74,7 +74,7 @@ def out_of_range(e: Expr):
             return "number", n.value
         if isinstance(n, Pow) and abs(n.p) > MAX_POWER:
             return "exponent", n.p
-        if isinstance(n, MatPow) and abs(n.k) > MAX_POWER:
+        if isinstance(n, MatPow) and isinstance(n.k, int) and abs(n.k) > MAX_POWER:
             return "exponent", n.k
     return None
 

@@ -20,9 +20,17 @@ from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, D
 TOLERANCE = 1e-6
 
 
-def _powsum(e, v):
+def exponent(k, n) -> int:
+    """The value of a matrix power's exponent: a number, or an expression of a letter (a
+    positive integer, drawn so) evaluated at the draw."""
+    if isinstance(k, int):
+        return k
+    return int(round(float(np.real(evaluate(k, n.env, n.size, n.entry, n.bound)[0, 0]))))
+
+
+def _powsum(e, v, n):
     a, g, b = v
-    k = e.k
+    k = exponent(e.k, n)
     total = np.zeros_like(g, dtype=np.result_type(a, g, b))
     for r in range(k):
         total = total + np.linalg.matrix_power(a, r) @ g @ np.linalg.matrix_power(b, k - 1 - r)
@@ -51,8 +59,8 @@ EVAL = {
     Hadamard: lambda e, v, n: _hadamard(v),
     Kron: lambda e, v, n: np.kron(v[0], v[1]),
     Transpose: lambda e, v, n: v[0].T,
-    MatPow: lambda e, v, n: np.linalg.matrix_power(v[0], e.k),
-    PowSum: lambda e, v, n: _powsum(e, v),
+    MatPow: lambda e, v, n: np.linalg.matrix_power(v[0], exponent(e.k, n)),
+    PowSum: lambda e, v, n: _powsum(e, v, n),
     Pow: lambda e, v, n: _elementwise_pow(v[0], e.p),
     Func: lambda e, v, n: e.spec.numpy(np, v[0]),        # from the function's record
     Trace: lambda e, v, n: _scalar(np.trace(v[0])),
@@ -362,6 +370,8 @@ def draw_value(sym: Sym, sizes: dict, rng, profile: int) -> np.ndarray:
                 1j * draw_value(real, sizes, rng, profile))
     r, c = (dim_size(d, sizes) for d in sym.dims)
     a = sym.assume
+    if "integer" in a and r == c == 1:      # 2, 3 or 4 (the exponent of a matrix power)
+        return np.array([[float(2 + int(rng.uniform(0.0, 3.0)))]])
     square = r == c and r > 1
     positive = "positive" in a or (profile >= 1 and (c == 1 or r == 1 or profile >= 3))
     if "spd" in a or (profile >= 2 and square and not a & {"orthogonal", "diagonal"}):

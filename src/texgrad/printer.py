@@ -351,7 +351,20 @@ class LatexPrinter:
         return self.sup(base, t), PREC["postfix"]
 
     def _print_MatPow(self, e: MatPow):
-        return self.sup(self.at_least(e.arg, PREC["atom"]), str(e.k)), PREC["postfix"]
+        return self.sup(self.at_least(e.arg, PREC["atom"]), self.exponent(e.k)), \
+            PREC["postfix"]
+
+    def exponent(self, k, minus: int = 0) -> str:
+        """A matrix power's exponent less ``minus``: a number, or a letter (``n - 1``)."""
+        if isinstance(k, int):
+            return str(k - minus)
+        terms = k.terms if isinstance(k, Add) else (k,)
+        offset = sum((t.value for t in terms if isinstance(t, Const)), Fraction(0)) - minus
+        rest = [t for t in terms if not isinstance(t, Const)]
+        text = self._print(rest[0] if len(rest) == 1 else Add(tuple(rest)))[0]
+        if offset == 0:
+            return text
+        return f"{text} {'-' if offset < 0 else '+'} {abs(offset)}"
 
     def _print_PowSum(self, e: PowSum):
         r = e.index
@@ -364,8 +377,9 @@ class LatexPrinter:
                                 self.style.transpose)
             return self.sup(self.at_least(m, PREC["atom"]), exp)
 
-        body = _join([pw(e.a, r), self.at_least(e.g, PREC["product"]), pw(e.b, f"{k - 1}-{r}")])
-        return f"\\sum_{{{r}=0}}^{{{k - 1}}} {body}", PREC["sum"]
+        last = self.exponent(k, 1)
+        body = _join([pw(e.a, r), self.at_least(e.g, PREC["product"]), pw(e.b, f"{last}-{r}")])
+        return f"\\sum_{{{r}=0}}^{{{last}}} {body}", PREC["sum"]
 
     def _print_Sum(self, e: Sum):
         # a product binds the sum's body in either reading: sum_i G_i B = (sum_i G_i) B

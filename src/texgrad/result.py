@@ -12,7 +12,7 @@ from typing import Any
 
 from .dims import Fixed, spelled
 from .errors import ShapeError, TexgradError, guarded
-from .ir import SCALAR, Expr, Sum, Sym
+from .ir import SCALAR, Expr, MatPow, PowSum, Sum, Sym
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -155,6 +155,8 @@ def bind_values(syms: dict, values: dict, expr: Expr):
                                "holds the member of index 1)",
                                hint="write the sum from 1")
     needed = {n.name for n in walk(expr) if isinstance(n, Sym)}
+    needed |= {m.name for n in walk(expr) if isinstance(n, (MatPow, PowSum)) and
+               not isinstance(n.k, int) for m in walk(n.k) if isinstance(m, Sym)}  # X^n: n
     for name in needed:
         if name not in values:
             raise TexgradError(f"no value given for {name}",

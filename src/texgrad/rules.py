@@ -161,13 +161,18 @@ def _transpose_vjp(e, g, i):             # Cookbook (34): d(X^T) = (dX)^T
     return transpose(g)
 
 
+def _positive(k) -> bool:
+    """A letter for the exponent of a matrix power is a positive integer."""
+    return not isinstance(k, int) or k > 0
+
+
 @defvjp(MatPow)
 def _matpow_vjp(e, g, i):
     x = e.arg
     if e.k == -1:                        # Cookbook (59): d(X^{-1}) = -X^{-1} dX X^{-1}
         xit = transpose(inverse(x))
         return neg(matmul(xit, g, xit))
-    if e.k > 0:                          # Cookbook (91): sum_r (X^r)^T G (X^{n-1-r})^T
+    if _positive(e.k):                   # Cookbook (91): sum_r (X^r)^T G (X^{n-1-r})^T
         xt = transpose(x)
         return powsum(xt, g, xt, e.k)
     scalars, m = peel(g)
@@ -182,7 +187,7 @@ def _matpow_vjp(e, g, i):
 @defjvp(MatPow)
 def _matpow_jvp(e, dcs):
     x, dx = e.arg, dcs[0]
-    if e.k > 0:                          # Cookbook (90): sum_r X^r dX X^{n-1-r}
+    if _positive(e.k):                   # Cookbook (90): sum_r X^r dX X^{n-1-r}
         return powsum(x, dx, x, e.k)
     y = inverse(x)
     dy = neg(matmul(y, dx, y))           # Cookbook (59)
