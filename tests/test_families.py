@@ -267,3 +267,10 @@ def test_a_letter_for_the_exponent_of_a_matrix_power(tex, printed, f, grad):
         assert np.allclose(grad_fd(lambda Y: f(Y, a, b, n), X), grad(X, a, b, n), atol=1e-5)
         vals = {k: v for k, v in {"X": X, "a": a, "b": b, "n": n}.items() if k in r.symbols}
         assert np.allclose(r.evaluate(vals), grad(X, a, b, n))
+
+
+def test_the_seeds_eq_90_by_an_entry():
+    """d (X^n)_{kl} / d X_{ij} = sum_r (X^r J^{ij} X^{n-1-r})_{kl} (Cookbook eq. 90), checked
+    numerically entry by entry at n = 2, 3, 4."""
+    r = texgrad.differentiate(r"\frac{\partial}{\partial X_{ij}} (X^n)_{kl}")
+    assert r.verified and r.latex == r"\sum_{r=0}^{n - 1} (X^{r}J^{ij}X^{n - 1-r})_{kl}"
