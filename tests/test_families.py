@@ -137,7 +137,7 @@ def test_a_sum_over_samples_is_never_dropped():
 def test_an_index_used_as_a_number():
     """gamma^t r_t: t is the index's value in each term, not a symbol (a discounted return)."""
     r = texgrad.differentiate(r"\sum_{t=1}^{T} \gamma^t r_t", wrt=r"\gamma")
-    assert r.verified and r.latex == r"\sum_{t=1}^{T} {t}r_{t}\gamma^{{t} - 1}"
+    assert r.verified and r.latex == r"\sum_{t=1}^{T} {t}r_{t}\gamma^{t - 1}"
     rewards, gamma = RNG.standard_normal(5), 0.9
     t = np.arange(1, 6)
     assert np.isclose(r.evaluate({"r_t": rewards, "gamma": gamma}),

@@ -231,6 +231,8 @@ class LatexPrinter:
 
     def _factor(self, f: Expr, i: int, n: int) -> str:
         s, p = self._print(f)
+        if isinstance(f, Index) and i < n - 1:
+            return "{" + s + "}"     # {t}r_{t}: a juxtaposed index never reads as tr_{t}
         if isinstance(f, MatMul) and f.shape == SCALAR and n > 1:
             return self.paren(s)     # (a^T x) b
         if p < PREC["product"] or (p == PREC["product"] and isinstance(f, (Mul,))):
@@ -388,7 +390,7 @@ class LatexPrinter:
         return f"\\sum_{{{e.index}{bounds}}} {body}", PREC["product"]
 
     def _print_Index(self, e: Index):
-        return "{" + e.letter + "}", PREC["atom"]    # {t}r_{t}, never tr_{t}
+        return e.letter, PREC["atom"]
 
     def _print_Pow(self, e: Pow):
         p = e.p
@@ -414,8 +416,8 @@ class LatexPrinter:
         power = _symbolic_power(e)
         if power is not None:                # exp(p log a) = a^p: a symbolic exponent
             base, exponent = power
-            exp = exponent.letter if isinstance(exponent, Index) else self._print(exponent)[0]
-            return self.sup(self.at_least(base, PREC["postfix"] + 1), exp), PREC["postfix"]
+            return self.sup(self.at_least(base, PREC["postfix"] + 1),
+                            self._print(exponent)[0]), PREC["postfix"]
         return f"{e.spec.latex}{self.arg(e.arg)}", PREC["atom"]     # from its record
 
     def _print_Trace(self, e: Trace):
