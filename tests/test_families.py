@@ -148,8 +148,22 @@ def test_an_index_used_as_a_number():
     assert d.verified and d.latex == r"\sum_{i=1}^{N} {i}\mathbf{x}_{i}"
 
 
+@pytest.mark.parametrize("tex, wrt, printed, grad", [
+    (r"\sum_i \exp(z_i)", "z", r"\exp(z)", np.exp),
+    (r"\sum_i x_i \log x_i", "x", r"\mathbf{1} + \log(x)", lambda x: 1 + np.log(x)),
+    (r"\log \sum_{k=1}^{K} \exp(z_k)", "z", r"\operatorname{softmax}(z)", _softmax),
+])
+def test_a_family_of_numbers_by_the_vector_of_its_letter(tex, wrt, printed, grad):
+    """z_i are the entries of the vector z when the derivative is by z (said in the stamp)."""
+    r = texgrad.differentiate(tex, wrt=wrt)
+    assert r.verified and r.latex == printed
+    assert "read as the entries of the vector" in r.stamp
+    v = RNG.uniform(0.5, 2.0, 5)
+    assert np.allclose(r.evaluate({wrt: v}), grad(v))
+
+
 def test_a_derivative_by_the_whole_family_is_refused():
-    """x_i are members; x itself is not a symbol of the formula."""
+    """x_i are members of a family of vectors; x itself is not a symbol of the formula."""
     with pytest.raises(TexgradError, match="no symbol x"):
         texgrad.differentiate(r"\sum_i \log(1 + \exp(\mathbf{w}^T\mathbf{x}_i))", wrt="x")
 

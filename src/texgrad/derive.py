@@ -83,6 +83,15 @@ def derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric) 
         other = families.sibling(name, {k: v for k, v in typer.symtab.items() if k in summed})
         if other is not None:
             typer.symtab[name] = other
+    if name not in typer.symtab:                 # sum_i exp(z_i) by z: the entries of z
+        from .vectorize import as_entries
+        entries = as_entries(raw, name, typer.symtab)
+        if entries is not None:
+            members = sorted(m for m in typer.symtab if m.rpartition("_")[0] == name)
+            raw, new = entries
+            typer.symtab.update(new)
+            typer.readings.append(f"{', '.join(members)} read as the entries of the vector "
+                                  f"{name}")
     if name not in typer.symtab:
         raise TexgradError(f"the formula has no symbol {name}",
                            hint="its symbols: " + (", ".join(sorted(typer.symtab)) or "none"),

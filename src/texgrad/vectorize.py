@@ -186,3 +186,26 @@ def vectorized(e: Expr) -> tuple:
                 if isinstance(m, Sym) and n.index in member_letters(m.name):
                     members[m.name] = stacked(m, n.hi)
     return replace(e, mapping, C.rebuild), members
+
+
+def as_entries(f: Expr, name: str, symbols: dict):
+    """``\\sum_i x_i \\log x_i`` by the vector x: a family of numbers read as the entries of
+    the vector named by its letter, f rewritten in matrix form (1^T (x o log x)), or None
+    where that reading does not apply (no such family, a family of vectors, or a sum with no
+    matrix form here).  Returns (f, the new symbols by name)."""
+    if not any(n.rpartition("_")[0] == name and member_letters(n) for n in symbols):
+        return None
+    try:
+        g, stacked = vectorized(f)
+    except Unsupported:
+        return None
+    mapping, new = {}, {}
+    for member, s in stacked.items():
+        base = member.rpartition("_")[0]
+        if s.dims[1] != 1 or base in symbols or base in new or len(member_letters(member)) != 1:
+            return None
+        new[base] = Sym(base, s.dims, (s.latex or member).rpartition("_")[0], s.assume)
+        mapping[s] = new[base]
+    if name not in new:
+        return None
+    return replace(g, mapping, C.rebuild), new
