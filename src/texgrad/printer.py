@@ -14,6 +14,7 @@ from fractions import Fraction
 
 from .dims import Fixed, spelled
 from .errors import LimitError
+from .patterns import symbolic_power
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
                  Index, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose,
                  Zero)
@@ -48,20 +49,6 @@ class Style:
 
 _TALL = ("\\frac", "\\sum", "\\left", "\\sqrt")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def _symbolic_power(e: Func):
-    """(a, p) when ``e`` is exp(p log a) of scalars with p no number (how a^p with a letter
-    for the exponent is built), else None."""
-    if e.name != "exp" or e.shape != SCALAR or not isinstance(e.arg, Mul):
-        return None
-    logs = [f for f in e.arg.factors if isinstance(f, Func) and f.name == "log"]
-    if len(logs) != 1 or len(e.arg.factors) < 2:
-        return None
-    rest = tuple(f for f in e.arg.factors if f is not logs[0])
-    if all(isinstance(f, Const) for f in rest):
-        return None
-    return logs[0].arg, (rest[0] if len(rest) == 1 else Mul(rest))
 
 
 def _tall(s: str) -> bool:
@@ -413,7 +400,7 @@ class LatexPrinter:
             return f"{self.style.log}{self.arg(e.arg)}", PREC["atom"]
         if e.name == "exp" and isinstance(e.arg, Trace):
             return f"\\operatorname{{etr}}{self.arg(e.arg.arg)}", PREC["atom"]
-        power = _symbolic_power(e)
+        power = symbolic_power(e)
         if power is not None:                # exp(p log a) = a^p: a symbolic exponent
             base, exponent = power
             return self.sup(self.at_least(base, PREC["postfix"] + 1),
