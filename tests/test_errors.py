@@ -269,7 +269,7 @@ def test_mismatched_vector_sizes_is_a_shape_error():
 
 
 @pytest.mark.parametrize("text, wrt, words", [
-    pytest.param(r"\operatorname{tr}(e^{X})", "X", "matrix exponential", id="matrix-exp"),
+    pytest.param(r"\operatorname{tr}(A e^{X})", "X", "matrix exponential", id="matrix-exp"),
     pytest.param(r"\mathbb{E}[x^T x]", "x", "expectation", id="expectation"),
     pytest.param(r"\|X\|_1", "X", "1-norm of a matrix", id="matrix-1-norm"),
     pytest.param(r"\langle x, y", "x", "", id="unclosed-angle"),

@@ -850,3 +850,59 @@ def test_real_part_of_a_complex_scalar():
     got = r.evaluate({"x": x, "c": c, "B": b})
     assert r.verified and np.allclose(got, fd, rtol=1e-6)
     assert np.allclose(got, 2 * (b.conj().T @ b @ x - c))
+
+
+def _complex_gradient_fd(f, x, h=1e-6):
+    """df/dRe x + i df/dIm x of a real f at a complex vector x (central differences)."""
+    return np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) + 1j *
+                     (f(x + 1j * h * e) - f(x - 1j * h * e)) / (2 * h) for e in np.eye(len(x))])
+
+
+@pytest.mark.parametrize("text, f, grad, latex", [
+    (r"\mathbf{x}^H B^H B\mathbf{x} - 2\operatorname{Im}(\mathbf{c}^H\mathbf{x})",
+     lambda x, b, c: (np.conj(x) @ b.conj().T @ b @ x - 2 * np.imag(np.conj(c) @ x)).real,
+     lambda x, b, c: 2 * (b.conj().T @ b @ x - 1j * c),
+     r"2\left(B^{H}B\mathbf{x} - i\mathbf{c}\right)"),
+    (r"\operatorname{Im}(\mathbf{c}^H\mathbf{x})",
+     lambda x, b, c: np.imag(np.conj(c) @ x), lambda x, b, c: 1j * c, r"i\mathbf{c}"),
+    (r"|\operatorname{Re}(\mathbf{c}^H\mathbf{x})|^2",
+     lambda x, b, c: np.real(np.conj(c) @ x) ** 2,
+     lambda x, b, c: 2 * np.real(np.conj(c) @ x) * c,
+     r"2\operatorname{Re}(\mathbf{c}^{H}\mathbf{x})\mathbf{c}"),
+    (r"\operatorname{Im}(\mathbf{c}^H\mathbf{x})^2",
+     lambda x, b, c: np.imag(np.conj(c) @ x) ** 2,
+     lambda x, b, c: 2j * np.imag(np.conj(c) @ x) * c, None),
+])
+def test_imaginary_part_of_a_complex_scalar(text, f, grad, latex):
+    """Im(z) = (z - conj z) / 2i: the complex gradient against central differences in
+    NumPy and a hand-derived reference; u + conj u prints as 2 Re(u), u - conj u as
+    2i Im(u)."""
+    rng = np.random.default_rng(10)
+    b = rng.standard_normal((4, 3)) + 1j * rng.standard_normal((4, 3))
+    c = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    x = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    assume = {"x": ("complex",), "c": ("complex",), "B": ("complex",)}
+    r = texgrad.differentiate(text, wrt=r"\mathbf{x}", assume=assume)
+    fd = _complex_gradient_fd(lambda z: f(z, b, c), x)
+    assert np.allclose(fd, grad(x, b, c), rtol=1e-6, atol=1e-8)      # the reference itself
+    got = r.evaluate({"x": x, "c": c, "B": b})
+    assert r.verified and np.allclose(got, fd, rtol=1e-6, atol=1e-8), r.latex
+    if latex is not None:
+        assert r.latex == latex
+
+
+@pytest.mark.parametrize("text", [r"\lambda_{\max}(X)", r"\lambda_{max}(X^TX)",
+                                  r"\sigma_{\min}(A)", r"\lambda_{\text{min}}(X)"])
+def test_extreme_eigenvalues_are_refused_by_name(text):
+    with pytest.raises(texgrad.TexgradError) as info:
+        texgrad.differentiate(text, wrt="X" if "X" in text else "A")
+    e = info.value
+    assert e.kind == "unsupported" and "eigenvalue" in e.message and e.column == 1
+    assert "^" in e.render()
+
+
+def test_a_subscripted_lambda_before_parentheses_is_read_as_a_product_and_said():
+    r = texgrad.differentiate(r"\lambda_1(X)", wrt="X")
+    assert any("read as the product" in s for s in r.readings), r.readings
+    assert texgrad.differentiate(r"\lambda_{\max} x^2", wrt="x").latex == \
+        r"2\lambda_{\max}x"

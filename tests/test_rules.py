@@ -21,17 +21,17 @@ import pytest
 
 from texgrad import functions, ir, numeric, rules
 from texgrad.errors import Unsupported
-from texgrad.ir import (Add, Conj, Det, Diag, Func, Hadamard, Kron, MatMul, MatPow, Mul, Norm,
-                        Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose, Vec)
+from texgrad.ir import (Add, Conj, Det, Diag, Func, Hadamard, Kron, MatExp, MatMul, MatPow, Mul,
+                        Norm, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose, Vec)
 
 SIZES = {"n": 3, "m": 4, "p": 2}
 # nodes whose reverse rule is refused (Unsupported) today: their forward rule is checked
 # (gradients through them are refused with a message, never computed wrong).  Conj is
 # pushed down to the symbols before the reverse pass, so its VJP is never asked for.
-NO_VJP = {Kron, PowSum, Conj, Vec}
+NO_VJP = {Kron, PowSum, Conj, Vec, MatExp}
 # (node, child) pairs whose forward rule is refused too: a PowSum is only ever
 # differentiated in its middle factor G (second derivatives through X^k are refused)
-NO_JVP = {(PowSum, 0), (PowSum, 2)}
+NO_JVP = {(PowSum, 0), (PowSum, 2), (MatExp, 0)}
 H = 1e-6
 
 
@@ -56,6 +56,7 @@ INSTANCES = [
     ("Transpose", Transpose(A)),
     ("MatPow", MatPow(X, 3)),
     ("MatPow-inverse", MatPow(X, -1)),
+    ("MatExp", MatExp(X)),                      # rules only against a commuting adjoint
     ("PowSum", PowSum(X, A, _sym("C", "m", "m"), 3)),
     ("Sum", Sum(A, "i", "p")),                 # a body free of the index: p A
     ("Pow", Pow(A, Fraction(3))),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .derive import LAYOUTS, SYMMETRIC_CONVENTIONS, derive
-from .errors import TexgradError, guarded
+from .errors import TexgradError, Unsupported, guarded
 from .options import norm_assume, norm_shapes
 from .parse import parse
 from .request import guess_variable, parse_wrt, split_request, wrt_name
@@ -66,6 +66,19 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
                                    symmetric)
 
 
+def located(err: Unsupported, latex: str) -> Unsupported:
+    """A refusal from the rules, placed in the text: at the first place one of its
+    ``spellings`` (regular expressions of the refused notation) matches, else the whole
+    formula."""
+    if err.line is None:
+        import re
+        hit = next((m for s in getattr(err, "spellings", ()) for m in [re.search(s, latex)]
+                    if m), None)
+        err.at(latex, hit.start() if hit else 0, (hit.end() - hit.start()) if hit else
+               len(latex))
+    return err
+
+
 def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, symmetric):
     if kind is not None and kind not in KINDS:
         raise TexgradError(f"unknown kind {kind!r}", hint="kinds: " + ", ".join(KINDS))
@@ -85,7 +98,10 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
                                     "\\frac{\\partial}{\\partial X} in front; symbols: "
                                     + ", ".join(found), line=1, column=1, source=latex)
         guessed = len(found) > 1
-    res = derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric)
+    try:
+        res = derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric)
+    except Unsupported as err:
+        raise located(err, latex) from None
     notes = []
     if guessed:
         notes.append(f"by {name}, the variable taken by convention (--wrt chooses another)")

@@ -13,6 +13,8 @@ from fractions import Fraction
 from . import construct as S
 from .errors import ShapeError, TexgradError, Unsupported
 from .functions import BY_NAME, EXP, LOG
+from .ir import ImagUnit
+from .matexp import matexp
 from .syntax import number_value
 
 
@@ -57,6 +59,10 @@ class Calls:
         if spec is not None:                   # an elementwise function: its record
             if name == "log" and latex and latex.startswith("\\ln"):
                 self.style["log"] = "\\ln"
+            note = f"{latex or name}(\\cdot) of a matrix read entrywise" + (
+                " (e^{X} is the matrix exponential)" if name == "exp" else "")
+            if all(self._definitely_not_1(d) for d in e.shape) and note not in self.readings:
+                self.readings.append(note)
             return S.Func(spec, e)
         if name == "diag":
             r, c = self.shape_of(e)
@@ -68,11 +74,18 @@ class Calls:
             return S.Softmax(e)
         if name == "vec":
             return S.Vec(e)
+        if name == "expm":
+            self.need_square(e, arg, "the matrix exponential")
+            return matexp(e)
         if name == "conj":
             return self.t_conj(n, arg)
         if name == "Re":
             # Re(z) = (z + conj z) / 2, desugared (real-valued, so a real f may contain it)
             return S.Mul((S.const(Fraction(1, 2)), S.Add((e, S.Conj(e)))))
+        if name == "Im":
+            # Im(z) = (z - conj z) / 2i = -i (z - conj z) / 2, desugared
+            return S.Mul((S.const(Fraction(-1, 2)), ImagUnit(),
+                          S.Add((e, S.Mul((S.const(-1), S.Conj(e)))))))
         raise Unsupported(f"the function {name} is not supported",
                           hint="supported: tr det log exp sin cos tanh sigma diag softmax "
                                "and norms").at(self.text, n.start, n.end - n.start)

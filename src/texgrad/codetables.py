@@ -13,8 +13,8 @@ from fractions import Fraction
 from .functions import EXP
 from .codestable import LogDet
 from .ir import (Add, Commutation, Conj, Const, Det, Diag, Func, Hadamard, Identity, Kron,
-                 MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry, Softmax, Sum,
-                 Index, Trace, Transpose, Vec, Zero)
+                 ImagUnit, MatExp, MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry,
+                 Softmax, Sum, Index, Trace, Transpose, Vec, Zero)
 
 TARGETS = ("numpy", "jax", "torch", "sympy")
 
@@ -295,6 +295,11 @@ def _array_table(lib: Lib) -> dict:
         Sum: _unsupported("a sum over a family", lib.target),
         Index: _unsupported("the index of a sum as a number", lib.target),
         LOGSUMEXP: logsumexp, LogDet: logdet,
+        ImagUnit: lambda e, a, g: "1j",
+        MatExp: (lambda e, a, g: f"torch.linalg.matrix_exp({a[0]})") if mod == "torch" else
+        _unsupported("the matrix exponential e^{X} (scipy.linalg.expm, "
+                     "jax.scipy.linalg.expm: --emit torch writes torch.linalg.matrix_exp)",
+                     lib.target),
     }
 
 
@@ -450,6 +455,8 @@ def _sympy_table() -> dict:
                                   "equivalent)", "sympy"),
         Sum: _unsupported("a sum over a family", "sympy"),
         Index: _unsupported("the index of a sum as a number", "sympy"),
+        ImagUnit: lambda e, a, g: g.use("I") or "I",
+        MatExp: _unsupported("the matrix exponential e^{X}", "sympy"),
         SingleEntry: _unsupported("the single-entry matrix J^{ij} (a derivative by an entry)",
                                   "sympy"),
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .construct import conj, matmul, mul, power, rebuild, trace, transpose
+from .construct import add, conj, matmul, mul, neg, power, rebuild, trace, transpose
 from .ir import Add, Conj, Expr, Func, Norm, walk
 
 
@@ -37,7 +37,8 @@ def push_conj(e: Expr) -> Expr:
 
 def fold_conj(e: Expr, originals) -> Expr:
     """Write a pushed-down conjugate of a sum of the input back as (sum)^*."""
-    table = {conj(u, push=True): u for u in originals if isinstance(u, Add)}
+    table = {c: u for u, c in ((u, conj(u, push=True)) for u in originals if isinstance(u, Add))
+             if c != u and c != add(*map(neg, u.terms))}   # z +- conj z: left alone
     if not table:
         return e
     memo = {}

@@ -19,8 +19,8 @@ from .dims import Fixed
 from . import patterns as P
 from .functions import ABS
 from .ir import (SCALAR, Add, Commutation, Conj, Const, Det, Diag, Expr, Func, Hadamard,
-                 Identity, Kron, MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, SingleEntry,
-                 Softmax, Sym, Trace, Transpose, Vec, Zero)
+                 Identity, ImagUnit, Kron, MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum,
+                 SingleEntry, Softmax, Sym, Trace, Transpose, Vec, Zero)
 
 ONE = Const(Fraction(1))
 _C = sys.modules[__name__]      # the constructors, as the patterns receive them
@@ -101,7 +101,6 @@ def sub(a: Expr, b: Expr) -> Expr:
 
 # -------------------------------------------------------------------------- products
 
-
 def mul(*factors: Expr) -> Expr:
     """Product with scalars: at most one factor may be a vector or matrix."""
     coef = Fraction(1)
@@ -179,10 +178,7 @@ def matmul(*factors: Expr) -> Expr:
         else:
             flat.append(f)
     nonscalar = [f for f in flat if f.shape != SCALAR]
-    if nonscalar:
-        shape = (nonscalar[0].shape[0], nonscalar[-1].shape[1])
-    else:
-        shape = SCALAR
+    shape = (nonscalar[0].shape[0], nonscalar[-1].shape[1]) if nonscalar else SCALAR
     scalars = []
     chain = []
     for f in flat:
@@ -217,7 +213,6 @@ def hadamard(*factors: Expr) -> Expr:
 
 
 def hadamard_of(factors, spread: bool) -> Expr:
-    """The canonical Hadamard product of ``factors`` (``spread``: distribute over sums)."""
     """The elementwise product; ``spread``: it may be distributed over a sum in it (off in
     the products that distribution itself builds, so it goes one level deep)."""
     if all(f.shape == SCALAR for f in factors):
@@ -338,6 +333,8 @@ def power(e: Expr, p) -> Expr:
         return e
     if isinstance(e, Ones):
         return e
+    if isinstance(e, ImagUnit) and p.denominator == 1:        # i^2 = -1
+        return mul(Const(Fraction((-1) ** (int(p) // 2))), *(e,) * (int(p) % 2))
     if isinstance(e, Pow) and (p.denominator == 1 or e.p.denominator == 1 and e.p > 0
                                and p > 0 and "positive" in _assumed(e.arg)):
         return power(e.arg, e.p * p)
@@ -432,10 +429,8 @@ def trace(e: Expr) -> Expr:
         spread = add(*[trace(t) for t in e.terms])
         if not isinstance(spread, Add) or len(spread.terms) < len(e.terms):
             return spread
-    if isinstance(e, Identity) and isinstance(e.n, int):
-        return Const(Fraction(e.n))
-    if isinstance(e, Identity) and isinstance(e.n, Fixed):                  # tr(I_3) = 3
-        return Const(Fraction(e.n.n))
+    if isinstance(e, Identity) and isinstance(e.n, (int, Fixed)):           # tr(I_3) = 3
+        return Const(Fraction(e.n if isinstance(e.n, int) else e.n.n))
     if isinstance(e, MatMul):
         fs = e.factors
         for i in range(1, len(fs)):   # tr(x y^T) = y^T x
@@ -453,7 +448,10 @@ def det(e: Expr) -> Expr:
         return ONE
     if isinstance(e, MatPow):
         return power(det(e.arg), e.k)
-    return Det(e)
+    return DET[type(e)](e) if type(e) in DET else Det(e)
+
+
+DET: dict = {}          # node type -> its determinant, for node types declared elsewhere
 
 
 def norm(e: Expr, p: str) -> Expr:
@@ -512,8 +510,8 @@ def conj(e: Expr, push: bool = False) -> Expr:
         return e
     if isinstance(e, Conj):
         return e.arg
-    if isinstance(e, Sym):
-        return Conj(e)
+    if isinstance(e, (Sym, ImagUnit)):
+        return Conj(e) if isinstance(e, Sym) else neg(e)
     if isinstance(e, Transpose):
         return transpose(conj(e.arg, push))
     if isinstance(e, Mul):

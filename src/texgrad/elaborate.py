@@ -25,6 +25,7 @@ from .calls import Calls
 from .indices import IndexNotation
 from .infer import Inference, Promote
 from .ir import SCALAR, Add, Expr, Identity, Index, Mul, Ones, Sym, Zero
+from .matexp import matexp
 from .limits import MAX_POWER, NUMBER_HINT, number_text, out_of_range, range_error
 from .syntax import N, is_transpose_mark, number_value
 
@@ -169,10 +170,11 @@ class Typer(Inference, IndexNotation, Calls):
         prev = None
         for it in items:
             if prev is not None and it.op == "paren" and it.args[1] == "(" and \
-                    it.start == prev.end and prev.op == "sym" and \
-                    prev.args[2] in ("plain", "upper") and len(prev.args[0]) == 1 and \
-                    prev.args[0] not in self.user_shapes:
-                # a(b + c), A(x + y): a product, though a(·) could be a function
+                    it.start == prev.end and (prev.op == "sym" and prev.args[2] in (
+                        "plain", "upper") and len(prev.args[0]) == 1 or prev.op == "subscript"
+                        and prev.args[0].op == "sym" and prev.args[0].args[0] in (
+                            "lambda", "sigma")) and prev.args[0] not in self.user_shapes:
+                # a(b + c), A(x + y), \lambda_1(X): a product, though a(·) could be a function
                 self.readings.append(f"{self.src(prev)}({self.src(it.args[0])}) read as "
                                      f"the product of {self.src(prev)} and "
                                      f"({self.src(it.args[0])})")
@@ -327,10 +329,8 @@ class Typer(Inference, IndexNotation, Calls):
                 base.args[1] == "e" and "e" not in self.user_shapes:
             arg = self.build(payload)
             if self._definitely_not_1(arg.shape[0]) and self._definitely_not_1(arg.shape[1]):
-                raise Unsupported("e^{X} of a matrix is the matrix exponential, which texgrad "
-                                  "does not support yet",
-                                  hint="for the exponential of every entry write \\exp(X)"
-                                  ).at(self.text, n.start, n.end - n.start)
+                self.need_square(arg, payload, "the matrix exponential e^{X}")
+                return matexp(arg)             # e^{X} of a matrix: the power series
             return S.Func(EXP, arg)
         t = None
         if kind == "expr":

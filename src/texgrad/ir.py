@@ -93,7 +93,7 @@ class Expr:
         try:
             return self._cx
         except AttributeError:
-            n = any(c.cplx for c in self.children) or (
+            n = any(c.cplx for c in self.children) or isinstance(self, ImagUnit) or (
                 isinstance(self, Sym) and "complex" in self.assume)
             _set(self, "_cx", n)
             return n
@@ -144,6 +144,23 @@ def _initializer(fields: tuple):
     return __init__
 
 
+class Unary(Expr):
+    """A node of one child, ``arg``, of its shape unless the node says otherwise."""
+    __slots__ = ()
+    _kids = ("arg",)
+
+    def _shape(self):
+        return self.arg.shape
+
+
+class ScalarOf(Unary):
+    """A unary node whose value is a scalar (a trace, a determinant, a norm)."""
+    __slots__ = ()
+
+    def _shape(self):
+        return SCALAR
+
+
 def node(cls):
     """Class decorator of an IR node type: positional ``__init__`` over its ``__slots__``
     (trailing ``_defaults`` optional), and ``_key``, the fields equality compares."""
@@ -154,7 +171,7 @@ def node(cls):
         cls.__init__.__defaults__ = cls._defaults
     if "_key" not in cls.__dict__:
         compared = tuple(f for f in fields if f not in cls._uncompared)
-        get = attrgetter(*compared)
+        get = attrgetter(*compared) if compared else (lambda self: ())
         cls._key = (lambda self: (get(self),)) if len(compared) == 1 else (lambda self: get(self))
     return cls
 
@@ -176,6 +193,15 @@ class Sym(Expr):
 class Const(Expr):
     """A rational number (a scalar)."""
     __slots__ = ('value',)
+
+    def _shape(self):
+        return SCALAR
+
+
+@node
+class ImagUnit(Expr):
+    """The imaginary unit i, a scalar (``Im(z) = (z - conj z) / 2i``; ``conj(i) = -i``)."""
+    __slots__ = ()
 
     def _shape(self):
         return SCALAR
@@ -286,10 +312,8 @@ class Kron(Expr):
 
 
 @node
-class Transpose(Expr):
+class Transpose(Unary):
     __slots__ = ('arg',)
-
-    _kids = ("arg",)
 
     def _shape(self):
         return (self.arg.shape[1], self.arg.shape[0])
@@ -304,6 +328,13 @@ class MatPow(Expr):
 
     def _shape(self):
         return self.arg.shape
+
+
+@node
+class MatExp(Unary):
+    """The matrix exponential ``e^{X}`` of a square matrix: the power series, not the
+    exponential of each entry (that is ``Func`` of ``exp``)."""
+    __slots__ = ('arg',)
 
 
 @node
@@ -345,14 +376,9 @@ class Index(Expr):
 
 
 @node
-class Pow(Expr):
+class Pow(Unary):
     """Elementwise power with a rational exponent (the ordinary power of a scalar)."""
     __slots__ = ('arg', 'p')
-
-    _kids = ("arg",)
-
-    def _shape(self):
-        return self.arg.shape
 
 
 class FunctionSpec(NamedTuple):
@@ -389,15 +415,10 @@ class FunctionSpec(NamedTuple):
 
 
 @node
-class Func(Expr):
+class Func(Unary):
     """An elementwise function ``spec(arg)`` (``exp``, ``log``, ``sigma``...): the
     :class:`FunctionSpec` record itself, not a name, so a stage never looks a name up."""
     __slots__ = ('spec', 'arg')
-
-    _kids = ("arg",)
-
-    def _shape(self):
-        return self.arg.shape
 
     @property
     def name(self) -> str:
@@ -405,42 +426,25 @@ class Func(Expr):
 
 
 @node
-class Trace(Expr):
+class Trace(ScalarOf):
     __slots__ = ('arg',)
-
-    _kids = ("arg",)
-
-    def _shape(self):
-        return SCALAR
 
 
 @node
-class Det(Expr):
+class Det(ScalarOf):
     __slots__ = ('arg',)
-
-    _kids = ("arg",)
-
-    def _shape(self):
-        return SCALAR
 
 
 @node
-class Norm(Expr):
+class Norm(ScalarOf):
     """The 2-norm of a vector (``p == "2"``) or the Frobenius norm of a matrix (``"F"``)."""
     __slots__ = ('arg', 'p')
 
-    _kids = ("arg",)
-
-    def _shape(self):
-        return SCALAR
-
 
 @node
-class Diag(Expr):
+class Diag(Unary):
     """``diag``: a vector to the diagonal matrix, or a square matrix to its diagonal vector."""
     __slots__ = ('arg',)
-
-    _kids = ("arg",)
 
     def _shape(self):
         r, c = self.arg.shape
@@ -448,33 +452,21 @@ class Diag(Expr):
 
 
 @node
-class Softmax(Expr):
+class Softmax(Unary):
     """``softmax(x) = exp(x) / (1^T exp(x))`` of a column vector."""
     __slots__ = ('arg',)
 
-    _kids = ("arg",)
-
-    def _shape(self):
-        return self.arg.shape
-
 
 @node
-class Conj(Expr):
+class Conj(Unary):
     """Elementwise complex conjugate (``x^*``, ``\\overline{x}``; ``x^H`` is its transpose)."""
     __slots__ = ('arg',)
 
-    _kids = ("arg",)
-
-    def _shape(self):
-        return self.arg.shape
-
 
 @node
-class Vec(Expr):
+class Vec(Unary):
     """``vec(X)``: the columns of X stacked (column-major), a column of rows*cols entries."""
     __slots__ = ('arg',)
-
-    _kids = ("arg",)
 
     def _shape(self):
         return (dim_mul(self.arg.shape[0], self.arg.shape[1]), 1)
@@ -499,8 +491,8 @@ class SingleEntry(Expr):
         return self.dims
 
 
-NODES = (Sym, Const, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Transpose,
-         MatPow, PowSum, Sum, Index, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj, Vec,
+NODES = (Sym, Const, ImagUnit, Identity, Ones, Zero, Add, Mul, MatMul, Hadamard, Kron, Transpose,
+         MatPow, MatExp, PowSum, Sum, Index, Pow, Func, Trace, Det, Norm, Diag, Softmax, Conj, Vec,
          Commutation, SingleEntry)
 
 

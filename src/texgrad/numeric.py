@@ -13,9 +13,11 @@ import numpy as np
 
 from .dims import Fixed
 from .errors import LimitError, ShapeError
-from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Index, Sym, Trace, Transpose, Zero,
+from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func,
+                 Hadamard, Identity, ImagUnit, Kron, MatExp, MatMul, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Index, Sym, Trace, Transpose, Zero,
                  walk)
+
+from .matexp import expm
 
 TOLERANCE = 1e-6
 
@@ -60,6 +62,8 @@ EVAL = {
     Kron: lambda e, v, n: np.kron(v[0], v[1]),
     Transpose: lambda e, v, n: v[0].T,
     MatPow: lambda e, v, n: np.linalg.matrix_power(v[0], exponent(e.k, n)),
+    MatExp: lambda e, v, n: expm(np, v[0]),
+    ImagUnit: lambda e, v, n: np.array([[1j]]),
     PowSum: lambda e, v, n: _powsum(e, v, n),
     Pow: lambda e, v, n: _elementwise_pow(v[0], e.p),
     Func: lambda e, v, n: e.spec.numpy(np, v[0]),        # from the function's record

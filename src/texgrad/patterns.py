@@ -16,7 +16,7 @@ from fractions import Fraction
 
 from .functions import EXP, LOG, SIGMA
 from .ir import (SCALAR, Add, Conj, Const, Expr, Func, Hadamard, Identity, MatMul, MatPow, Mul,
-                 Ones, Pow, Softmax, Sym, Transpose)
+                 Ones, Pow, Softmax, Sym, Transpose, walk)
 from .sortkey import skey
 
 
@@ -25,6 +25,19 @@ def base_exp(f: Expr):
     if isinstance(f, Pow):
         return f.arg, f.p
     return f, Fraction(1)
+
+
+def real_imag(ops, e: Add):
+    """``c (u + conj u) = 2c Re(u)``, ``c (u - conj u) = 2ic Im(u)`` of a scalar sum of two
+    terms: ("Re" or "Im", 2c, u), u the term with fewer conjugates; else None."""
+    if len(e.terms) != 2 or e.shape != SCALAR or not e.cplx:
+        return None
+    (ca, a), (cb, b) = (ops.split_coef(t) for t in e.terms)
+    if a is None or b is None or abs(ca) != abs(cb) or ops.conj(a, push=True) != b:
+        return None
+    if sum(isinstance(n, Conj) for n in walk(b)) < sum(isinstance(n, Conj) for n in walk(a)):
+        ca, a = cb, b
+    return ("Re" if ca == cb else "Im"), 2 * ca, a
 
 
 def symbolic_power(f: Expr):

@@ -14,9 +14,9 @@ from fractions import Fraction
 
 from .dims import Fixed, spelled
 from .errors import LimitError
-from .patterns import symbolic_power
+from .patterns import real_imag, symbolic_power
 from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 Index, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose,
+                 Index, ImagUnit, MatExp, MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Sym, Trace, Transpose,
                  Zero)
 
 # precedence: how tightly a printed form binds; a child binding looser than its context is
@@ -169,6 +169,15 @@ class LatexPrinter:
 
     # ------------------------------------------------------------------ operators
     def _print_Add(self, e: Add):
+        from . import construct
+        part = real_imag(construct, e)       # u + u^* is 2 Re(u), u - u^* is 2i Im(u)
+        if part is not None:
+            kind, c, u = part
+            sign, c = ("-" if c < 0 else ""), abs(c)
+            coef = Mul((Const(c), ImagUnit())) if kind == "Im" else Const(c)
+            text = "" if coef == Const(1) else self._print(coef)[0]
+            return (f"{sign}{text}\\operatorname{{{kind}}}{self.arg(u)}",
+                    PREC["neg"] if sign else PREC["product"])
         out = []
         for i, t in enumerate(e.terms):
             s, p = self._print(t)
@@ -331,7 +340,7 @@ class LatexPrinter:
         if isinstance(a, MatPow) and a.k == -1:
             base = self.at_least(a.arg, PREC["atom"])
             return self.sup(base, "-" + t), PREC["postfix"]
-        if isinstance(a, MatPow):          # (X^{k})^{T}, as the Cookbook prints it
+        if isinstance(a, (MatPow, MatExp)):  # (X^{k})^{T}, as the Cookbook prints it
             return self.sup(self.arg(a), t), PREC["postfix"]
         if isinstance(a, Conj):
             return self.sup(self.at_least(a.arg, PREC["atom"]), self.style.hermitian), \
@@ -342,6 +351,12 @@ class LatexPrinter:
     def _print_MatPow(self, e: MatPow):
         return self.sup(self.at_least(e.arg, PREC["atom"]), self.exponent(e.k)), \
             PREC["postfix"]
+
+    def _print_MatExp(self, e: MatExp):
+        return self.sup("e", self._print(e.arg)[0]), PREC["postfix"]
+
+    def _print_ImagUnit(self, e: ImagUnit):
+        return "i", PREC["atom"]
 
     def exponent(self, k, minus: int = 0) -> str:
         """A matrix power's exponent less ``minus``: a number, or a letter (``n - 1``)."""

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from .errors import LimitError, ParseError
+from .errors import LimitError, ParseError, Unsupported
 from .syntax import CHAIN_HEADS, MAX_HEADS, N, is_transpose_mark, unwrap_postfix
 
 
@@ -58,6 +58,14 @@ def resolve_product(items: list, source: str) -> N:
         is_sigma = (base.op == "sym" and base.args[0] == "sigma" and base.args[1] == "\\sigma"
                     and all(_is_prime(op, p) for op, p, _ in posts) and out and
                     _paren_led(out[-1]))
+        if out and _paren_led(out[-1]) and _extreme_value(base, posts):
+            word = _letters(posts[0][1])
+            raise Unsupported(f"{base.args[1]}_{{{word}}}(\\cdot), the {word}imum eigenvalue or "
+                              "singular value, is not supported",
+                              hint="texgrad has no rules for eigenvalues or singular values "
+                                   "(for a symmetric X and a simple eigenvalue with unit "
+                                   "eigenvector v, d\\lambda = v^T dX v)"
+                              ).at(source, it.start, out[-1].end - it.start)
         if _applied_letter(base, posts, out):
             # f(W\mathbf{x}), g'(z): a letter that names a function, applied (the Typer
             # reads it as a product after all when the letter is declared a symbol)
@@ -74,6 +82,8 @@ def resolve_product(items: list, source: str) -> N:
             head = base if base.op == "head" else N("head", ("sigma", "\\sigma"), base.start,
                                                     base.end)
             name = head.args[0]
+            if not out and name in ("max", "min") and len(items) == 1:
+                return N("sym", (name, "\\" + name, "plain"), it.start, it.end)  # x_{\max}
             if not out:
                 raise ParseError(f"{head.args[1]} needs an argument",
                                  hint=f"write {head.args[1]}(X)").at(source, it.end)
@@ -119,6 +129,20 @@ def _product_node(factors: list) -> N:
     if len(factors) == 1:
         return factors[0]
     return N("product", tuple(factors), factors[0].start, factors[-1].end)
+
+
+def _letters(n: N) -> str:
+    """The letters of a subscript (``max`` of ``_{max}``, ``_{\\max}``, ``_{\\text{max}}``)."""
+    if n.op == "sym":
+        return n.args[0]
+    return "".join(_letters(a) for a in n.args if isinstance(a, N)) if n.op == "product" \
+        else ""
+
+
+def _extreme_value(base: N, posts) -> bool:
+    """``\\lambda_{\\max}``, ``\\sigma_{min}``: an eigenvalue or a singular value, by name."""
+    return (base.op == "sym" and base.args[0] in ("lambda", "sigma") and len(posts) == 1
+            and posts[0][0] == "subscript" and _letters(posts[0][1]) in ("max", "min"))
 
 
 def _applied_letter(base: N, posts, out: list) -> bool:

@@ -18,16 +18,16 @@ from __future__ import annotations
 from fractions import Fraction
 
 from .errors import LimitError, Unsupported
-from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag, Expr, Func, Hadamard, Identity, Kron, MatMul,
-                 MatPow, Mul, Norm, Ones, Pow, PowSum, Softmax, Sum, Index, Sym, Trace, Transpose, Zero,
-                 walk)
-from . import construct, families
+from .ir import (SCALAR, Add, Commutation, Conj, Const, SingleEntry, Vec, dim_mul, Det, Diag,
+                 Expr, Func, Hadamard, Identity, ImagUnit, Kron, MatExp, MatMul, MatPow, Mul,
+                 Norm, Ones, Pow, PowSum, Softmax, Sum, Index, Sym, Trace, Transpose, Zero, walk)
+from . import construct, families, matexp
 from .construct import (ONE, peel, add, commutation, conj, diag, hadamard, inverse,
                        kron, matmul, matpow, mul, neg, power, powsum, trace, transpose, vec)
 
 VJP: dict = {}
 JVP: dict = {}
-LEAVES = (Sym, Const, Identity, Ones, Zero, Commutation, SingleEntry, Index)
+LEAVES = (Sym, Const, ImagUnit, Identity, Ones, Zero, Commutation, SingleEntry, Index)
 
 
 def defvjp(node_type):
@@ -151,8 +151,8 @@ def _hadamard_vjp(e, g, i):              # Cookbook (38): d(X o Y) = dX o Y + X 
 
 @deflinear(Kron, lambda e, k: kron(*k))
 def _kron_vjp(e, g, i):                  # Cookbook (39): d(X (x) Y) = dX (x) Y + X (x) dY
-    raise Unsupported("the gradient through a Kronecker product is not supported yet",
-                      hint="expand the Kronecker product, or differentiate vec(...) form")
+    raise refusal("the gradient through a Kronecker product is not supported yet",
+                  "expand the Kronecker product, or differentiate vec(...) form", r"\\otimes")
 
 
 
@@ -192,6 +192,39 @@ def _matpow_jvp(e, dcs):
     y = inverse(x)
     dy = neg(matmul(y, dx, y))           # Cookbook (59)
     return dy if e.k == -1 else powsum(y, dy, y, -e.k)
+
+
+NO_CLOSED_FORM = ("the derivative of the matrix exponential e^{X} has a closed form only in "
+                  "a trace against a function of X: tr(e^{X}), tr(X^k e^{X}); tr(A e^{X}) "
+                  "would need the integral of e^{sX} A e^{(1-s)X} over s from 0 to 1")
+
+
+def refusal(message: str, hint: str, *spellings: str) -> Unsupported:
+    """A rule's refusal, with regular expressions of how the notation it refuses is written
+    (``api.located`` puts the caret there)."""
+    err = Unsupported(message, hint=hint)
+    err.spellings = spellings
+    return err
+
+
+@defvjp(MatExp)
+def _matexp_vjp(e, g, i):                # d tr(G^T e^X) = tr(G^T e^X dX) if G^T X = X G^T
+    if matexp.commutes(g, transpose(e.arg)):
+        return matmul(transpose(e), g)
+    return _matexp_jvp(e, None)
+
+
+@defjvp(MatExp)
+def _matexp_jvp(e, dcs):                 # d e^X alone has no closed form
+    raise refusal(NO_CLOSED_FORM, "no closed form exists; texgrad does not guess one",
+                  r"e\^(\{[^{}]*\}|\w)", r"\\operatorname\{expm\}")
+
+
+def _trace_of_exp(n: Expr, tangent: dict) -> Expr:
+    """d tr(e^F) = tr(e^F dF) (the only differential through e^F with a closed form)."""
+    if isinstance(n, Trace) and isinstance(n.arg, MatExp):
+        return trace(matmul(n.arg, tangent[n.arg.arg]))
+    return _matexp_jvp(n, None)
 
 
 @defvjp(PowSum)
@@ -396,10 +429,20 @@ def differential(f: Expr, x: Expr, dx: Expr) -> Expr:
             tangent[n] = dx
             continue
         kids = [tangent.get(c) if c in deps else None for c in n.children]
-        d = sum_differential(n, x, dx, kids[0]) if isinstance(n, Sum) else \
-            JVP[type(n)](n, kids)
+        if isinstance(n, MatExp):
+            tangent[n] = _DEFERRED       # only a trace of it has a differential
+            continue
+        if any(k is _DEFERRED for k in kids):
+            d = _trace_of_exp(n, tangent)
+        else:
+            d = sum_differential(n, x, dx, kids[0]) if isinstance(n, Sum) else \
+                JVP[type(n)](n, kids)
         tangent[n] = budget.spend(d) if d is not None else Zero(n.shape)
-    return tangent.get(f, Zero(f.shape))
+    out = tangent.get(f, Zero(f.shape))
+    return _matexp_jvp(f, None) if out is _DEFERRED else out
+
+
+_DEFERRED = object()       # the differential of e^F, taken by the trace around it
 
 
 # --------------------------------------------------------------- identification

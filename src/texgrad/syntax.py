@@ -46,6 +46,7 @@ OPERATORS = {
     "diag": "diag", "Diag": "diag", "logdet": "logdet", "vec": "vec",
     "softmax": "softmax", "conj": "conj", "max": "max", "min": "min", "Re": "Re", "Im": "Im",
     "etr": "etr", "rank": "rank", "adj": "adj", "adjugate": "adj",
+    "expm": "expm",
 }
 
 
