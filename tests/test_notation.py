@@ -675,6 +675,10 @@ CASES += [
     C("diagonal-entries-product", r"\sum_k X_{kk} Y_{kk}", {"X": ("n", "n"), "Y": ("n", "n")},
       lambda v: np.sum(np.diag(v["X"]) * np.diag(v["Y"])), "X",
       lambda v: np.diag(np.diag(v["Y"]))),
+    C("diagonal-entries-sum", r"\sum_i X_{ii}", {"X": ("n", "n")},
+      lambda v: np.trace(v["X"]), "X", lambda v: np.eye(v["X"].shape[0])),
+    C("vec-norm-squared", r"\operatorname{vec}(X)^T\operatorname{vec}(X)", {"X": ("m", "n")},
+      lambda v: np.sum(v["X"] ** 2), "X", lambda v: 2 * v["X"]),
 ]
 
 # Notation texgrad does not handle yet: case id -> the error it gives today.  These are strict
@@ -906,3 +910,18 @@ def test_a_subscripted_lambda_before_parentheses_is_read_as_a_product_and_said()
     assert any("read as the product" in s for s in r.readings), r.readings
     assert texgrad.differentiate(r"\lambda_{\max} x^2", wrt="x").latex == \
         r"2\lambda_{\max}x"
+
+
+def test_diag_of_a_vector_times_a_product_has_the_cookbook_jacobian():
+    """d(diag(x) A x) = diag(dx) A x + diag(x) A dx: J = diag(Ax) + diag(x) A, against
+    central differences of the NumPy function."""
+    rng = np.random.default_rng(11)
+    a, x = rng.standard_normal((3, 3)), rng.standard_normal(3)
+    r = texgrad.differentiate(r"\operatorname{diag}(\mathbf{x}) A \mathbf{x}", wrt="x")
+    h = 1e-6
+    fd = np.stack([(np.diag(x + h * e) @ a @ (x + h * e) - np.diag(x - h * e) @ a @
+                    (x - h * e)) / (2 * h) for e in np.eye(3)], axis=1)
+    assert np.allclose(fd, np.diag(a @ x) + np.diag(x) @ a, atol=1e-7)
+    assert r.verified and r.kind == "jacobian"
+    assert np.allclose(r.evaluate({"x": x, "A": a}), fd, atol=1e-7)
+    assert r.latex == r"\operatorname{diag}(A\mathbf{x}) + \operatorname{diag}(\mathbf{x})A"
