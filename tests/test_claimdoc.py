@@ -275,3 +275,23 @@ def test_real_blog_identities_in_index_notation():
     # deltas) are read as the matrices whose (k, l) entries they are (claimsindex)
     res = check_text((SAMPLES / "blog.md").read_text(), "blog.md")
     assert all(r.status == "ok" for r in res if r.line in (23, 29, 42))
+
+
+def test_an_unclosed_group_of_control_words_is_read_in_linear_time():
+    """A control word is taken whole: the skeleton's pattern once split "\\abc" as "\\ab" +
+    "c" too, and an unclosed "{" before k of them backtracked 2^k ways (k = 14 took 12 s;
+    an edited paper in the language server, 56 s).  Now k = 2,000 is immediate; the alarm
+    turns a regression into a failure instead of a hang."""
+    import signal
+    from texgrad.claimscan import document
+
+    def hang(*_):
+        raise AssertionError("the skeleton backtracked exponentially")
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.alarm(20)
+    try:
+        doc = document("$x$ {" + "\\abc x " * 2000 + "$y^2$", "tex")
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert doc.regions

@@ -51,6 +51,7 @@ class Piece:
     """A formula of the text with its place: ``offset`` into the file's text."""
     text: str
     offset: int
+    end: int = -1          # where it ends in the file's text (-1: offset + len(text))
 
 
 def mask(s: str, pattern) -> str:

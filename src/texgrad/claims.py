@@ -166,17 +166,44 @@ def _redecider(shapes, assume, defs, seed, symmetric, time_limit):
 def check_text(text: str, filename: str = "-", shapes: dict | None = None,
                assume: dict | None = None, seed: int = 0, symmetric: str = "G",
                time_limit: float | None = CLAIM_TIME_LIMIT,
-               layout: str | None = "auto") -> list[ClaimResult]:
+               layout: str | None = "auto", cache: dict | None = None) -> list[ClaimResult]:
     """Every claim of a document, decided (each within ``time_limit`` seconds), in the
     document's layout (``layout``: numerator | denominator | mixed, or "auto": what its
     prose says, else the majority of its claims; each result's ``layout`` and
     ``layout_source`` say which and why).  Rules, update steps and definitions of the
-    derivative are in the list with the status ``not-a-claim``."""
+    derivative are in the list with the status ``not-a-claim``.  ``cache`` (a dict the
+    caller keeps between calls, as the language server does) holds each claim's decision
+    by its text and everything it was decided with, so an edited document re-decides only
+    the claims that changed."""
     return _check_document(text, filename, shapes, assume, seed, symmetric, time_limit,
-                           layout)[0]
+                           layout, cache)[0]
 
 
-def _check_document(text, filename, shapes, assume, seed, symmetric, time_limit, layout):
+MAX_CACHED = 4096        # claims a cache keeps (the oldest half is dropped past it)
+
+
+def _cached_decision(cache, line, shapes, assume, defs, seed, symmetric, time_limit):
+    """_decided through ``cache``: a fresh copy of the result each time (callers set its
+    place and the layout settles it)."""
+    from dataclasses import replace
+    if cache is None:
+        return _decided(line, shapes, assume, defs, seed, symmetric, time_limit)
+    key = (line, repr(sorted(shapes.items())), repr(sorted(assume.items())),
+           repr(sorted(defs.items(), key=lambda kv: str(kv[0]))), seed, symmetric)
+    hit = cache.get(key)
+    if hit is None:
+        hit = _decided(line, shapes, assume, defs, seed, symmetric, time_limit)
+        if "limit exceeded" in hit.reason or internal_error(hit):
+            return hit                       # not kept: a later try may decide it
+        if len(cache) >= MAX_CACHED:
+            for k in list(cache)[:MAX_CACHED // 2]:
+                del cache[k]
+        cache[key] = hit
+    return replace(hit, sizes=list(hit.sizes), shapes=dict(hit.shapes))
+
+
+def _check_document(text, filename, shapes, assume, seed, symmetric, time_limit, layout,
+                    cache=None):
     """(the results, (layout, source, note)) of a document."""
     from .errors import position
     layout = _check_layout(layout)
@@ -198,10 +225,12 @@ def _check_document(text, filename, shapes, assume, seed, symmetric, time_limit,
             continue
         lead = len(piece.text) - len(piece.text.lstrip())
         line, col = position(text, piece.offset + lead)
-        res = _decided(piece.text.strip(), decl_shapes, decl_assume, defs, seed, symmetric,
-                       time_limit)
+        res = _cached_decision(cache, piece.text.strip(), decl_shapes, decl_assume, defs,
+                               seed, symmetric, time_limit)
         res.line, res.column, res.file, res.claim = line, col, filename, " ".join(
             piece.text.split())
+        res.offset = piece.offset + lead
+        res.end = piece.end if piece.end >= 0 else piece.offset + len(piece.text.rstrip())
         results.append(res)
     how = document_layout(results, doc.prose, layout)
     settle(results, *how, redecide=_redecider(decl_shapes, decl_assume, defs, seed,

@@ -99,7 +99,9 @@ def pieces_of(doc: Document) -> list[Piece]:
     for start, end in doc.regions:
         for piece in rows(doc.text[start:end], start):
             lead = len(piece.text) - len(piece.text.lstrip())
-            out.append(Piece(piece.text, max(0, doc.origin(piece.offset + lead) - lead)))
+            body = len(piece.text.rstrip())
+            out.append(Piece(piece.text, max(0, doc.origin(piece.offset + lead) - lead),
+                             doc.origin(piece.offset + body) if body else -1))
     return out
 
 

@@ -45,6 +45,8 @@ class ClaimResult:
     statement: str = ""           # not a claim: "a rule", "an update step", ... (claimsrules)
     layout: str | None = None     # the document's layout, as used for this claim
     layout_source: str = ""       # why: "prose" | "majority" | "option" | "none"
+    offset: int = -1              # where the claim starts and ends in the document's text
+    end: int = -1                 # (character offsets; -1 outside a document)
 
     def to_dict(self) -> dict:
         d = _json_safe(asdict(self))

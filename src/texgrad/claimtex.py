@@ -176,8 +176,10 @@ def _definition(s: str, pos: int, kind: str, ends: dict):
 # ----------------------------------------------------------------------- the skeleton
 
 _STRUCTURE = ("begin", "end", "verb") + DEFINERS
+# a control word is taken whole ([A-Za-z@]+ then no letter): were it allowed to end early,
+# "\\abc" could be split as "\\ab" + "c" and an unclosed group backtracked exponentially
 _INERT = (r"(?:[^\\{}$%]|\\(?!(?:" + "|".join(_STRUCTURE) + r")(?![A-Za-z@]))[A-Za-z@]+"
-          r"|\\[^\[\]()A-Za-z@\n])")
+          r"(?![A-Za-z@])|\\[^\[\]()A-Za-z@\n])")
 _GROUP = _INERT
 for _ in range(3):                  # a group of inert runs, nested 3 deep, is inert
     _GROUP = r"(?:" + _INERT + r"|\{(?:" + _GROUP + r")*\})"

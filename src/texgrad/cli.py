@@ -81,7 +81,8 @@ def _internal(exc: Exception, fmt: str, text: str | None) -> None:
 
 
 # subcommands that live in their own modules, imported only when used (start-up time)
-LAZY = {"check": "texgrad.claims:check_command", "batch": "texgrad.batch:batch_command"}
+LAZY = {"check": "texgrad.claims:check_command", "batch": "texgrad.batch:batch_command",
+        "lsp": "texgrad.lsp:lsp_command"}
 
 
 def _protect_formulas(args: list, valued: frozenset = frozenset()) -> list:
@@ -141,6 +142,7 @@ def main():
     texgrad EXPR --wrt VAR        differentiate (the default command, `diff`)
     texgrad check FILE...         verify the derivative claims printed in a paper
     texgrad batch IN -o OUT       differentiate many records
+    texgrad lsp                   the language server, for an editor (stdio)
     """
 
 
