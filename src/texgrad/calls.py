@@ -59,10 +59,11 @@ class Calls:
         if spec is not None:                   # an elementwise function: its record
             if name == "log" and latex and latex.startswith("\\ln"):
                 self.style["log"] = "\\ln"
-            note = f"{latex or name}(\\cdot) of a matrix read entrywise" + (
-                " (e^{X} is the matrix exponential)" if name == "exp" else "")
-            if all(self._definitely_not_1(d) for d in e.shape) and note not in self.readings:
-                self.readings.append(note)
+            if spec.matrix_function and all(self._definitely_not_1(d) for d in e.shape):
+                note = f"{latex or name}(\\cdot) of a matrix read entrywise" + (
+                    " (e^{X} is the matrix exponential)" if name == "exp" else "")
+                if note not in self.readings:
+                    self.readings.append(note)
             return S.Func(spec, e)
         if name == "diag":
             r, c = self.shape_of(e)

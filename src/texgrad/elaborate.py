@@ -162,6 +162,13 @@ class Typer(Inference, IndexNotation, Calls):
             self.dims.unify(first.shape[1], e.shape[1], "sum", terms[0], t)
         return Add(tuple(built))
 
+    def _could_be_applied(self, prev) -> bool:
+        """An undeclared letter (``a``, ``A``) or ``\\lambda_1``: it could name a function."""
+        if prev.op == "subscript" and prev.args[0].op == "sym":
+            return prev.args[0].args[0] in ("lambda", "sigma")
+        return (prev.op == "sym" and prev.args[2] in ("plain", "upper") and
+                len(prev.args[0]) == 1 and prev.args[0] not in self.user_shapes)
+
     def t_product(self, n, *items):
         """Juxtaposition, left to right: a scalar factor multiplies, otherwise a matrix
         product (one flat MatMul per run of matrix factors, so long products stay linear)."""
@@ -170,10 +177,7 @@ class Typer(Inference, IndexNotation, Calls):
         prev = None
         for it in items:
             if prev is not None and it.op == "paren" and it.args[1] == "(" and \
-                    it.start == prev.end and (prev.op == "sym" and prev.args[2] in (
-                        "plain", "upper") and len(prev.args[0]) == 1 or prev.op == "subscript"
-                        and prev.args[0].op == "sym" and prev.args[0].args[0] in (
-                            "lambda", "sigma")) and prev.args[0] not in self.user_shapes:
+                    it.start == prev.end and self._could_be_applied(prev):
                 # a(b + c), A(x + y), \lambda_1(X): a product, though a(·) could be a function
                 self.readings.append(f"{self.src(prev)}({self.src(it.args[0])}) read as "
                                      f"the product of {self.src(prev)} and "

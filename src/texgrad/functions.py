@@ -54,10 +54,11 @@ def unregister(spec: FunctionSpec) -> None:
 
 def elementwise(name: str, *, spellings=(), latex: str, derivative, numpy, code: dict,
                 ufunc: bool = False, real: bool = True, real_valued: bool = False,
-                exact=None) -> FunctionSpec:
+                exact=None, matrix_function: bool = False) -> FunctionSpec:
     """Declare and register an elementwise function (see :class:`ir.FunctionSpec`)."""
     return register(FunctionSpec(name, tuple(spellings), latex, derivative, numpy,
-                                 dict(code), ufunc, real, real_valued, exact))
+                                 dict(code), ufunc, real, real_valued, exact,
+                                 matrix_function))
 
 
 def call(name: str, c, x):
@@ -91,25 +92,29 @@ EXP = elementwise(
     "exp", spellings=("exp",), latex="\\exp",
     derivative=lambda c, x, fx: fx,
     numpy=lambda np, v: np.exp(v), code=_templates("exp"), ufunc=True,
-    exact=lambda v: Fraction(1) if v == 0 else None)
+    exact=lambda v: Fraction(1) if v == 0 else None,
+    matrix_function=True)
 
 LOG = elementwise(
     "log", spellings=("log", "ln"), latex="\\log",
     derivative=lambda c, x, fx: c.power(x, -1),
     numpy=lambda np, v: np.log(v), code=_templates("log"), ufunc=True,
-    exact=lambda v: Fraction(0) if v == 1 else None)
+    exact=lambda v: Fraction(0) if v == 1 else None,
+    matrix_function=True)
 
 SIN = elementwise(
     "sin", spellings=("sin",), latex="\\sin",
     derivative=lambda c, x, fx: call("cos", c, x),
     numpy=lambda np, v: np.sin(v), code=_templates("sin"), ufunc=True,
-    exact=lambda v: Fraction(0) if v == 0 else None)
+    exact=lambda v: Fraction(0) if v == 0 else None,
+    matrix_function=True)
 
 COS = elementwise(
     "cos", spellings=("cos",), latex="\\cos",
     derivative=lambda c, x, fx: c.neg(call("sin", c, x)),
     numpy=lambda np, v: np.cos(v), code=_templates("cos"), ufunc=True,
-    exact=lambda v: Fraction(1) if v == 0 else None)
+    exact=lambda v: Fraction(1) if v == 0 else None,
+    matrix_function=True)
 
 TAN = elementwise(
     "tan", spellings=("tan",), latex="\\tan",
@@ -126,12 +131,14 @@ TANH = elementwise(
 SINH = elementwise(
     "sinh", spellings=("sinh",), latex="\\sinh",
     derivative=lambda c, x, fx: call("cosh", c, x),
-    numpy=lambda np, v: np.sinh(v), code=_templates("sinh"), ufunc=True)
+    numpy=lambda np, v: np.sinh(v), code=_templates("sinh"), ufunc=True,
+    matrix_function=True)
 
 COSH = elementwise(
     "cosh", spellings=("cosh",), latex="\\cosh",
     derivative=lambda c, x, fx: call("sinh", c, x),
-    numpy=lambda np, v: np.cosh(v), code=_templates("cosh"), ufunc=True)
+    numpy=lambda np, v: np.cosh(v), code=_templates("cosh"), ufunc=True,
+    matrix_function=True)
 
 ARCTAN = elementwise(
     "arctan", spellings=("arctan",), latex="\\arctan",

@@ -390,7 +390,9 @@ class FunctionSpec(NamedTuple):
     evaluates it; ``code`` maps an ``--emit`` target to a template in ``{x}`` (``None``: the
     target has no form for it); ``ufunc``: ``np.<name>`` is a ufunc that can write in place;
     ``real``: f(conj z) = conj f(z) (real-analytic); ``real_valued``: f(z) is real, its own
-    conjugate (|z|); ``exact(v)``: f at an exact rational, or ``None`` when irrational.
+    conjugate (|z|); ``exact(v)``: f at an exact rational, or ``None`` when irrational;
+    ``matrix_function``: f(X) of a square matrix also has a standard matrix meaning (e^{X},
+    log X), so reading it entrywise is said in the stamp.
     Immutable (a changed copy is ``spec._replace(...)``).  A NamedTuple, not a dataclass:
     the class is defined at import, where a dataclass costs about a millisecond and a half
     (the CLI's start-up time is a feature).
@@ -405,6 +407,7 @@ class FunctionSpec(NamedTuple):
     real: bool = True
     real_valued: bool = False
     exact: Callable | None = None
+    matrix_function: bool = False
 
     def __repr__(self):
         return f"FunctionSpec({self.name!r})"

@@ -134,7 +134,7 @@ def actions(text: str, kind: str, start: int, end: int, time_limit: float = TIME
         if code is not None:
             at = _after_line(text, end)
             out.append({"title": f"Insert NumPy code (by {first.wrt})", "start": at,
-                        "end": at, "new_text": _block(code, kind, text, at)})
+                        "end": at, "new_text": _block(code, kind)})
     return out
 
 
@@ -163,7 +163,7 @@ def _after_line(text: str, offset: int) -> int:
     return len(text) if nl < 0 else nl
 
 
-def _block(code: str, kind: str, text: str, at: int) -> str:
+def _block(code: str, kind: str) -> str:
     """The generated code as a block of the document's kind, on lines of its own."""
     code = code.rstrip("\n")
     if kind == "md":

@@ -169,8 +169,8 @@ class LatexPrinter:
 
     # ------------------------------------------------------------------ operators
     def _print_Add(self, e: Add):
-        from . import construct
-        part = real_imag(construct, e)       # u + u^* is 2 Re(u), u - u^* is 2i Im(u)
+        from . import construct              # u + u^* is 2 Re(u), u - u^* is 2i Im(u)
+        part = real_imag(construct, e) if e.cplx else None
         if part is not None:
             kind, c, u = part
             sign, c = ("-" if c < 0 else ""), abs(c)
