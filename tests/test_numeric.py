@@ -139,8 +139,25 @@ def test_one_direction_at_the_overflow_edge():
     assert np.isfinite(f0).all()
     with np.errstate(all="ignore"):
         res = CK._one_direction(f, env, {}, x, x0, np.array([[1.0]]), f0,
-                                CK.apply_scalar(d), True)
+                                CK.apply_scalar(d), True, CK.Values())
     assert res[0] == "overflow"
+
+
+def test_a_draw_evaluates_f_and_the_gradient_once(monkeypatch):
+    """CK.Values: a draw's f and gradient are computed once, though the draw's validation,
+    f0 and both directions use them; the points of the finite differences are new."""
+    seen = []
+    real = NM.evaluate
+
+    def counting(expr, env, *a, **k):
+        seen.append((id(expr), id(env)))
+        return real(expr, env, *a, **k)
+    monkeypatch.setattr(CK, "evaluate", counting)
+    g = Mul((Const(Fraction(2)), x))
+    c = CK.check_gradient(Pow(x, Fraction(2)), g, x, SYMS)
+    assert c.passed
+    assert len(seen) == len(set(seen))
+    assert sum(1 for e, _ in seen if e == id(g)) == c.trials
 
 
 def test_status_fields_and_json():

@@ -103,7 +103,35 @@ class Check:
 
 
 def _finite(x) -> bool:
-    return bool(np.all(np.isfinite(x)))
+    return bool(np.isfinite(x).all())
+
+
+class Values:
+    """The values of expressions at one draw, each computed once: a draw's f and derivative
+    are evaluated when the draw is validated and again when it is compared (f0, and the
+    derivative once per direction).  Keyed by the expression and the draw's identity; a new
+    draw forgets the last one's values."""
+
+    __slots__ = ("env", "memo")
+
+    def __init__(self):
+        self.env, self.memo = None, {}
+
+    def __call__(self, expr: Expr, env: dict, sizes, entry: dict | None = None):
+        if env is not self.env:
+            self.env, self.memo = env, {}
+        key = (id(expr), tuple(sorted(entry.items())) if entry else ())
+        hit = self.memo.get(key)
+        if hit is None:
+            hit = self.memo[key] = (expr, evaluate(expr, env, sizes, entry))
+        return hit[1]
+
+    def safe(self, expr: Expr, env: dict, sizes):
+        """The value, or None where linear algebra fails (a singular matrix)."""
+        try:
+            return self(expr, env, sizes)
+        except np.linalg.LinAlgError:
+            return None
 
 
 def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
@@ -113,8 +141,8 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
     symmetric variable, ``space`` says in which sense the gradient is claimed: ``G`` along
     every direction, ``sym`` along symmetric directions, ``cookbook`` (a derivative by the
     independent entries) along symmetric directions counting each off-diagonal pair once."""
-    def apply(env, sizes, v):
-        g = evaluate(grad, env, sizes)
+    def apply(env, sizes, v, values):
+        g = values(grad, env, sizes)
         if space == "cookbook":
             g = np.triu(g)
         # d f(x + hV)/dh = Re <conj(G), V>: G = df/dRe x + i df/dIm x for complex x
@@ -140,8 +168,8 @@ def undefined_error():
 
 def apply_vec(jac: Expr, f_shape_of):
     """The directional derivative from a vec-form Jacobian: J vec(V), in the shape of F."""
-    def apply(env, sizes, v):
-        jv = evaluate(jac, env, sizes) @ v.reshape(-1, 1, order="F")
+    def apply(env, sizes, v, values):
+        jv = values(jac, env, sizes) @ v.reshape(-1, 1, order="F")
         r, c = f_shape_of(sizes)
         return jv.reshape(r, c, order="F"), norm2(jv)
     return apply
@@ -149,20 +177,20 @@ def apply_vec(jac: Expr, f_shape_of):
 
 def apply_scalar(d: Expr):
     """The derivative by a scalar t, applied to a direction: D v."""
-    def apply(env, sizes, v):
-        out = evaluate(d, env, sizes) * v[0, 0]
+    def apply(env, sizes, v, values):
+        out = values(d, env, sizes) * v[0, 0]
         return out, norm2(out)
     return apply
 
 
 def apply_entries(d: Expr, x: Sym, i: str, j: str | None):
     """The derivative by every entry X_{ij}, applied to a direction: sum_ij D_ij V_ij."""
-    def apply(env, sizes, v):
+    def apply(env, sizes, v, values):
         total = 0
         for a in range(v.shape[0]):
             for b in range(v.shape[1]):
                 entry = {i: a} if j is None else {i: a, j: b}
-                total = total + evaluate(d, env, sizes, entry) * v[a, b]
+                total = total + values(d, env, sizes, entry) * v[a, b]
         return total, norm2(total)
     return apply
 
@@ -198,7 +226,7 @@ def _symbolically_zero(f: Expr, x: Sym, derivs: list) -> bool:
 def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials: int = 3,
                      directions: int = 2, seed: int = 0, convention: str = "",
                      real_f: bool = False, symmetric_directions: bool = False) -> Check:
-    """Compare the derivative applied to random directions V (``apply(env, sizes, V)``) with
+    """Compare the derivative applied to random directions V (``apply(env, sizes, V, values)``, ``values`` a :class:`Values`) with
     Richardson-extrapolated central differences of f along V, at random points.
 
     A comparison proves something only when the numbers compared are not all 0 or denormal
@@ -218,11 +246,12 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
     used: list = []            # the scale of each counted draw
     scales = list(SCALES)
     why = {"vacuous": 0, "overflow": 0, "no draw": 0, "nan": 0, "inf": 0, "tried": 0}
+    values = Values()
     with np.errstate(all="ignore"):
         for t in range(trials):
             trial_ok = False
             for scale in list(scales):
-                env, sz, seen = _find_draw(f, derivs, syms, sizes, rng, x, scale,
+                env, sz, seen = _find_draw(f, derivs, syms, sizes, rng, x, scale, values,
                                            thorough=(t == 0 and scale == scales[0])
                                            or scale == 1.0)
                 for k in seen:
@@ -235,7 +264,7 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
                                  note=f"f does not depend on {x.name}, so the derivative "
                                       "is 0")
                 x0 = env[x.name]
-                f0 = evaluate(f, env, sz)
+                f0 = values(f, env, sz)
                 if real_f and abs(np.imag(f0[0, 0])) > 1e-9 * max(1.0, abs(f0[0, 0])):
                     return Check(False, float("nan"), done, dirs, sz, convention,
                                  reason="f is complex-valued, so it has no gradient (a real "
@@ -249,7 +278,8 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
                     if symmetric_directions:
                         v = (v + v.T) / 2
                     v = v * scale if "orthogonal" not in x.assume else v
-                    res = _one_direction(f, env, sz, x, x0, v, f0, apply, real_f)
+                    res = _one_direction(f, env, sz, x, x0, v, f0, apply, real_f,
+                                         values)
                     if res[0] != "ok":
                         why[res[0]] += 1
                         informative = False
@@ -298,7 +328,7 @@ def _unverified_reason(why: dict) -> str:
             "as positive or spd)")
 
 
-def _find_draw(f, derivs, syms, sizes, rng, x, scale, thorough):
+def _find_draw(f, derivs, syms, sizes, rng, x, scale, values, thorough):
     """A valid draw at ``scale``: plain draws, then positive entries and spd matrices; on
     the first (thorough) search also the sizes in the other order (det(A^T X A) needs A
     tall, log det(X^T X) needs X tall).  Returns (env, sizes, counts of non-finite f)."""
@@ -309,7 +339,7 @@ def _find_draw(f, derivs, syms, sizes, rng, x, scale, thorough):
         for profile in range(4):
             for _attempt in range(3 if thorough else 1):
                 cand = scaled(draw_env(syms, sz, rng, profile, fams), syms, scale)
-                ok, kind = _valid(f, derivs, cand, sz, x)
+                ok, kind = _valid(f, derivs, cand, sz, x, values)
                 seen["tried"] += 1
                 if ok:
                     return cand, sz, seen
@@ -318,7 +348,7 @@ def _find_draw(f, derivs, syms, sizes, rng, x, scale, thorough):
     return None, sizes, seen
 
 
-def _one_direction(f, env, sizes, x, x0, v, f0, apply, real_f):
+def _one_direction(f, env, sizes, x, x0, v, f0, apply, real_f, values):
     """One comparison along V: ("ok", error, finite difference, analytic), or
     ("vacuous", ...) / ("overflow", ...) when it proves nothing."""
     def phi(h):
@@ -329,7 +359,7 @@ def _one_direction(f, env, sizes, x, x0, v, f0, apply, real_f):
             return np.full(f0.shape, np.nan)
         return np.real(val) if real_f else val
 
-    an, magnitude = apply(env, sizes, v)
+    an, magnitude = apply(env, sizes, v, values)
     if not _finite(an) or not np.isfinite(magnitude):
         return ("overflow",)
     # a floor relative to f and the step keeps an identically zero derivative
@@ -388,10 +418,10 @@ def _first(a) -> float:
     return float(np.real(a.flat[0])) if a.size else float("nan")
 
 
-def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym):
+def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym, values: Values):
     """(whether f and the derivatives are finite and well conditioned at ``env``, and when
     f is not: "nan" where it is undefined, "inf" where it overflows, else None)."""
-    fv = safe_evaluate(f, env, sizes)
+    fv = values.safe(f, env, sizes)
     if fv is None:
         return False, "nan"
     if not _finite(fv):
@@ -399,7 +429,7 @@ def _valid(f: Expr, derivs: list, env: dict, sizes: dict, x: Sym):
     if not all(well_conditioned(e, env, sizes) for e in (f, *derivs)):
         return False, None
     for d in derivs:
-        dv = safe_evaluate(d, env, sizes)          # an entry's indices at 0 (the default)
+        dv = values.safe(d, env, sizes)            # an entry's indices at 0 (the default)
         if dv is None or not _finite(dv):
             return False, None
     return True, None

@@ -7,6 +7,7 @@ invertible).  :mod:`texgrad.check` compares derivatives with central differences
 
 from __future__ import annotations
 
+import math
 from math import prod
 
 import numpy as np
@@ -423,10 +424,11 @@ def norm2(a) -> float:
     a = np.asarray(a)
     if a.size == 0:
         return 0.0
-    m = float(np.max(np.abs(a)))
+    m = float(np.abs(a).max())
     if m == 0.0 or not np.isfinite(m):
         return m
-    return m * float(np.linalg.norm(a / m))
+    b = (a / m).ravel()
+    return m * math.sqrt(float(np.vdot(b, b).real))
 
 
 def to_user(x: np.ndarray, shape) -> np.ndarray | float:
