@@ -28,7 +28,7 @@ MODULES = sorted(p.stem for p in SRC.glob("*.py"))
 
 # the faces: the command line, the batch runner, the paper checker, the notebook magics
 FACES = {"cli", "clickopts", "batch", "claims", "notebook", "__main__"}
-FACE_PREFIXES = ("batch", "claims", "cli", "lsp")
+FACE_PREFIXES = ("batch", "claims", "cli", "lsp", "serve")
 # the package's lazy hooks (texgrad.check_claim, load_ipython_extension): the documented
 # exception to "no arrow into a face"
 HOOKS = {"__init__"}

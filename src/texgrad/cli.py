@@ -82,7 +82,7 @@ def _internal(exc: Exception, fmt: str, text: str | None) -> None:
 
 # subcommands that live in their own modules, imported only when used (start-up time)
 LAZY = {"check": "texgrad.claims:check_command", "batch": "texgrad.batch:batch_command",
-        "lsp": "texgrad.lsp:lsp_command"}
+        "lsp": "texgrad.lsp:lsp_command", "serve": "texgrad.serve:serve_command"}
 
 
 def _protect_formulas(args: list, valued: frozenset = frozenset()) -> list:
@@ -143,6 +143,7 @@ def main():
     texgrad check FILE...         verify the derivative claims printed in a paper
     texgrad batch IN -o OUT       differentiate many records
     texgrad lsp                   the language server, for an editor (stdio)
+    texgrad serve                 the playground page, on http://127.0.0.1:8000/
     """
 
 

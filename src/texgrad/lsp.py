@@ -66,41 +66,6 @@ class Lines:
         return end
 
 
-class Worker:
-    """One worker process running :mod:`texgrad.lspwork`'s functions, started on first use
-    and replaced when a call runs past its deadline or the process dies."""
-
-    def __init__(self, deadline: float):
-        self.deadline = deadline
-        self.pool = None
-
-    def _pool(self):
-        if self.pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-            self.pool = ProcessPoolExecutor(max_workers=1,
-                                            mp_context=multiprocessing.get_context("spawn"))
-        return self.pool
-
-    async def call(self, fn, *args):
-        import asyncio
-        from concurrent.futures.process import BrokenProcessPool
-        loop = asyncio.get_running_loop()
-        try:
-            return await asyncio.wait_for(loop.run_in_executor(self._pool(), fn, *args),
-                                          self.deadline)
-        except (asyncio.TimeoutError, BrokenProcessPool):
-            self.stop()
-            raise
-
-    def stop(self):
-        pool, self.pool = self.pool, None
-        if pool is not None:
-            for p in list((getattr(pool, "_processes", None) or {}).values()):
-                p.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
-
-
 def server():
     """The pygls LanguageServer with texgrad's features registered."""
     import asyncio
@@ -109,6 +74,7 @@ def server():
     from . import __version__
 
     ls_ = LanguageServer("texgrad", __version__)
+    from .workers import Worker
     checker, requests = Worker(DEADLINE["diagnostics"]), Worker(DEADLINE["request"])
     pending: dict = {}
 
@@ -125,7 +91,7 @@ def server():
         try:
             doc, kind = doc_of(ls, uri)
             version, text = doc.version, doc.source
-            found = await checker.call(lspwork.diagnostics, text, kind)
+            found = await checker.acall(lspwork.diagnostics, text, kind)
         except asyncio.CancelledError:
             raise
         except Exception as e:          # noqa: BLE001 - a failed check publishes nothing
@@ -170,7 +136,7 @@ def server():
             doc, kind = doc_of(ls, params.text_document.uri)
             lines = Lines(doc.source)
             at = lines.offset(params.position.line, params.position.character)
-            md = await requests.call(lspwork.hover, doc.source, kind, at)
+            md = await requests.acall(lspwork.hover, doc.source, kind, at)
         except Exception:               # noqa: BLE001 - no hover rather than no server
             return None
         if not md:
@@ -187,7 +153,7 @@ def server():
             r = params.range
             start = lines.offset(r.start.line, r.start.character)
             end = lines.offset(r.end.line, r.end.character)
-            found = await requests.call(lspwork.actions, doc.source, kind, start, end)
+            found = await requests.acall(lspwork.actions, doc.source, kind, start, end)
         except Exception:               # noqa: BLE001
             return []
         return [T.CodeAction(title=a["title"], kind=T.CodeActionKind.RefactorRewrite,

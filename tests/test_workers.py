@@ -1,0 +1,64 @@
+"""texgrad.workers: a worker process with a deadline (used by texgrad lsp and serve)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from texgrad.workers import Overrun, Worker
+
+
+def test_a_call_runs_in_another_process():
+    w = Worker(60.0)
+    try:
+        assert w.call(os.getpid) != os.getpid()
+        assert w.call(pow, 3, 4) == 81
+    finally:
+        w.stop()
+
+
+def test_a_call_past_the_deadline_ends_the_worker_and_the_next_gets_a_new_one():
+    import time
+    w = Worker(1.0)
+    try:
+        first = w.call(os.getpid)
+        with pytest.raises(Overrun):
+            w.call(time.sleep, 30)
+        assert w.pool is None
+        assert w.call(os.getpid) != first
+    finally:
+        w.stop()
+
+
+def test_acall_from_an_event_loop():
+    import time
+    w = Worker(1.0)
+
+    async def go():
+        assert await w.acall(pow, 2, 10) == 1024
+        with pytest.raises(Overrun):
+            await w.acall(time.sleep, 30)
+        return await w.acall(abs, -5)
+    try:
+        assert asyncio.run(go()) == 5
+    finally:
+        w.stop()
+
+
+def test_an_error_in_the_call_is_raised_and_the_worker_kept():
+    w = Worker(60.0)
+    try:
+        pid = w.call(os.getpid)
+        with pytest.raises(ZeroDivisionError):
+            w.call(divmod, 1, 0)
+        assert w.call(os.getpid) == pid
+    finally:
+        w.stop()
+
+
+def test_stop_without_a_process_is_harmless():
+    w = Worker(1.0)
+    w.stop()
+    w.stop()
