@@ -166,3 +166,23 @@ def test_a_swallowed_time_limit_fires_again():
                         raise
     assert swallowed == 2
     assert time.monotonic() - start < 2
+
+
+def test_a_limit_that_fires_at_once_leaves_no_timer_behind():
+    """A limit shorter than setting it up fires inside time_limited.__enter__; the timer
+    (it repeats every second) must still be stopped, or it ends a later, unrelated call."""
+    import signal
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no POSIX interval timers")
+    from texgrad.errors import LimitError
+    from texgrad.limits import time_limited
+    before = signal.getsignal(signal.SIGALRM)
+    for seconds in (1e-7, 1e-6, 1e-5, 1e-4):
+        for _ in range(20):
+            try:
+                with time_limited(seconds):
+                    sum(range(10_000))
+            except LimitError:
+                pass
+            assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+            assert signal.getsignal(signal.SIGALRM) == before

@@ -82,3 +82,22 @@ def test_bad_input_gives_nothing_rather_than_an_exception():
     assert isinstance(lspwork.diagnostics(junk, "tex"), list)
     lspwork.hover(junk, "tex", 5)
     assert isinstance(lspwork.actions(junk, "tex", 0, len(junk)), list)
+
+
+def test_a_repeated_hover_is_not_derived_again_but_a_timed_out_one_is(monkeypatch):
+    calls = []
+    real = texgrad.differentiate
+
+    def counting(*a, **k):
+        calls.append(a[0])
+        return real(*a, **k)
+    monkeypatch.setattr(texgrad, "differentiate", counting)
+    monkeypatch.setattr(lspwork, "HOVERS", {})
+    md = "Take $\\operatorname{tr}(X^T B X)$ here.\n"
+    first = lspwork.hover(md, "md", md.index("B"))
+    assert lspwork.hover(md + "More prose.\n", "md", md.index("B")) == first
+    assert len(calls) == 1 and "verified" in first
+    slow = "$\\operatorname{tr}(X^{30} B)$\n"
+    for _ in range(2):
+        assert "limit" in lspwork.hover(slow, "md", 3, time_limit=1e-6)
+    assert len(calls) == 3

@@ -154,8 +154,10 @@ def _rel(a, b) -> float:
     if m == 0.0:
         return 0.0
     a, b = a / m, b / m
-    return float(np.linalg.norm(a - b)) / max(float(np.linalg.norm(a)),
-                                              float(np.linalg.norm(b)))
+    d = np.ravel(a - b)                 # shapes broadcast as in the comparison itself
+    a, b = np.ravel(a), np.ravel(b)
+    return math.sqrt(float(np.vdot(d, d).real)) / math.sqrt(max(float(np.vdot(a, a).real),
+                                                                float(np.vdot(b, b).real)))
 
 
 def _tiny(x) -> bool:

@@ -29,8 +29,16 @@ class time_limited:
         if self.seconds and self.seconds > 0 and hasattr(signal, "setitimer") and \
                 threading.current_thread() is threading.main_thread():
             self.old = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds, self.repeat)
             self.armed = True
+            try:
+                # a limit shorter than this call fires before __enter__ returns, where the
+                # with statement would never call __exit__: the timer (which repeats) is
+                # stopped here, or it would end some later, unrelated call
+                signal.setitimer(signal.ITIMER_REAL, self.seconds, self.repeat)
+                return self
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
         return self
 
     def __exit__(self, *exc):

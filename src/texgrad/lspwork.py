@@ -25,6 +25,8 @@ from .claimscan import document, pieces_of
 from .errors import TexgradError
 
 CACHE: dict = {}                 # the claims decided, by their text (see claims.check_text)
+HOVERS: dict = {}                # a formula's hover text, by the formula (a hover is repeated
+MAX_HOVERS = 1024                # each time the pointer rests on it)
 TIME_LIMIT = float(os.environ.get("TEXGRAD_LSP_TIME_LIMIT") or 5.0)  # s per claim or formula
 MAX_SYMBOLS = 6                  # "Differentiate by X" actions offered, at most
 ERROR, HINT = 1, 4               # LSP DiagnosticSeverity
@@ -95,12 +97,21 @@ def hover(text: str, kind: str, offset: int, time_limit: float = TIME_LIMIT):
                 r.status, f"**texgrad: {r.status}**")
             deriv = f"\n\n$${r.derivative_latex}$$" if r.derivative_latex else ""
             return f"{head}{deriv}\n\n{_message(r)}"
+    if body in HOVERS:
+        return HOVERS[body]
     import texgrad
+    from .errors import LimitError
     try:
         res = texgrad.differentiate(body, time_limit=time_limit)
-    except TexgradError as e:
+        out = f"$${res.latex}$$\n\n{res.stamp.lstrip('% ')}"
+    except LimitError as e:         # not kept: the next hover may have the time
         return f"texgrad: {e.kind}: {e.message}" + (f"\n\nhint: {e.hint}" if e.hint else "")
-    return f"$${res.latex}$$\n\n{res.stamp.lstrip('% ')}"
+    except TexgradError as e:
+        out = f"texgrad: {e.kind}: {e.message}" + (f"\n\nhint: {e.hint}" if e.hint else "")
+    if len(HOVERS) >= MAX_HOVERS:
+        HOVERS.clear()
+    HOVERS[body] = out
+    return out
 
 
 def actions(text: str, kind: str, start: int, end: int, time_limit: float = TIME_LIMIT):

@@ -300,7 +300,9 @@ class Draws:
             t = 2.0 * np.pi * u[m:]
             return np.concatenate((r * np.cos(t), r * np.sin(t)))[:n].reshape(shape)
         gauss = self._random.gauss
-        return self._fill(size, lambda: gauss(0.0, 1.0))
+        if n is None:
+            return gauss(0.0, 1.0)
+        return np.array([gauss(0.0, 1.0) for _ in range(n)], dtype=np.float64).reshape(shape)
 
     def uniform(self, low: float = 0.0, high: float = 1.0, size=None):
         """Uniform on [low, high), like numpy's."""
@@ -309,7 +311,10 @@ class Draws:
             out = low + (high - low) * self._bulk_uniform(n)
             return np.minimum(out, np.nextafter(high, low)).reshape(shape)
         u, width = self._random.random, high - low
-        return self._fill(size, lambda: low + width * u())
+        if n is None:
+            return low + width * u()
+        return np.array([low + width * u() for _ in range(n)],
+                        dtype=np.float64).reshape(shape)
 
     def _bulk_uniform(self, n: int) -> np.ndarray:
         """n uniforms on [0, 1) from the seeded generator's bytes (53 bits each, as
@@ -321,18 +326,14 @@ class Draws:
     def _count(size):
         if size is None:
             return None, None
-        shape = (int(size),) if np.ndim(size) == 0 else tuple(int(k) for k in size)
+        if isinstance(size, tuple):
+            shape = tuple(int(k) for k in size)
+        else:
+            shape = (int(size),) if np.ndim(size) == 0 else tuple(int(k) for k in size)
         n = prod(shape)
         if n > MAX_DRAWN:
             raise draw_limit(n, "for one value")
         return n, shape
-
-    @classmethod
-    def _fill(cls, size, one):
-        if size is None:
-            return one()
-        n, shape = cls._count(size)
-        return np.fromiter((one() for _ in range(n)), dtype=np.float64, count=n).reshape(shape)
 
 
 BULK = 4096              # entries above which draws are made in bulk
