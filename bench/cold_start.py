@@ -14,6 +14,9 @@ Target: texgrad's median <= 1.5x the numpy import median. Also reports which hea
 modules the CLI path imports: sympy, lark and numpy.random should not be (the parser runs
 Lark's cached tables without Lark; see texgrad/lalr.py).
 
+Where valgrind is installed, the instructions each command executes are counted too
+(callgrind): unlike wall time on a shared machine, that figure does not move between runs.
+
 Stdlib only. Run after ``pip install .``:  python bench/cold_start.py
 Exits 0 unless the texgrad CLI command itself fails.
 """
@@ -118,6 +121,8 @@ def main() -> int:
         verdict = "MET" if ratio <= TARGET_RATIO else "NOT MET"
         print(f"  {label}: {ratio:.2f}x -> {verdict}")
 
+    instructions(commands, texgrad_labels)
+
     # Which heavy modules does the CLI path import?
     _, proc = run_once([py, "-c", SYMPY_PROBE, *cli_args])
     if proc.returncode != 0:
@@ -130,6 +135,36 @@ def main() -> int:
         print(f"{mod} imported on the CLI path: "
               f"{'could not determine' if state is None else ('YES (should not be)' if state == 'True' else 'no')}")
     return 0
+
+
+def instructions(commands, texgrad_labels) -> None:
+    """Instructions executed by each command, counted by valgrind's callgrind when it is
+    installed: a figure that does not move with the machine's load, unlike wall time."""
+    import re
+    import shutil
+    import tempfile
+    if shutil.which("valgrind") is None:
+        print("\ninstructions: valgrind is not installed (the wall times above stand alone)")
+        return
+    counts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, cmd in commands:
+            if label == 'python -c "pass"':
+                continue
+            proc = subprocess.run(["valgrind", "--tool=callgrind",
+                                   f"--callgrind-out-file={tmp}/cg.out", *cmd],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            m = re.search(r"Collected : (\d+)", proc.stderr)
+            if m:
+                counts[label] = int(m.group(1))
+    ref = counts.get('python -c "import numpy"')
+    if not ref:
+        print("\ninstructions: valgrind gave no count")
+        return
+    print("\ninstructions (valgrind callgrind, one run each):")
+    for label, n in counts.items():
+        print(f"  {label}: {n / 1e6:,.1f} M, {n / ref:.2f}x numpy")
 
 
 if __name__ == "__main__":

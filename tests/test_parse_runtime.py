@@ -7,7 +7,7 @@ inputs, generated formulas, mutated formulas and token soup.
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import subprocess
 import sys
@@ -84,6 +84,62 @@ def test_same_verdicts_on_broken_text(text):
     assert got == want
 
 
+def _tokens_by_one_alternation(text):
+    """Lark's scanner as one regex (every terminal an alternative, in order): the reference
+    for the runtime's lexer, which compiles and tries only the terminals that can start
+    where it is."""
+    import re
+    ours, _, _ = P.parser()
+    rx = re.compile("|".join(f"(?P<{n}>{r})" for n, r in ours.terminals), ours.flags)
+    out, pos = [], 0
+    while pos < len(text):
+        m = rx.match(text, pos)
+        if m is None:
+            return out, pos
+        out.append((m.lastgroup, m.group(), pos))
+        pos = m.end()
+    return out, None
+
+
+def _tokens_by_dispatch(text):
+    ours, _, _ = P.parser()
+    out, pos = [], 0
+    while pos < len(text):
+        typ, m = ours._match(text, pos)
+        if m is None:
+            return out, pos
+        out.append((typ, m.group(), pos))
+        pos = m.end()
+    return out, None
+
+
+@pytest.mark.parametrize("text", CORPUS + MORE + ["\\", "a\\", "\\\\", "\\,\\;\\!",
+                                                  "\\{x\\}", "\\|x\\|", "∂∇∑ᵀ−"])
+def test_the_lexer_matches_one_alternation_of_all_terminals(text):
+    assert _tokens_by_dispatch(text) == _tokens_by_one_alternation(text)
+
+
+@settings(max_examples=400)
+@given(st.one_of(mutated().map(lambda p: p[1]), latexish_text(),
+                 st.text(alphabet="\\{}[]()^_|.,;:!~'*&=+-/0123456789 abfmtxAXΣ∂∇−ᵀ\n",
+                         max_size=40)))
+def test_the_lexer_matches_one_alternation_on_any_text(text):
+    assert _tokens_by_dispatch(text) == _tokens_by_one_alternation(text)
+
+
+def test_the_starts_of_terminals_are_a_superset():
+    """Every terminal's ``starts`` admits the text each of its regex's matches begins with,
+    on the corpus's tokens."""
+    ours, _, _ = P.parser()
+    names = [n for n, _ in ours.terminals]
+    for text in CORPUS + MORE:
+        for typ, value, _pos in _tokens_by_one_alternation(text)[0]:
+            first, after = ours.starts[names.index(typ)]
+            assert first is None or value[0] in first, (typ, value)
+            if value[0] == "\\" and first is not None:
+                assert after is None or value[1:2] in after, (typ, value)
+
+
 def test_tables_are_cached_and_rebuilt_when_the_grammar_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))   # no fallback cache
@@ -91,7 +147,8 @@ def test_tables_are_cached_and_rebuilt_when_the_grammar_changes(tmp_path, monkey
         source = fh.read()
     t1 = lalr.load_tables(source, P.Bars())
     files = list((tmp_path / "texgrad").iterdir())
-    assert len(files) == 1 and json.loads(files[0].read_text()) == json.loads(json.dumps(t1))
+    assert len(files) == 1 and marshal.loads(files[0].read_bytes()) == t1
+    assert files[0].name.endswith("-py%d%d.marshal" % sys.version_info[:2])
     changed = source + "\n// a comment changes the key\n"
     lalr.load_tables(changed, P.Bars())
     assert len(list((tmp_path / "texgrad").iterdir())) == 2
@@ -126,8 +183,9 @@ def test_a_corrupt_cache_file_is_rebuilt(tmp_path, monkeypatch):
         source = fh.read()
     lalr.load_tables(source, P.Bars())
     (f,) = (tmp_path / "texgrad").iterdir()
-    f.write_text("{truncated")
-    assert lalr.load_tables(source, P.Bars())["states"]
+    for junk in (b"{truncated", b"", b"\x00\xff" * 10, marshal.dumps([1, 2])):
+        f.write_bytes(junk)
+        assert lalr.load_tables(source, P.Bars())["states"]
 
 
 RUN = r"""

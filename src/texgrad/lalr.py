@@ -18,13 +18,14 @@ the transformer method named by the rule's alias or name.  On any syntax error i
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import re
+import sys
 import zlib
 from itertools import chain
 
-FORMAT = 1          # bump when the table format below changes
+FORMAT = 2          # bump when the table format below changes
 
 
 class Token(str):
@@ -104,6 +105,8 @@ def build_tables(source: str, postlex=None) -> dict:
         "format": FORMAT,
         "flags": lexer.g_regex_flags,
         "terminals": [[t.name, t.pattern.to_regexp()] for t in scanner.terminals],
+        "starts": [starts(t.pattern.to_regexp(), lexer.g_regex_flags)
+                   for t in scanner.terminals],
         "unless": unless,
         "ignore": sorted(lexer.ignore_types),
         "newline": sorted(lexer.newline_types),
@@ -113,6 +116,94 @@ def build_tables(source: str, postlex=None) -> dict:
         "start": table.start_states["start"],
         "end": table.end_states["start"],
     }
+
+
+def starts(regex: str, flags: int) -> list:
+    """[the characters a match of ``regex`` can start with, the characters that can follow
+    a leading backslash] (each a string, or None for any character): a superset, found in
+    the regex's parse tree at build time, so that the runtime lexer compiles and tries only
+    the terminals that can match where it is (see :meth:`Parser.lex`)."""
+    try:                                   # the regex parser of Python 3.11 and later
+        import re._constants as C
+        import re._parser as sre
+    except ImportError:                    # pragma: no cover - Python 3.10
+        import sre_constants as C
+        import sre_parse as sre
+    ASSERT, ASSERT_NOT, AT, BRANCH, CATEGORY = C.ASSERT, C.ASSERT_NOT, C.AT, C.BRANCH, C.CATEGORY
+    IN, LITERAL, MAX_REPEAT, MIN_REPEAT = C.IN, C.LITERAL, C.MAX_REPEAT, C.MIN_REPEAT
+    RANGE, SUBPATTERN = C.RANGE, C.SUBPATTERN
+    spaces = {"CATEGORY_SPACE": " \t\n\r\f\v", "CATEGORY_DIGIT": "0123456789"}
+
+    def first(items) -> tuple:
+        """(characters or None for any, whether the items can match the empty string)."""
+        out = set()
+        for op, av in items:
+            if op is LITERAL:
+                chars, empty = {chr(av)}, False
+            elif op is IN:
+                chars, empty = set(), False
+                for iop, iav in av:
+                    if iop is LITERAL:
+                        chars.add(chr(iav))
+                    elif iop is RANGE and iav[1] - iav[0] < 512:
+                        chars.update(map(chr, range(iav[0], iav[1] + 1)))
+                    elif iop is CATEGORY and str(iav) in spaces:
+                        chars.update(spaces[str(iav)])
+                    else:                 # NEGATE, a wide range or another category
+                        return None, False
+            elif op is BRANCH:
+                chars, empty = set(), False
+                for alt in av[1]:
+                    c, e = first(alt)
+                    if c is None:
+                        return None, False
+                    chars |= c
+                    empty = empty or e
+            elif op is SUBPATTERN:
+                chars, empty = first(av[-1])
+            elif op in (MAX_REPEAT, MIN_REPEAT):
+                chars, empty = first(av[2])
+                empty = empty or av[0] == 0
+            elif op in (AT, ASSERT, ASSERT_NOT):
+                chars, empty = set(), True        # zero width: constrains, consumes nothing
+            else:                     # ANY, NOT_LITERAL, group references, a newer opcode
+                return None, False
+            if chars is None:
+                return None, False
+            out |= chars
+            if not empty:
+                return out, False
+        return out, True
+
+    def alternatives(items) -> list:
+        """The top-level alternatives of a regex (through one non-capturing group)."""
+        items = list(items)
+        if len(items) == 1 and items[0][0] is SUBPATTERN and items[0][1][0] is None:
+            return alternatives(items[0][1][-1])
+        if len(items) == 1 and items[0][0] is BRANCH:
+            return [alt for branch in items[0][1][1] for alt in alternatives(branch)]
+        return [items]
+
+    if flags:                              # IGNORECASE and the like: no dispatch
+        return [None, None]
+    tree = sre.parse(regex, flags)
+    heads, seconds = set(), set()
+    for alt in alternatives(tree):
+        if alt and alt[0] == (LITERAL, ord("\\")):
+            heads.add("\\")
+            c, empty = first(alt[1:])
+            if c is None or empty or seconds is None:
+                seconds = None
+            else:
+                seconds |= c
+            continue
+        c, empty = first(alt)
+        if c is None or empty:
+            return [None, None]
+        heads |= c
+        if "\\" in c:                     # a backslash from a class: any second character
+            seconds = None
+    return ["".join(sorted(heads)), None if seconds is None else "".join(sorted(seconds))]
 
 
 def table_rules(table):
@@ -149,25 +240,30 @@ def cache_dirs() -> list:
 def load_tables(source: str, postlex=None) -> dict:
     """The tables of ``source``: from a cache when its grammar is unchanged, else built
     with Lark and cached in the first writable place (none writable only costs the
-    rebuild, about 0.15 s a run)."""
+    rebuild, about 0.15 s a run).  The cache is in :mod:`marshal`'s format (plain dicts,
+    lists, strings and numbers; read in a fraction of a millisecond, and without importing
+    :mod:`json` on the CLI's path), one file per Python version."""
+    py = "%d%d" % sys.version_info[:2]
     key = f"{zlib.crc32(source.encode()):08x}-{len(source)}-f{FORMAT}"
-    paths = [os.path.join(d, f"tables-{key}.json") for d in cache_dirs()]
+    paths = [os.path.join(d, f"tables-{key}-py{py}.marshal") for d in cache_dirs()]
     for path in paths:
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            if data.get("format") == FORMAT and data.get("grammar") == key:
+            with open(path, "rb") as fh:
+                data = marshal.loads(fh.read())
+            if isinstance(data, dict) and data.get("format") == FORMAT and \
+                    data.get("grammar") == key:
                 return data
-        except (OSError, ValueError):
+        except (OSError, ValueError, EOFError, TypeError):
             pass
     data = build_tables(source, postlex)
     data["grammar"] = key
+    blob = marshal.dumps(data, 4)
     for path in paths:
         try:
             os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
             tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, separators=(",", ":"))
+            with open(tmp, "wb") as fh:
+                fh.write(blob)
             os.replace(tmp, path)
             break
         except OSError:
@@ -182,8 +278,11 @@ class Parser:
 
     def __init__(self, tables: dict, transformer, postlex=None):
         self.postlex = postlex
-        self.regex = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx in tables["terminals"]),
-                                tables["flags"])
+        self.terminals = tables["terminals"]
+        self.flags = tables["flags"]
+        self.starts = tables["starts"]
+        self.compiled: list = [None] * len(self.terminals)
+        self.candidates: dict = {}
         self.unless = tables["unless"]
         self.ignore = frozenset(tables["ignore"])
         self.newline = frozenset(tables["newline"])
@@ -226,16 +325,47 @@ class Parser:
             return user(out)
         return filtered
 
+    def _candidates(self, key: str) -> tuple:
+        """The terminals, in Lark's order, that can match text starting with ``key`` (one
+        character, or a backslash and the next): found from the tables' ``starts``."""
+        head, second = key[0], key[1:]
+        out = []
+        for i, (first, after) in enumerate(self.starts):
+            if first is None or head in first and (
+                    head != "\\" or after is None or second != "" and second in after):
+                out.append(i)
+        self.candidates[key] = found = tuple(out)
+        return found
+
+    def _match(self, text: str, pos: int):
+        """Lark's scanner at ``pos``: the first terminal, in order, that matches there (an
+        alternation of all terminals, tried as one regex, returns the same).  Only the
+        terminals that can start with the text's next characters are compiled and tried, so
+        a process compiles the few regexes its formulas need, not all of them."""
+        head = text[pos]
+        key = text[pos:pos + 2] if head == "\\" else head
+        cands = self.candidates.get(key)
+        if cands is None:
+            cands = self._candidates(key)
+        compiled = self.compiled
+        for i in cands:
+            rx = compiled[i]
+            if rx is None:
+                rx = compiled[i] = re.compile(self.terminals[i][1], self.flags)
+            m = rx.match(text, pos)
+            if m is not None:
+                return self.terminals[i][0], m
+        return None, None
+
     def lex(self, text: str):
-        match = self.regex.match
+        match = self._match
         unless, ignore, newline = self.unless, self.ignore, self.newline
         pos, n = 0, len(text)
         line, line_start = 1, 0
         while pos < n:
-            m = match(text, pos)
+            typ, m = match(text, pos)
             if m is None:
                 raise SyntaxFailure(pos)
-            typ = m.lastgroup
             value = m.group()
             end = m.end()
             if typ in unless:

@@ -25,10 +25,11 @@ class time_limited:
 
     def __enter__(self):
         import signal
-        import threading
-        if self.seconds and self.seconds > 0 and hasattr(signal, "setitimer") and \
-                threading.current_thread() is threading.main_thread():
-            self.old = signal.signal(signal.SIGALRM, self._expire)
+        if self.seconds and self.seconds > 0 and hasattr(signal, "setitimer"):
+            try:
+                self.old = signal.signal(signal.SIGALRM, self._expire)
+            except ValueError:          # not the main thread: no limit here
+                return self
             self.armed = True
             try:
                 # a limit shorter than this call fires before __enter__ returns, where the

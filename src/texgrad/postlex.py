@@ -7,7 +7,7 @@ digits of ``x^12`` and ``\\frac12`` the way TeX reads them, and (through
 
 from __future__ import annotations
 
-import threading
+from _thread import _local          # threading.local, without importing threading
 
 from .errors import LimitError
 from .lalr import Token
@@ -64,7 +64,7 @@ class Bars:
     always_accept = ("BAR", "DBAR")
 
     def __init__(self):
-        self._local = threading.local()   # per thread: parses in threads share one Bars
+        self._local = _local()   # per thread: parses in threads share one Bars
 
     @property
     def stack(self) -> list:
