@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .derive import LAYOUTS, SYMMETRIC_CONVENTIONS, derive
+from .derive import LAYOUTS, SYMMETRIC_CONVENTIONS, derive, style_of
 from .errors import TexgradError, Unsupported, guarded
 from .options import norm_assume, norm_shapes
 from .parse import parse
@@ -48,7 +48,8 @@ def prepare(latex: str, shapes, assume, wrt: str | None = None):
 def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None,
                   assume: dict | None = None, kind: str | None = None,
                   verify: bool = True, seed: int = 0, layout: str = "numerator",
-                  symmetric: str = "G", time_limit: float | None = None) -> Result:
+                  symmetric: str = "G", time_limit: float | None = None,
+                  along: str | None = None) -> Result:
     """Differentiate a LaTeX formula.  See the README for the kinds and conventions.
 
     ``time_limit`` (seconds, default None: no limit) bounds the whole call: past it a
@@ -57,13 +58,16 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
     worker, a thread pool) the call runs without a limit, so bound it there with a process
     (as ``texgrad batch`` does).  The CLI's ``--time-limit`` is this limit.
 
+    ``along`` (``"\\dot{x} = A x"``, or the velocity alone) asks for the derivative of f
+    along that flow, ``<\\nabla f, \\dot x>`` (:mod:`texgrad.flow`; kind ``"along"``).
+
     ``Result.warnings`` lists the options that had no effect (a shape or an assumption given
     for a name the formula does not have); the stamp ends with them as notes.
     """
     from .limits import time_limited
     with time_limited(time_limit):
         return _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout,
-                                   symmetric)
+                                   symmetric, along)
 
 
 def located(err: Unsupported, latex: str) -> Unsupported:
@@ -79,7 +83,8 @@ def located(err: Unsupported, latex: str) -> Unsupported:
     return err
 
 
-def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, symmetric):
+def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, symmetric,
+                        along=None):
     if kind is not None and kind not in KINDS:
         raise TexgradError(f"unknown kind {kind!r}", hint="kinds: " + ", ".join(KINDS))
     if layout not in LAYOUTS:
@@ -99,7 +104,11 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
                                     + ", ".join(found), line=1, column=1, source=latex)
         guessed = len(found) > 1
     try:
-        res = derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric)
+        if along is None:
+            res = derive(latex, name, req, typer, raw, kind, verify, seed, layout, symmetric)
+        else:
+            res = _along(latex, along, name, req, typer, raw, kind, shapes, assume, verify,
+                         seed)
     except Unsupported as err:
         raise located(err, latex) from None
     notes = []
@@ -119,7 +128,23 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
         if check is not None:
             check = replace(check, convention=convention)
     return replace(res, convention=convention, check=check,
-                   warnings=unused_names(typer.symtab, shapes, assume), readings=readings)
+                   warnings=unused_names({**typer.symtab, **res.symbols}, shapes, assume),
+                   readings=readings)
+
+
+def _along(latex, flow, name, req, typer, raw, kind, shapes, assume, verify, seed):
+    """The derivative along a flow: the gradient (unchecked), then :func:`flow.along`."""
+    from .flow import along
+    if not isinstance(flow, str) or not flow.strip():
+        raise TexgradError("the flow (along) must be a formula: \\dot{x} = F, or F",
+                           hint="e.g. --along '\\dot{\\mathbf{x}} = A\\mathbf{x}'")
+    if kind not in (None, "gradient") or req.order > 1:
+        raise TexgradError(f"--along takes the derivative of f along the flow, not a "
+                           f"{kind or 'derivative of order %d' % req.order}",
+                           hint="drop --kind", line=1, column=1, source=latex)
+    g = derive(latex, name, req, typer, raw, "gradient", False, seed, "numerator", "G")
+    return along(latex, flow, g, style_of(typer), norm_shapes(shapes), norm_assume(assume),
+                 verify, seed)
 
 
 def unused_names(symtab: dict, shapes, assume) -> tuple:

@@ -79,7 +79,7 @@ class Check:
                 if np.isfinite(self.scale) else " (some rescaled)"
             return (f"% verified numerically: max rel. error {self.max_rel_error:.1e} over "
                     f"{self.trials} random draws{scaled} x "
-                    f"{self.directions // max(self.trials, 1)} directions{where}; "
+                    f"{_count(self.directions // max(self.trials, 1), 'direction')}{where}; "
                     f"{self.convention}")
         if self.reason and self.disagreement:
             return f"% CHECK FAILED: {self.reason}{where}; {self.convention}"
@@ -100,6 +100,10 @@ class Check:
                 "sizes": {spelled(k): v for k, v in self.sizes.items()},
                 "convention": self.convention, "reason": self.reason,
                 "scale": self.scale if np.isfinite(self.scale) else None}
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def _finite(x) -> bool:
@@ -151,6 +155,24 @@ def check_gradient(f: Expr, grad: Expr, x: Sym, syms: dict, *, trials: int = 3,
     out = check_derivative(f, x, syms, apply, [grad], trials=trials, directions=directions,
                            seed=seed, convention=convention, real_f=True,
                            symmetric_directions=space != "G")
+    if out.undefined:
+        raise undefined_error()
+    return out
+
+
+def check_along(f: Expr, e: Expr, grad: Expr, F: Expr, x: Sym, syms: dict, *, trials: int = 3,
+                seed: int = 0, convention: str = "") -> Check:
+    """Compare ``e`` (the derivative of f along the velocity F) with central differences of
+    f along F(x) itself, at random points (the gradient only scales the error)."""
+    def direction(env, sizes, values):
+        return np.asarray(values(F, env, sizes), dtype=float)
+
+    def apply(env, sizes, v, values):
+        g = values(grad, env, sizes)
+        return (np.array(float(np.real(values(e, env, sizes)[0, 0]))),
+                float(np.sum(np.abs(np.conj(g) * v))))
+    out = check_derivative(f, x, syms, apply, [e, grad, F], trials=trials, directions=1,
+                           seed=seed, convention=convention, real_f=True, direction=direction)
     if out.undefined:
         raise undefined_error()
     return out
@@ -225,9 +247,11 @@ def _symbolically_zero(f: Expr, x: Sym, derivs: list) -> bool:
 
 def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials: int = 3,
                      directions: int = 2, seed: int = 0, convention: str = "",
-                     real_f: bool = False, symmetric_directions: bool = False) -> Check:
+                     real_f: bool = False, symmetric_directions: bool = False,
+                     direction=None) -> Check:
     """Compare the derivative applied to random directions V (``apply(env, sizes, V, values)``, ``values`` a :class:`Values`) with
-    Richardson-extrapolated central differences of f along V, at random points.
+    Richardson-extrapolated central differences of f along V, at random points (V random,
+    or ``direction(env, sizes, values)`` where the caller gives it).
 
     A comparison proves something only when the numbers compared are not all 0 or denormal
     and f varies at the float level along V; one that does not, or whose finite differences
@@ -272,12 +296,15 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
                 results = []
                 informative = True
                 for _ in range(directions):
-                    v = rng.standard_normal(x0.shape)
-                    if np.iscomplexobj(x0):
-                        v = v + 1j * rng.standard_normal(x0.shape)
-                    if symmetric_directions:
-                        v = (v + v.T) / 2
-                    v = v * scale if "orthogonal" not in x.assume else v
+                    if direction is not None:      # the direction the caller gives
+                        v = direction(env, sz, values)
+                    else:
+                        v = rng.standard_normal(x0.shape)
+                        if np.iscomplexobj(x0):
+                            v = v + 1j * rng.standard_normal(x0.shape)
+                        if symmetric_directions:
+                            v = (v + v.T) / 2
+                        v = v * scale if "orthogonal" not in x.assume else v
                     res = _one_direction(f, env, sz, x, x0, v, f0, apply, real_f,
                                          values)
                     if res[0] != "ok":

@@ -151,14 +151,15 @@ def main():
 @click.argument("expr", required=False)
 @diff_options
 def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_stamp, seed,
-         time_limit, emit, replace):
+         time_limit, emit, replace, along):
     # the help is clickopts.DIFF_HELP, which the notebook magics show as theirs
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     text = None
     try:
         text = _read_stdin() if expr in (None, "-") else expr
         r = run_diff(text, time_limit, wrt=wrt, shapes=shapes, assume=assume, kind=kind,
-                     layout=layout, sym_conv=sym_conv, no_verify=no_verify, seed=seed)
+                     layout=layout, sym_conv=sym_conv, no_verify=no_verify, seed=seed,
+                     along=along)
     except TexgradError as err:
         _fail(err, fmt, text)
         return

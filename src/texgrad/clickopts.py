@@ -48,6 +48,9 @@ def problem_options(f):
 def diff_options(f):
     """Every option of ``texgrad EXPR`` (the diff command), in its order: what to
     differentiate, then how to write it; shared with the notebook magics."""
+    f = click.option("--along", metavar="FLOW", default=None,
+                     help="The derivative of f along a flow, <grad f, x'>: "
+                          "'\\dot{\\mathbf{x}} = A\\mathbf{x}' (or the velocity alone).")(f)
     f = click.option("--replace", is_flag=True,
                      help="Print the selection followed by '= derivative', in its own "
                           "delimiters, to replace it.")(f)

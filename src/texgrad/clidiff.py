@@ -122,6 +122,8 @@ def _operator(r, name: str | None = None) -> str:
         return f"\\frac{{\\partial^2{f}}}{{\\partial {var}\\,\\partial {var}^\\top}}"
     if r.kind == "laplacian":
         return f"\\nabla^2{f}" if name else "\\nabla^2"
+    if r.kind == "along":
+        return f"\\frac{{d{f}}}{{dt}}"
     return f"\\frac{{\\partial{f}}}{{\\partial {var}}}"
 
 
@@ -152,13 +154,13 @@ def replacement(text: str, r) -> str:
 
 
 def problem_kwargs(wrt=None, shapes=(), assume=(), kind=None, layout="numerator",
-                   sym_conv="G", no_verify=False, seed=0, **_presentation) -> dict:
+                   sym_conv="G", no_verify=False, seed=0, along=None, **_presentation) -> dict:
     """The diff command's option values as differentiate() keyword arguments (shared with
     the notebook magics, which parse their line with this command's options).  Raises
     TexgradError for a bad --shape or --assume."""
     return dict(wrt=wrt, shapes=parse_shape_specs(shapes), assume=parse_assume_specs(assume),
                 kind=kind, layout=layout, symmetric=sym_conv, verify=not no_verify,
-                seed=seed)
+                seed=seed, along=along)
 
 
 def one_line_comment(stamp: str, mark: str = "#") -> str:

@@ -436,6 +436,8 @@ def trace(e: Expr) -> Expr:
         for i in range(1, len(fs)):   # tr(x y^T) = y^T x
             if fs[i].shape[0] == 1:
                 return matmul(*fs[i:], *fs[:i])
+        if P.is_inverse_pair(fs[-1], fs[0]) or P.orthogonal_pair(fs[-1], fs[0]):
+            return trace(matmul(*fs[1:-1]))         # cyclic: tr(X^{-1}AX) = tr(A)
     return Trace(e)
 
 
