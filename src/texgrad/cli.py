@@ -12,8 +12,10 @@ import sys
 import click
 
 from . import __version__
-from .clickopts import DIFF_HELP, diff_options, formula_positions, valued_options
-from .clidiff import check_message, replacement, run_diff, stamp_line, strict_json
+from .clickopts import (DIFF_HELP, Seed, TimeLimit, diff_options, formula_positions,
+                        shape_options, valued_options)
+from .clidiff import (check_message, one_line_comment, replacement, run_diff, stamp_line,
+                      strict_json)
 from .errors import TexgradError
 
 
@@ -144,6 +146,7 @@ def main():
     texgrad batch IN -o OUT       differentiate many records
     texgrad lsp                   the language server, for an editor (stdio)
     texgrad serve                 the playground page, on http://127.0.0.1:8000/
+    texgrad solve EXPR --wrt VAR  the stationary point in closed form
     """
 
 
@@ -191,6 +194,67 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
             click.echo(stamp_line(r, "%"))
     if failed:
         click.echo(check_message(r), err=True)
+        sys.exit(1)
+
+
+@main.command("solve", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("expr", required=False)
+@click.option("--wrt", "-w", help="The variable, as written in the formula (X, '\\mathbf{x}').")
+@shape_options
+@click.option("--format", "-f", "fmt", type=click.Choice(["latex", "json"]), default="latex",
+              show_default=True, help="Output format.")
+@click.option("--no-verify", is_flag=True, help="Skip the numeric checks.")
+@click.option("--seed", type=Seed(), default=0, show_default=True,
+              help="Seed of the numeric checks' random draws.")
+@click.option("--time-limit", type=TimeLimit(), default=60.0, show_default=True,
+              metavar="SECONDS", help="Give up after this long (exit 2); 0 for no limit.")
+def solve(expr, wrt, shapes, assume, fmt, no_verify, seed, time_limit):
+    """The stationary point of EXPR in closed form: the condition grad f = 0 as
+    texts print it (A^T A x = A^T b) and its solution (x = (A^T A)^{-1} A^T b),
+    with what it assumes (A^T A invertible) and a check that the gradient
+    vanishes there at random draws.  A gradient that is not affine in the
+    variable gives the condition only, and says why.
+
+    \b
+    Exit status: 0 answered, 1 a numeric check failed, 2 bad input.
+    """
+    from .clidiff import split_selection
+    from .options import parse_assume_specs, parse_shape_specs
+    from .solve import solve as stationary
+    text = None
+    try:
+        text = _read_stdin() if expr in (None, "-") else expr
+        padded = split_selection(text).padded()
+        s = stationary(padded, wrt=wrt, shapes=parse_shape_specs(shapes),
+                       assume=parse_assume_specs(assume), seed=seed, verify=not no_verify,
+                       time_limit=time_limit)
+    except TexgradError as err:
+        _fail(err, fmt, text)
+        return
+    except RecursionError:
+        _fail(TexgradError("the formula is nested too deeply", hint="simplify it"), fmt, text)
+        return
+    except Exception as exc:  # a bug in texgrad: said plainly
+        _internal(exc, fmt, text)
+        return
+    g = s.gradient
+    failed = s.verified is False or (g.check is not None and not g.check.passed)
+    if fmt == "json":
+        click.echo(strict_json({**s.to_dict(), "input": text}))
+    else:
+        click.echo(s.condition)
+        if s.solution:
+            click.echo(s.solution)
+        notes = [s.stamp] if s.stamp else []
+        if s.reason:
+            notes.append(f"no closed-form solution: {s.reason}")
+        if s.assumptions:
+            notes.append("assumes " + ", ".join(s.assumptions))
+        notes.append(f"the gradient {g.latex}: {stamp_line(g, '%')[2:]}")
+        click.echo(one_line_comment("; ".join(notes), "%"))
+    if failed:
+        click.echo("texgrad: a numeric check FAILED: " + (s.stamp if s.verified is False
+                                                          else check_message(g)), err=True)
         sys.exit(1)
 
 
