@@ -14,8 +14,8 @@ import click
 from . import __version__
 from .clickopts import (DIFF_HELP, Seed, TimeLimit, diff_options, formula_positions,
                         shape_options, valued_options)
-from .clidiff import (check_message, one_line_comment, replacement, run_diff, stamp_line,
-                      strict_json)
+from .clidiff import (check_message, emitted, one_line_comment, replacement, run_diff,
+                      stamp_line, strict_json)
 from .errors import TexgradError
 
 
@@ -171,16 +171,17 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
         return
     failed = r.check is not None and not r.check.passed
     if emit:
-        from .codegen import emit as generate
         try:
-            source = generate(r, emit)
-        except NotImplementedError as exc:
-            _fail(TexgradError(f"--emit {emit}: {exc}", hint="print the LaTeX instead"),
-                  fmt, text)
+            source = emitted(r, emit, text, wrt, shapes, assume)
+        except TexgradError as err:
+            _fail(err, fmt, text)
             return
         click.echo(source.rstrip("\n"))
-        from .codegen import comment_line
-        click.echo(comment_line(stamp_line(r, "#")[2:]))     # one sanitiser for generated code
+        if emit == "step":
+            click.echo(stamp_line(r, "%"))
+        else:
+            from .codegen import comment_line
+            click.echo(comment_line(stamp_line(r, "#")[2:]))  # one sanitiser for code
     elif fmt == "json":
         click.echo(strict_json(r.to_dict()))
     elif fmt == "text":

@@ -54,9 +54,13 @@ def diff_options(f):
     f = click.option("--replace", is_flag=True,
                      help="Print the selection followed by '= derivative', in its own "
                           "delimiters, to replace it.")(f)
-    f = click.option("--emit", type=click.Choice(["numpy", "jax", "torch", "sympy"]),
+    f = click.option("--emit", type=click.Choice(["numpy", "jax", "torch", "sympy", "step",
+                                                  "numpy-step", "jax-step", "torch-step"]),
                      default=None,
-                     help="Print a Python function returning f and its derivative instead.")(f)
+                     help="Print a Python function returning f and its derivative instead; "
+                          "step: one step of gradient descent in LaTeX; numpy-step, "
+                          "jax-step, torch-step: f_and_grad and a function taking the "
+                          "step.")(f)
     f = click.option("--time-limit", type=TimeLimit(), default=60.0, show_default=True,
                      metavar="SECONDS",
                      help="Give up on a formula after this long (exit 2); at most 86400, 0 for "

@@ -157,13 +157,11 @@ def _run(text: str, params: dict):
         print(f"texgrad: warning: {w}", file=sys.stderr)
     emit, fmt = params.get("emit"), params.get("fmt", "latex")
     if emit:
-        from .codegen import emit as generate
-        try:
-            source = generate(r, emit)
-        except NotImplementedError as exc:
-            raise TexgradError(f"--emit {emit}: {exc}", hint="print the LaTeX instead") from None
+        from .clidiff import emitted
+        source = emitted(r, emit, text, params.get("wrt"), params.get("shapes", ()),
+                         params.get("assume", ()))
         print(source.rstrip("\n"))
-        print(stamp_line(r, "#"))
+        print(stamp_line(r, "%" if emit == "step" else "#"))
         return None
     if fmt == "json":
         print(strict_json(r.to_dict()))
