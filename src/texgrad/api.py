@@ -24,9 +24,10 @@ KINDS = ("gradient", "jacobian", "hessian", "laplacian", "derivative")
 
 # --------------------------------------------------------------------- pipeline
 
-def prepare(latex: str, shapes, assume, wrt: str | None = None):
+def prepare(latex: str, shapes, assume, wrt: str | None = None, lets=()):
     """Parse and type a formula: (the request, the name to differentiate by, the Typer,
-    the raw IR), shared by :func:`differentiate` and the paper checker."""
+    the raw IR), shared by :func:`differentiate` and the paper checker; ``lets``: names
+    for subexpressions (``"e = d - w^H x"``, :mod:`texgrad.lets`)."""
     if not isinstance(latex, str):
         raise TexgradError("the formula must be a string")
     ast = parse(latex)
@@ -40,7 +41,16 @@ def prepare(latex: str, shapes, assume, wrt: str | None = None):
             raise TexgradError(f"the formula differentiates by {name} but wrt={wrt!r} was given",
                                hint="drop one of them")
         name = given
-    typer, raw = typed(latex, req.f, norm_shapes(shapes), norm_assume(assume))
+    if lets:
+        from .lets import in_spec, parse_lets, typed_with_lets
+        joined, items = parse_lets(lets, latex)
+        try:
+            typer, raw = typed_with_lets(joined, req.f, items, norm_shapes(shapes),
+                                         norm_assume(assume))
+        except TexgradError as e:
+            raise in_spec(e, latex, list(lets)) from None
+    else:
+        typer, raw = typed(latex, req.f, norm_shapes(shapes), norm_assume(assume))
     return req, name, typer, raw
 
 
@@ -49,7 +59,7 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
                   assume: dict | None = None, kind: str | None = None,
                   verify: bool = True, seed: int = 0, layout: str = "numerator",
                   symmetric: str = "G", time_limit: float | None = None,
-                  along: str | None = None) -> Result:
+                  along: str | None = None, let=()) -> Result:
     """Differentiate a LaTeX formula.  See the README for the kinds and conventions.
 
     ``time_limit`` (seconds, default None: no limit) bounds the whole call: past it a
@@ -61,13 +71,17 @@ def differentiate(latex: str, wrt: str | None = None, shapes: dict | None = None
     ``along`` (``"\\dot{x} = A x"``, or the velocity alone) asks for the derivative of f
     along that flow, ``<\\nabla f, \\dot x>`` (:mod:`texgrad.flow`; kind ``"along"``).
 
+    ``let`` (``["e = d - \\mathbf{w}^H\\mathbf{x}"]``) names subexpressions: a name the
+    formula uses stands for its definition, and the printed derivative writes the name
+    wherever the definition appears (:mod:`texgrad.lets`).
+
     ``Result.warnings`` lists the options that had no effect (a shape or an assumption given
     for a name the formula does not have); the stamp ends with them as notes.
     """
     from .limits import time_limited
     with time_limited(time_limit):
         return _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout,
-                                   symmetric, along)
+                                   symmetric, along, let)
 
 
 def located(err: Unsupported, latex: str) -> Unsupported:
@@ -84,7 +98,7 @@ def located(err: Unsupported, latex: str) -> Unsupported:
 
 
 def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, symmetric,
-                        along=None):
+                        along=None, let=()):
     if kind is not None and kind not in KINDS:
         raise TexgradError(f"unknown kind {kind!r}", hint="kinds: " + ", ".join(KINDS))
     if layout not in LAYOUTS:
@@ -92,7 +106,7 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
     if symmetric not in SYMMETRIC_CONVENTIONS:
         raise TexgradError(f"unknown symmetric convention {symmetric!r}",
                            hint="conventions: " + ", ".join(SYMMETRIC_CONVENTIONS))
-    req, name, typer, raw = prepare(latex, shapes, assume, wrt)
+    req, name, typer, raw = prepare(latex, shapes, assume, wrt, tuple(let or ()))
     guessed = False
     if name is None:
         found = sorted(typer.symtab)
@@ -116,6 +130,7 @@ def _differentiate_call(latex, wrt, shapes, assume, kind, verify, seed, layout, 
         notes.append(f"by {name}, the variable taken by convention (--wrt chooses another)")
     if req.note:
         notes.append(req.note)
+    notes += [f"{' '.join(spec.split())} (--let)" for spec in let or ()]
     for letter in getattr(typer, "flipped", ()):
         notes.append(f"{letter} read as a scalar, as its uses say (the letter suggests a "
                      f"matrix; --shape {letter}= declares it)")

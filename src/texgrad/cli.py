@@ -154,7 +154,7 @@ def main():
 @click.argument("expr", required=False)
 @diff_options
 def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_stamp, seed,
-         time_limit, emit, replace, along):
+         time_limit, emit, replace, along, let):
     # the help is clickopts.DIFF_HELP, which the notebook magics show as theirs
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     text = None
@@ -162,7 +162,7 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
         text = _read_stdin() if expr in (None, "-") else expr
         r = run_diff(text, time_limit, wrt=wrt, shapes=shapes, assume=assume, kind=kind,
                      layout=layout, sym_conv=sym_conv, no_verify=no_verify, seed=seed,
-                     along=along)
+                     along=along, let=let)
     except TexgradError as err:
         _fail(err, fmt, text)
         return
@@ -172,7 +172,7 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
     failed = r.check is not None and not r.check.passed
     if emit:
         try:
-            source = emitted(r, emit, text, wrt, shapes, assume)
+            source = emitted(r, emit, text, wrt, shapes, assume, let)
         except TexgradError as err:
             _fail(err, fmt, text)
             return
@@ -209,7 +209,9 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
               help="Seed of the numeric checks' random draws.")
 @click.option("--time-limit", type=TimeLimit(), default=60.0, show_default=True,
               metavar="SECONDS", help="Give up after this long (exit 2); 0 for no limit.")
-def solve(expr, wrt, shapes, assume, fmt, no_verify, seed, time_limit):
+@click.option("--let", "let", multiple=True, metavar="NAME=DEF",
+              help="Name a subexpression, in the formula and in the answer (repeatable).")
+def solve(expr, wrt, shapes, assume, fmt, no_verify, seed, time_limit, let):
     """The stationary point of EXPR in closed form: the condition grad f = 0 as
     texts print it (A^T A x = A^T b) and its solution (x = (A^T A)^{-1} A^T b),
     with what it assumes (A^T A invertible) and a check that the gradient
@@ -228,7 +230,7 @@ def solve(expr, wrt, shapes, assume, fmt, no_verify, seed, time_limit):
         padded = split_selection(text).padded()
         s = stationary(padded, wrt=wrt, shapes=parse_shape_specs(shapes),
                        assume=parse_assume_specs(assume), seed=seed, verify=not no_verify,
-                       time_limit=time_limit)
+                       time_limit=time_limit, let=let)
     except TexgradError as err:
         _fail(err, fmt, text)
         return

@@ -48,6 +48,9 @@ def problem_options(f):
 def diff_options(f):
     """Every option of ``texgrad EXPR`` (the diff command), in its order: what to
     differentiate, then how to write it; shared with the notebook magics."""
+    f = click.option("--let", "let", multiple=True, metavar="NAME=DEF",
+                     help="Name a subexpression, in the formula and in the answer: "
+                          "'e = d - \\mathbf{w}^H\\mathbf{x}' (repeatable).")(f)
     f = click.option("--along", metavar="FLOW", default=None,
                      help="The derivative of f along a flow, <grad f, x'>: "
                           "'\\dot{\\mathbf{x}} = A\\mathbf{x}' (or the velocity alone).")(f)

@@ -154,13 +154,14 @@ def replacement(text: str, r) -> str:
 
 
 def problem_kwargs(wrt=None, shapes=(), assume=(), kind=None, layout="numerator",
-                   sym_conv="G", no_verify=False, seed=0, along=None, **_presentation) -> dict:
+                   sym_conv="G", no_verify=False, seed=0, along=None, let=(),
+                   **_presentation) -> dict:
     """The diff command's option values as differentiate() keyword arguments (shared with
     the notebook magics, which parse their line with this command's options).  Raises
     TexgradError for a bad --shape or --assume."""
     return dict(wrt=wrt, shapes=parse_shape_specs(shapes), assume=parse_assume_specs(assume),
                 kind=kind, layout=layout, symmetric=sym_conv, verify=not no_verify,
-                seed=seed, along=along)
+                seed=seed, along=along, let=tuple(let or ()))
 
 
 def one_line_comment(stamp: str, mark: str = "#") -> str:
@@ -201,7 +202,7 @@ def strict_json(obj) -> str:
     return json.dumps(clean(obj), default=str, allow_nan=False)
 
 
-def emitted(r, target: str, text: str, wrt=None, shapes=(), assume=()) -> str:
+def emitted(r, target: str, text: str, wrt=None, shapes=(), assume=(), let=()) -> str:
     """What ``--emit TARGET`` prints before its stamp line: generated code (``numpy``...),
     a step of gradient descent in LaTeX (``step``) or as code (``numpy-step``...).  Raises
     TexgradError where the target has nothing for this derivative."""
@@ -211,7 +212,7 @@ def emitted(r, target: str, text: str, wrt=None, shapes=(), assume=()) -> str:
             from .derive import style_of
             from .steps import step_latex
             typer = prepare(split_selection(text).padded(), parse_shape_specs(shapes),
-                            parse_assume_specs(assume), wrt)[2]
+                            parse_assume_specs(assume), wrt, tuple(let or ()))[2]
             return step_latex(r, style_of(typer))
         if target.endswith("-step"):
             from .steps import step_code

@@ -41,6 +41,10 @@ def style_of(typer) -> Style:
         st.hermitian = typer.style["hermitian"]
     if typer.style.get("ones"):
         st.ones = typer.style["ones"]
+    if getattr(typer, "lets", None):
+        from .lets import finish_lets, renamer
+        finish_lets(typer)
+        st.rename = renamer(typer.lets)
     return st
 
 

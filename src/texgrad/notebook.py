@@ -148,7 +148,6 @@ def texgrad_magic(line: str, cell: str | None = None):
 def _run(text: str, params: dict):
     """Differentiate as ``texgrad EXPR`` does; the Result, or None when it printed instead."""
     from .clidiff import replacement, check_message, run_diff, stamp_line, strict_json
-    from .errors import TexgradError
     r = run_diff(text, params.pop("time_limit"), **params)
     failed = r.check is not None and not r.check.passed
     if failed:
@@ -159,7 +158,7 @@ def _run(text: str, params: dict):
     if emit:
         from .clidiff import emitted
         source = emitted(r, emit, text, params.get("wrt"), params.get("shapes", ()),
-                         params.get("assume", ()))
+                         params.get("assume", ()), params.get("let", ()))
         print(source.rstrip("\n"))
         print(stamp_line(r, "%" if emit == "step" else "#"))
         return None

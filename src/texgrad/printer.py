@@ -45,6 +45,7 @@ class Style:
     right: str = "\\right)"
     index: bool = False          # the input used index notation: print sums of entries so
     taken: tuple = ()            # index letters already in use
+    rename: object = None        # names for subexpressions (--let: lets.renamer), or None
 
 
 _TALL = ("\\frac", "\\sum", "\\left", "\\sqrt")
@@ -94,6 +95,8 @@ class LatexPrinter:
         self._memo_key = None
 
     def doprint(self, e: Expr) -> str:
+        if self.style.rename is not None:
+            e = self.style.rename(e)
         return self._print(e)[0]
 
     def _print(self, e: Expr) -> tuple[str, int]:

@@ -131,8 +131,9 @@ def _normalised(m, r):
 
 def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
           assume: dict | None = None, seed: int = 0, verify: bool = True,
-          time_limit: float | None = None) -> Solution:
-    """The stationary point of ``latex`` by ``wrt`` (see the module docstring)."""
+          time_limit: float | None = None, let=()) -> Solution:
+    """The stationary point of ``latex`` by ``wrt`` (see the module docstring); ``let``
+    names subexpressions as :func:`texgrad.differentiate` does."""
     from .api import differentiate, prepare
     from .derive import style_of
     from .factor import factor, resimplify
@@ -140,9 +141,10 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
     from .printer import latex as to_latex
     from .rules import differential
     with time_limited(time_limit):
+        let = tuple(let or ())
         g = differentiate(latex, wrt=wrt, shapes=shapes, assume=assume, kind="gradient",
-                          verify=verify, seed=seed)
-        style = style_of(prepare(latex, shapes, assume, wrt)[2])
+                          verify=verify, seed=seed, let=let)
+        style = style_of(prepare(latex, shapes, assume, wrt, let)[2])
         x = g.symbols[g.wrt]
         if is_complex(g.f) or "complex" in x.assume:
             raise Unsupported("texgrad solve for complex variables is not supported",
