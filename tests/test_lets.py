@@ -86,3 +86,27 @@ def test_bad_definitions_are_clear_errors(spec, error, words, column):
     assert words in e.message and e.column == column
     if column:
         assert e.source == spec and "^" in e.render()
+
+
+def test_a_batch_record_and_the_batch_option_take_definitions():
+    import json
+    from texgrad.batchrecord import process_record
+    rec = {"id": "r", "latex": r"\|\mathbf{r}\|^2", "wrt": r"\mathbf{x}",
+           "let": [r"\mathbf{r} = A\mathbf{x} - \mathbf{b}"]}
+    status, line = process_record(0, json.dumps(rec).encode(), {"seed": 0})
+    out = json.loads(line)
+    assert status == "ok" and out["derivative"] == r"2A^{T}\mathbf{r}"
+    rec.pop("let")
+    status, line = process_record(0, json.dumps(rec).encode(),
+                                  {"seed": 0, "let": (r"\mathbf{r} = A\mathbf{x} - \mathbf{b}",)})
+    assert json.loads(line)["derivative"] == r"2A^{T}\mathbf{r}"
+    status, line = process_record(0, json.dumps({**rec, "let": 3}).encode(), {"seed": 0})
+    assert status == "error" and '"let"' in json.loads(line)["error"]
+
+
+def test_the_playground_takes_definitions():
+    from texgrad.servework import answer
+    out = answer({"latex": r"|d - \mathbf{w}^H\mathbf{x}|^2", "wrt": r"\mathbf{w}",
+                  "assume": "w=complex x=complex d=complex", "let": E})
+    assert out["ok"] and out["derivative"] == r"-2e^{*}\mathbf{x}"
+    assert not answer({"latex": "x^2", "let": 5})["ok"]

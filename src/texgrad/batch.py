@@ -158,6 +158,8 @@ def _count_records(path: str) -> int | None:
               default="auto", show_default=True,
               help="JSON Lines records or one formula per line (auto: by suffix/content).")
 @problem_options           # defaults for every record; a record's own fields override them
+@click.option("--let", "let", multiple=True, metavar="NAME=DEF",
+              help="Name a subexpression in every record (a record's \"let\" adds its own).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the numeric check's random draws.")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
@@ -167,11 +169,11 @@ def _count_records(path: str) -> int | None:
 @click.option("--strict", is_flag=True, help="Exit 1 when any record is an error record.")
 @click.option("--fsync", is_flag=True, help="fsync OUT after every write (survives power loss).")
 def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes, assume, kind,
-                  seed, engine, scheduler, strict, fsync):
+                  let, seed, engine, scheduler, strict, fsync):
     """Differentiate every record of IN into OUT (JSON Lines, one record per record of IN,
     in order).
 
-    IN holds JSON Lines records {"id", "latex", "wrt", "shapes", "assume", "kind"}, or one
+    IN holds JSON Lines records {"id", "latex", "wrt", "shapes", "assume", "kind", "let"}, or one
     formula per line (with --wrt, --shape, ... for all).  A record that fails is an error
     record and the batch goes on.
 
@@ -189,7 +191,8 @@ def batch_command(infile, outfile, jobs, timeout, resume, informat, wrt, shapes,
         raise click.UsageError("--resume needs OUT to be a file")
     try:
         cfg = {"shapes": parse_shape_specs(shapes), "assume": parse_assume_specs(assume),
-               "wrt": wrt, "kind": kind, "seed": seed, "timeout": timeout or None}
+               "wrt": wrt, "kind": kind, "seed": seed, "timeout": timeout or None,
+               "let": tuple(let)}
     except TexgradError as e:
         click.echo(e.render(), err=True)
         sys.exit(2)

@@ -86,8 +86,9 @@ def parse_record(raw: bytes, cfg: dict):
     text = text.rstrip("\r\n")
     shapes, assume = dict(cfg.get("shapes") or {}), dict(cfg.get("assume") or {})
     wrt, kind = cfg.get("wrt"), cfg.get("kind")
+    lets = tuple(cfg.get("let") or ())
     if cfg.get("mode") == "text":
-        return None, text, dict(wrt=wrt, shapes=shapes, assume=assume, kind=kind)
+        return None, text, dict(wrt=wrt, shapes=shapes, assume=assume, kind=kind, let=lets)
     try:
         try:
             obj = json.loads(text)
@@ -125,10 +126,17 @@ def parse_record(raw: bytes, cfg: dict):
             shapes[_norm_name(name)] = _dims(dims, f"shapes.{name}")
         for name, props in _mapping(obj.get("assume"), "assume").items():
             assume[_norm_name(name)] = _props(props, f"assume.{name}")
+        own = obj.get("let")
+        if isinstance(own, str):
+            own = [own]
+        if own is not None and not (isinstance(own, list) and
+                                    all(isinstance(x, str) for x in own)):
+            raise BadRecord('"let" must be a list of definitions: ["e = d - w^H x"]')
+        lets += tuple(own or ())
     except BadRecord as err:
         err.record_id, err.record_input = rec_id, text
         raise
-    return rec_id, latex, dict(wrt=wrt, shapes=shapes, assume=assume, kind=kind)
+    return rec_id, latex, dict(wrt=wrt, shapes=shapes, assume=assume, kind=kind, let=lets)
 
 
 def _marker(name: str, latex: str):

@@ -7,7 +7,8 @@ its process.  The request's text is parsed with texgrad's grammar and option par
 evaluated.
 
 Request (JSON): ``latex`` (required), ``wrt``, ``shapes`` (``"X=m,n x=n"``, as the CLI's
-``--shape``), ``assume`` (``"W=symmetric"``, as ``--assume``), ``kind``, ``layout``.
+``--shape``), ``assume`` (``"W=symmetric"``, as ``--assume``), ``kind``, ``layout``, ``let``
+(definitions, one a line, or a list, as ``--let``).
 
 Answer: ``{"ok": true, "equation", "derivative", "stamp", "status", "verified", "wrt",
 "kind", "shapes", "conventions", "code": {"numpy", "jax", "torch"}, "code_errors"}``; or
@@ -24,7 +25,7 @@ from .errors import TexgradError
 
 TIME_LIMIT = float(os.environ.get("TEXGRAD_SERVE_TIME_LIMIT") or 5.0)   # s per formula
 MAX_FORMULA = 20_000            # characters of LaTeX in one request
-FIELDS = {"latex", "wrt", "shapes", "assume", "kind", "layout"}
+FIELDS = {"latex", "wrt", "shapes", "assume", "kind", "layout", "let"}
 TARGETS = ("numpy", "jax", "torch")
 
 
@@ -63,6 +64,14 @@ def _request(req) -> dict:
     out = {"latex": latex, "wrt": _text(req, "wrt"), "kind": _text(req, "kind"),
            "shapes": parse_shape_specs(_specs(_text(req, "shapes"))),
            "assume": parse_assume_specs(_specs(_text(req, "assume")))}
+    lets = req.get("let")
+    if isinstance(lets, str):                     # one definition a line
+        lets = [x for x in lets.split("\n") if x.strip()]
+    if lets is not None and not (isinstance(lets, list) and len(lets) <= 20 and
+                                 all(isinstance(x, str) and len(x) <= 2_000 for x in lets)):
+        raise BadRequest('"let" must be definitions, one a line: "e = d - w^H x"')
+    if lets:
+        out["let"] = tuple(lets)
     layout = _text(req, "layout")
     if layout is not None:
         out["layout"] = layout

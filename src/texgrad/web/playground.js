@@ -5,7 +5,7 @@
 (function () {
   const DEBOUNCE_MS = 250;
   const $ = (id) => document.getElementById(id);
-  const fields = ["latex", "wrt", "shapes", "assume", "kind"];
+  const fields = ["latex", "wrt", "shapes", "assume", "kind", "let"];
   let timer = null;
   let sent = 0;            // the number of the last request sent
   let inflight = null;     // its AbortController
