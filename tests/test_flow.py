@@ -142,3 +142,12 @@ def test_the_command_line():
     out = subprocess.run(cmd + ["--emit", "numpy"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and "no code generation" in out.stderr
+
+
+def test_a_named_function_is_written_v_dot():
+    out = subprocess.run([sys.executable, "-m", "texgrad", r"V(\mathbf{x}) = \mathbf{x}^T P"
+                          r"\mathbf{x}", "--wrt", r"\mathbf{x}", "--along",
+                          r"\dot{\mathbf{x}} = A\mathbf{x}", "-a", "P=symmetric", "--replace"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.splitlines()[0].endswith(
+        r"\dot{V} = \mathbf{x}^{T}\left(PA + A^{T}P\right)\mathbf{x}")

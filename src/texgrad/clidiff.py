@@ -122,8 +122,8 @@ def _operator(r, name: str | None = None) -> str:
         return f"\\frac{{\\partial^2{f}}}{{\\partial {var}\\,\\partial {var}^\\top}}"
     if r.kind == "laplacian":
         return f"\\nabla^2{f}" if name else "\\nabla^2"
-    if r.kind == "along":
-        return f"\\frac{{d{f}}}{{dt}}"
+    if r.kind == "along":          # \dot V for a named function, as texts write it
+        return f"\\dot{{{name}}}" if name else "\\frac{d}{dt}"
     return f"\\frac{{\\partial{f}}}{{\\partial {var}}}"
 
 
