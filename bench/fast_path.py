@@ -16,7 +16,9 @@ shapes, and ``tests/data/claims.jsonl``, 58 printed claims):
 * ``lsp hover``: a real ``texgrad lsp`` over stdio (when pygls is installed): each case
   written as ``\\frac{\\partial}{\\partial v} f`` in a document (no shapes given: read by
   convention), opened, its diagnostics awaited, hovered; the round trip of the first hover
-  request (its worker process included), and of a repeated one (kept by the server).
+  request (its worker process included), and of a repeated one (kept by the server);
+* ``serve``: the playground's ``POST /api/derive`` on a real ``texgrad serve``, over one
+  keep-alive HTTP connection, the round trip of each case (with its shapes).
 
 Baseline, measured in the same run: a central finite-difference gradient of the corpus's
 own NumPy ``f`` at the same sizes (2 x entries evaluations), which is what checking a
@@ -172,6 +174,33 @@ def lsp_times(cases):
         client.close()
 
 
+def serve_times(cases):
+    """The playground's JSON endpoint: a real ``texgrad serve --port 0``, one keep-alive
+    connection, the first request of each formula and a repeated one (not kept: derived
+    again)."""
+    import http.client
+    proc = subprocess.Popen([sys.executable, "-m", "texgrad", "serve", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL, text=True)
+    try:
+        port = int(proc.stdout.readline().split()[2].rstrip("/").rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+        def ask(c):
+            body = json.dumps({"latex": c["latex"], "wrt": c["wrt"], "kind": c["kind"],
+                               "shapes": " ".join(f"{n}={','.join(map(str, v['shape']))}"
+                                                  for n, v in c["symbols"].items())})
+            conn.request("POST", "/api/derive", body, {"Content-Type": "application/json"})
+            conn.getresponse().read()
+        ask(cases[0])
+        out = [timed(lambda c=c: ask(c)) for c in cases]
+        conn.close()
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def line(name: str, values, base: float) -> None:
     med = ms(statistics.median(values))
     verdict = "MET" if med <= TARGET_MS else "NOT MET"
@@ -189,6 +218,7 @@ def main() -> int:
     per_record, n, written, ok = batch_cli(cases, repeat)
     claimed = claim_times(claims)
     hover = lsp_times(cases)
+    served = serve_times(cases)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, texgrad "
           f"{texgrad.__version__}; {len(cases)} cases, {len(claims)} claims; "
           f"{os.cpu_count()} CPUs")
@@ -205,6 +235,7 @@ def main() -> int:
     else:
         line("lsp hover, first (round trip)", hover[0], base)
         line("lsp hover, repeated", hover[1], base)
+    line("serve /api/derive (round trip)", served, base)
     print(f"\ntexgrad batch wrote {written} of {n} records, {ok} ok")
     return 0
 

@@ -98,6 +98,9 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "texgrad"
     protocol_version = "HTTP/1.1"
     timeout = READ_TIMEOUT
+    # headers and body go out in two writes: with Nagle's algorithm the second waits for
+    # the client's delayed ACK, 40 ms a request on a kept-alive connection
+    disable_nagle_algorithm = True
     app: App                            # set on the subclass made by make_server
     quiet = True
 
