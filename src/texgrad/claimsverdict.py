@@ -177,7 +177,7 @@ def _rounding(fn, env: dict, sizes: dict, value, rng) -> float:
             if isinstance(v, dict):                 # the families: kept as drawn
                 env2[k] = v
                 continue
-            noise = rng.standard_normal(np.shape(v))
+            noise = rng.bulk_normal(np.shape(v))
             env2[k] = v * (1 + 16 * eps * noise)
         v2 = fn(env2, dict(sizes))
         if v2 is None or v2.shape != value.shape:
