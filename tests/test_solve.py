@@ -95,7 +95,7 @@ def test_the_assumptions_are_said():
 
 def test_a_gradient_not_affine_gives_the_condition_and_says_why():
     s = solve(r"\sum_{i=1}^{n}\log(1+\exp(-y_i\mathbf{w}^T\mathbf{x}_i))", wrt=r"\mathbf{w}")
-    assert s.solution is None and s.condition.endswith(" = 0")
+    assert s.solution is None and s.condition.endswith(r" = \mathbf{0}")
     assert "not affine" in s.reason and s.verified is None
 
 
@@ -142,3 +142,18 @@ def test_the_command_line():
                r"\mathbf{w}")
     assert out.returncode == 0 and "not affine" in out.stdout
     assert len(out.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize("f, cond, sol", [
+    ("x^2", "x = 0", "x = 0"),
+    ("3x^2 - 6x", "x = 1", "x = 1"),
+])
+def test_scalar_conditions_are_divided_out(f, cond, sol):
+    s = solve(f)
+    assert (s.condition, s.solution, s.assumptions) == (cond, sol, ()) and s.verified
+
+
+def test_a_linear_f_has_a_constant_gradient_and_says_so():
+    s = solve(r"\mathbf{a}^T\mathbf{x}", wrt=r"\mathbf{x}")
+    assert s.condition == r"\mathbf{a} = \mathbf{0}" and s.solution is None
+    assert "does not depend on" in s.reason

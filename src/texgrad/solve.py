@@ -124,8 +124,10 @@ def _normalised(m, r):
     from .factor import factor
     m, r = factor(m), factor(r)
     k, rest = S.split_coef(m)
-    if rest is None or k in (0, 1):
+    if k in (0, 1):
         return m, r
+    if rest is None:                        # a number: x = r / k
+        return S.ONE, factor(S.mul(S.const(Fraction(1) / k), r))
     return rest, factor(S.mul(S.const(Fraction(1) / k), r))
 
 
@@ -158,10 +160,15 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
             return to_latex(e, style)
         xl = show(x)
         if _has(dG, x):
-            return Solution(g, f"{g.latex} = 0", None, (), None, "",
+            return Solution(g, f"{g.latex} = {show(S.zero_like(G))}", None, (), None, "",
                             f"the gradient is not affine in {xl} (the condition is "
                             "nonlinear)")
         parts = _linear_parts(dG, v)
+        if parts == []:
+            return Solution(g, f"{g.latex} = {show(S.zero_like(G))}", None, (), None, "",
+                            f"the gradient does not depend on {xl}: f is linear in it, so "
+                            f"a stationary point exists only where the gradient is 0, and "
+                            f"then every {xl} is one")
         if x.dims == SCALAR and parts is not None:
             parts = [(S.mul(*[p for p in (L, R) if p is not None])
                       if L is not None or R is not None else S.ONE, None) for L, R in parts]
@@ -169,7 +176,8 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
         rights = parts is not None and all(L is None for L, _R in parts)
         if parts and lefts:
             m, r = _normalised(_sum([L for L, _R in parts], x.dims[0]), r)
-            cond = f"{show(S.matmul(m, x) if x.dims != SCALAR else S.mul(m, x))} = {show(r)}"
+            lhs = S.matmul(m, x) if x.dims != SCALAR else S.mul(m, x)
+            cond = f"{show(lhs)} = {show(r)}"
             sol = S.mul(r, S.power(m, -1)) if x.dims == SCALAR else S.matmul(S.inverse(m), r)
         elif parts and rights:
             m, r = _normalised(_sum([R for _L, R in parts], x.dims[1]), r)
