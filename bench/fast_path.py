@@ -13,6 +13,8 @@ shapes, and ``tests/data/claims.jsonl``, 58 printed claims):
   (wall(N records) - wall(1 record)) / (N - 1), so start-up is not counted;
 * ``claim``: ``texgrad.check_claim`` on each printed claim (both sides read, the left
   differentiated, both drawn and compared);
+* ``lsp worker``: the server's work for a hover in its worker's warm process
+  (``lspwork.hover``, nothing kept);
 * ``lsp hover``: a real ``texgrad lsp`` over stdio (when pygls is installed): each case
   written as ``\\frac{\\partial}{\\partial v} f`` in a document (no shapes given: read by
   convention), opened, its diagnostics awaited, hovered; the round trip of the first hover
@@ -147,6 +149,19 @@ def claim_times(claims):
     return out
 
 
+def lsp_work_times(cases):
+    """The language server's work for a first hover, in its worker's warm process
+    (``lspwork.hover``: the document scanned, the formula derived, checked, printed)."""
+    from texgrad import lspwork
+    lspwork.hover("$$\\frac{\\partial}{\\partial x} x^2$$\n", "md", 3)
+    out = []
+    for c in cases:
+        text = f"$$\\frac{{\\partial}}{{\\partial {c['wrt']}}} {c['latex']}$$\n"
+        lspwork.HOVERS.clear()
+        out.append(timed(lambda: lspwork.hover(text, "md", 3)))
+    return out
+
+
 def lsp_times(cases):
     try:
         import pygls  # noqa: F401
@@ -217,6 +232,7 @@ def main() -> int:
     records = record_times(cases)
     per_record, n, written, ok = batch_cli(cases, repeat)
     claimed = claim_times(claims)
+    work = lsp_work_times(cases)
     hover = lsp_times(cases)
     served = serve_times(cases)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, texgrad "
@@ -230,6 +246,7 @@ def main() -> int:
     line("batch record (in process)", records, base)
     line(f"texgrad batch ({n} records)", [per_record], base)
     line("claim (check_claim)", claimed, base)
+    line("lsp worker, first hover", work, base)
     if hover is None:
         print("lsp hover: skipped (pygls is not installed: pip install '.[lsp]')")
     else:
