@@ -264,3 +264,10 @@ def test_typing_updates_the_answer_and_the_copy_buttons(server, tmp_path):
             page.screenshot(os.environ["TEXGRAD_SCREENSHOT"])
     finally:
         b.close()
+
+
+def test_sigterm_stops_it_cleanly():
+    s = Server()
+    assert s.derive({"latex": "x^2"})[0] == 200           # the worker is running
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(timeout=20) == 0

@@ -62,3 +62,29 @@ def test_stop_without_a_process_is_harmless():
     w = Worker(1.0)
     w.stop()
     w.stop()
+
+
+def test_a_worker_ends_when_its_server_is_killed(tmp_path):
+    """A server killed by SIGKILL (no cleanup at all) leaves no worker behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    code = ("import os, sys, time\n"
+            "from texgrad.workers import Worker\n"
+            "w = Worker(60)\n"
+            "print(w.call(os.getpid), flush=True)\n"
+            "time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = int(proc.stdout.readline())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the worker outlived its server")

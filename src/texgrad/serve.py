@@ -219,6 +219,13 @@ def serve_command(host, port, log):
         click.echo("note: listening beyond loopback: anyone who can reach this address can "
                    f"use it (each formula is limited to {servework.TIME_LIMIT:g} s)", err=True)
     sys.stdout.flush()
+    import signal
+
+    def stop(signum, frame):            # SIGTERM, SIGHUP: stop as Ctrl-C does
+        raise KeyboardInterrupt
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), stop)
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:

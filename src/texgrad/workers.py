@@ -6,12 +6,30 @@ serve``): a derivation runs there, not in the server's own thread, because
 - a formula that runs past every limit can still be stopped, by ending the process,
 - the server keeps answering while a derivation runs.
 
+A worker ends itself when the server that started it is gone (it watches its parent), so a
+server killed by a signal leaves no process behind.
+
 :class:`Worker` starts its process on first use (``spawn``: no state inherited from the
 server) and replaces it when a call overruns the deadline or the process dies.  The
 functions it runs take and return plain data.
 """
 
 from __future__ import annotations
+
+
+def _watch_parent(parent: int) -> None:
+    """In a worker: end it when the server that started it is gone (killed, even by
+    SIGKILL, a worker would otherwise wait for calls forever)."""
+    import os
+    import threading
+    import time
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+    threading.Thread(target=watch, name="texgrad-watch-parent", daemon=True).start()
 
 
 class Overrun(Exception):
@@ -29,9 +47,12 @@ class Worker:
     def _pool(self):
         if self.pool is None:
             import multiprocessing
+            import os
             from concurrent.futures import ProcessPoolExecutor
             self.pool = ProcessPoolExecutor(max_workers=1,
-                                            mp_context=multiprocessing.get_context("spawn"))
+                                            mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_watch_parent,
+                                            initargs=(os.getpid(),))
         return self.pool
 
     def call(self, fn, *args):
