@@ -31,6 +31,8 @@ lam, mu = 0.7, 1.3
 c = RNG.standard_normal(N)
 C = RNG.standard_normal((N, P))
 As = _sym(N)
+B2, C2 = RNG.standard_normal((P, 4)), RNG.standard_normal((M, 4))     # X: (N, P)
+Bs, C3 = _sym(P), RNG.standard_normal((N, P))
 
 # (formula, variable, assumptions, the printed condition and solution, values, reference)
 CASES = [
@@ -69,6 +71,12 @@ CASES = [
      r"AX = C", r"X = A^{-1}C", {"A": As, "C": C}, lambda: np.linalg.solve(As, C)),
     (r"a x^2 - 2bx", "x", {}, r"ax = b", r"x = \frac{b}{a}", {"a": 2.5, "b": -0.8},
      lambda: -0.8 / 2.5),
+    (r"\|AXB - C\|_F^2", "X", {}, r"A^{T}AXBB^{T} = A^{T}CB^{T}",
+     r"X = (A^{T}A)^{-1}A^{T}CB^{T}(BB^{T})^{-1}", {"A": A, "B": B2, "C": C2},
+     lambda: np.linalg.pinv(A) @ C2 @ np.linalg.pinv(B2)),
+    (r"\operatorname{tr}(X^TAXB) - 2\operatorname{tr}(C^TX)", "X",
+     {"A": ("symmetric",), "B": ("symmetric",)}, r"AXB = C", r"X = A^{-1}CB^{-1}",
+     {"A": As, "B": Bs, "C": C3}, lambda: np.linalg.solve(As, C3) @ np.linalg.inv(Bs)),
     (r"\mathbf{x}^T\mathbf{x} - 2\mathbf{c}^T\mathbf{x}", r"\mathbf{x}", {},
      r"\mathbf{x} = \mathbf{c}", r"\mathbf{x} = \mathbf{c}", {"c": c}, lambda: c),
 ]
@@ -116,7 +124,7 @@ def test_a_wrong_solution_would_be_caught():
     x, Am, bm = g.symbols["x"], g.symbols["A"], g.symbols["b"]
     ata = S.matmul(S.transpose(Am), Am)
     wrong = S.matmul(S.inverse(ata), S.transpose(Am), S.mul(S.const(2), bm))
-    ok, stamp = check_solution(g.expr, x, wrong, ata, g.symbols)
+    ok, stamp = check_solution(g.expr, x, wrong, (ata,), g.symbols)
     assert ok is False and "FAILED" in stamp
 
 

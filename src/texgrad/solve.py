@@ -7,13 +7,15 @@ equation, L(x) = r with r = -G(0), and L is read off dG[V]:
 - ``M V`` (every term a product ending in V): ``M x = r``, solved as ``x = M^{-1} r``;
 - ``V N``: ``x N = r``, ``x = r N^{-1}``;
 - ``M V + V N``: a Sylvester equation, stated and not solved;
-- anything else (``M V N``, ``V^T``...): the condition stated and not solved.
+- one term ``M V N``: ``M x N = r``, ``x = M^{-1} r N^{-1}``;
+- anything else (several two-sided terms, ``V^T``...): the condition stated, not solved.
 
 A common numeric factor of both sides is divided out (``2A^TAx = 2A^Tb`` is printed
 ``A^TAx = A^Tb``, the normal equations).  The solution assumes M (or N) invertible, and says
-so; it is checked numerically: at random draws of the other symbols (sizes in both orders,
-so that ``A^TA`` of a tall A is among them), the gradient evaluated at the solution must
-vanish, relative to the size of its terms.  Where G is not affine in x (the logistic loss),
+so; it is checked numerically: at random draws of the other symbols (the sizes given to
+the dimensions in several orders, so that ``A^TA`` of a tall A and ``BB^T`` of a wide B are
+among them), the gradient evaluated at the solution must vanish, relative to the size of
+its terms.  One two-sided term ``M V N`` is solved as ``M^{-1} r N^{-1}``.  Where G is not affine in x (the logistic loss),
 the condition ``G = 0`` is all there is, and the answer says why.
 """
 
@@ -183,6 +185,15 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
             m, r = _normalised(_sum([R for _L, R in parts], x.dims[1]), r)
             cond = f"{show(S.matmul(x, m))} = {show(r)}"
             sol = S.matmul(r, S.inverse(m))
+        elif parts and len(parts) == 1 and x.dims != SCALAR:     # M X N = R
+            (L, R), = parts
+            k, L = S.split_coef(L)
+            L = L if L is not None else S.ONE
+            r = factor(S.mul(S.const(Fraction(1) / k), r)) if k not in (0, 1) else r
+            cond = f"{show(S.matmul(L, x, R))} = {show(r)}"
+            sol = S.matmul(S.inverse(L), r, S.inverse(R))
+            m = None
+            assumes_two = (f"{show(L)} invertible", f"{show(R)} invertible")
         else:
             linear = factor(resimplify(dG, {v: x}))
             why = ("a Sylvester equation (M X + X N = R): solve it numerically, e.g. "
@@ -191,34 +202,54 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
                    "the linear map is not a one-sided product (M X or X N)")
             return Solution(g, f"{show(linear)} = {show(r)}", None, (), None, "", why)
         sol = factor(sol)
-        what = show(m)
-        assumes = () if isinstance(m, Identity) or m == S.ONE else \
-            (f"{what} invertible" if x.dims != SCALAR else f"{what} \\neq 0",)
+        if m is None:                       # two-sided: both factors inverted
+            assumes, conds = assumes_two, (L, R)
+        else:
+            what = show(m)
+            assumes = () if isinstance(m, Identity) or m == S.ONE else \
+                (f"{what} invertible" if x.dims != SCALAR else f"{what} \\neq 0",)
+            conds = (m,)
         verified, stamp = (None, "") if not verify else \
-            check_solution(G, x, sol, m, {**g.symbols}, seed)
+            check_solution(G, x, sol, conds, {**g.symbols}, seed)
         return Solution(g, cond, f"{xl} = {show(sol)}", assumes, verified, stamp, "", sol)
 
 
-def check_solution(G, x, sol, m, syms: dict, seed: int = 0, trials: int = 3):
+def _size_orders(base: dict, most: int = 24):
+    """The draw's sizes, then the same sizes given to the dimensions in other orders (A^TA
+    needs a tall A, BB^T a wide B: some order has both)."""
+    from itertools import islice, permutations
+    names = [k for k, v in base.items() if isinstance(v, int)]
+    values = [base[k] for k in names]
+    for perm in islice(permutations(values), most):
+        yield {**base, **dict(zip(names, perm))}
+
+
+def _invertible(mv) -> bool:
+    import numpy as np
+    if not np.all(np.isfinite(mv)) or np.all(mv == 0):
+        return False
+    return mv.shape[0] == 1 or np.linalg.cond(mv) <= MAX_CONDITION
+
+
+def check_solution(G, x, sol, ms, syms: dict, seed: int = 0, trials: int = 3):
     """(whether the gradient vanishes at the solution, the stamp's words): at random draws
-    of the other symbols, in both orders of sizes; a draw where ``m`` is near singular
-    proves nothing and is skipped."""
+    of the other symbols, the sizes given to the dimensions in several orders; a draw where
+    a matrix of ``ms`` (those the solution inverts) is near singular proves nothing and is
+    skipped."""
     import numpy as np
     from .numeric import Draws, assign_sizes, draw_env, evaluate, norm2
     from .rules import differential
     rng = Draws(seed + 11)
     others = {k: s for k, s in syms.items() if k != x.name}
     worst, done, used = 0.0, 0, None
-    for sizes in (assign_sizes(syms), assign_sizes(syms, reverse=True)):
+    for sizes in _size_orders(assign_sizes(syms)):
         for _attempt in range(4 * trials):
             if done >= trials:
                 break
             env = draw_env(others, sizes, rng, 0)
             with np.errstate(all="ignore"):
                 try:
-                    mv = evaluate(m, env, sizes)
-                    if mv.shape[0] > 1 and np.linalg.cond(mv) > MAX_CONDITION or \
-                            not np.all(np.isfinite(mv)) or np.all(mv == 0):
+                    if not all(_invertible(evaluate(m, env, sizes)) for m in ms):
                         continue
                     xs = evaluate(sol, env, sizes)
                     env[x.name] = xs
