@@ -139,9 +139,21 @@ def test_the_command_line():
     out = subprocess.run(cmd[:-2] + ["--along", r"\dot{\mathbf{x}} = A"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 2 and "^" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run(cmd + ["--emit", "numpy"], capture_output=True, text=True,
+    out = subprocess.run(cmd + ["--emit", "step"], capture_output=True, text=True,
                          timeout=120)
-    assert out.returncode == 2 and "no code generation" in out.stderr
+    assert out.returncode == 2 and "derivative along a flow" in out.stderr
+
+
+def test_generated_code_for_a_flow_against_numpy():
+    from texgrad.codegen import emit
+    r = texgrad.differentiate(r"\mathbf{x}^T P\mathbf{x}", wrt=r"\mathbf{x}",
+                              along=r"\dot{\mathbf{x}} = A\mathbf{x}",
+                              assume={"P": ("symmetric",)})
+    ns: dict = {}
+    exec(compile(emit(r, "numpy"), "<generated>", "exec"), ns)  # texgrad's own code
+    P, A, x = _sym(4), RNG.standard_normal((4, 4)), RNG.standard_normal(4)
+    f, fdot = ns["f_and_grad"](A, P, x)
+    assert np.isclose(f, x @ P @ x) and np.isclose(fdot, x @ (P @ A + A.T @ P) @ x)
 
 
 def test_a_named_function_is_written_v_dot():

@@ -59,8 +59,6 @@ def emit(result, target: str) -> str:
     target has no rule for (a derivative by an entry X_{ij}; K_{mn} or vec in SymPy)."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
-    if getattr(result, "kind", "") == "along":
-        raise NotImplementedError("the derivative along a flow has no code generation yet")
     if getattr(result, "form", "gradient") == "entry":
         raise NotImplementedError("a derivative by an entry X_{ij} (the single-entry matrix "
                                   f"J^{{ij}}) has no {target} code generation yet")
@@ -77,7 +75,8 @@ def emit(result, target: str) -> str:
 def _what(result) -> str:
     kind = result.kind
     return {"gradient": "gradient", "jacobian": "Jacobian", "hessian": "Hessian",
-            "laplacian": "Laplacian"}.get(kind, "derivative")
+            "laplacian": "Laplacian", "along": "derivative along the flow"}.get(kind,
+                                                                           "derivative")
 
 
 def _out_dims(result) -> list:

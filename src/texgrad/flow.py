@@ -170,4 +170,4 @@ def along(latex: str, flow: str, r, style, shapes: dict, assume: dict, verify: b
         if verify else None
     out = to_latex(e, style)
     return replace(r, kind="along", expr=e, latex=out, terms=count_terms(e), check=check,
-                   symbols=syms, convention=conv, form="scalar", target=F)
+                   symbols=syms, convention=conv, form="gradient", target=F)

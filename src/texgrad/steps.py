@@ -31,9 +31,11 @@ def _step_size(names) -> Sym:
 
 def _gradient_of(r) -> None:
     if r.kind != "gradient" or r.form != "gradient" or r.entry:
+        what = {"along": "derivative along a flow", "hessian": "Hessian",
+                "jacobian": "Jacobian", "laplacian": "Laplacian"}.get(r.kind, r.kind)
         raise TexgradError(f"a step of gradient descent needs the gradient of a scalar f, "
-                           f"not a {r.kind}", hint="drop --kind, or differentiate a scalar "
-                                                   "function")
+                           f"not its {what}", hint="drop --kind (and --along), or "
+                                                   "differentiate a scalar function")
 
 
 def step_expr(r):
