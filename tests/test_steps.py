@@ -56,8 +56,7 @@ def test_the_lms_step_in_numpy_updates_in_place():
 
 def test_least_squares_step_latex_and_code():
     r = texgrad.differentiate(r"\|X\mathbf{w} - \mathbf{y}\|^2", wrt=r"\mathbf{w}")
-    from texgrad.printer import Style
-    assert step_latex(r, Style()) == (r"\mathbf{w} \leftarrow \mathbf{w} - 2\mu X^{T}"
+    assert step_latex(r) == (r"\mathbf{w} \leftarrow \mathbf{w} - 2\mu X^{T}"
                                       r"\left(X\mathbf{w} - \mathbf{y}\right)")
     X, y, w = RNG.standard_normal((6, 3)), RNG.standard_normal(6), RNG.standard_normal(3)
     want = w - 0.1 * 2 * X.T @ (X @ w - y)
@@ -69,8 +68,7 @@ def test_least_squares_step_latex_and_code():
 
 def test_a_letter_the_formula_has_is_not_the_step_size():
     r = texgrad.differentiate(r"\|\mathbf{x} - \boldsymbol\mu\|^2", wrt=r"\mathbf{x}")
-    from texgrad.printer import Style
-    assert r"\eta" in step_latex(r, Style()) and "\\mu" in step_latex(r, Style())
+    assert r"\eta" in step_latex(r) and "\\mu" in step_latex(r)
     assert "def step(mu, x, eta):" in step_code(r, "numpy-step")
 
 

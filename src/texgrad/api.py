@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .derive import LAYOUTS, SYMMETRIC_CONVENTIONS, derive, style_of
+from .derive import LAYOUTS, SYMMETRIC_CONVENTIONS, derive
 from .errors import TexgradError, Unsupported, guarded
 from .options import norm_assume, norm_shapes
 from .parse import parse
@@ -158,8 +158,7 @@ def _along(latex, flow, name, req, typer, raw, kind, shapes, assume, verify, see
                            f"{kind or 'derivative of order %d' % req.order}",
                            hint="drop --kind", line=1, column=1, source=latex)
     g = derive(latex, name, req, typer, raw, "gradient", False, seed, "numerator", "G")
-    return along(latex, flow, g, style_of(typer), norm_shapes(shapes), norm_assume(assume),
-                 verify, seed)
+    return along(latex, flow, g, norm_shapes(shapes), norm_assume(assume), verify, seed)
 
 
 def unused_names(symtab: dict, shapes, assume) -> tuple:

@@ -172,7 +172,7 @@ def diff(expr, wrt, shapes, assume, kind, layout, sym_conv, fmt, no_verify, no_s
     failed = r.check is not None and not r.check.passed
     if emit:
         try:
-            source = emitted(r, emit, text, wrt, shapes, assume, let)
+            source = emitted(r, emit)
         except TexgradError as err:
             _fail(err, fmt, text)
             return

@@ -202,18 +202,14 @@ def strict_json(obj) -> str:
     return json.dumps(clean(obj), default=str, allow_nan=False)
 
 
-def emitted(r, target: str, text: str, wrt=None, shapes=(), assume=(), let=()) -> str:
+def emitted(r, target: str) -> str:
     """What ``--emit TARGET`` prints before its stamp line: generated code (``numpy``...),
     a step of gradient descent in LaTeX (``step``) or as code (``numpy-step``...).  Raises
     TexgradError where the target has nothing for this derivative."""
     try:
         if target == "step":
-            from .api import prepare
-            from .derive import style_of
             from .steps import step_latex
-            typer = prepare(split_selection(text).padded(), parse_shape_specs(shapes),
-                            parse_assume_specs(assume), wrt, tuple(let or ()))[2]
-            return step_latex(r, style_of(typer))
+            return step_latex(r)
         if target.endswith("-step"):
             from .steps import step_code
             return step_code(r, target)

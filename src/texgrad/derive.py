@@ -232,7 +232,7 @@ def gradient(p: Problem, conv: str, symmetric: str = "G") -> Result:
         check = check_gradient(fd, g, x_diff, p.syms, seed=p.seed, convention=conv,
                                space=symmetric)
     return Result(p.latex, x_full.name, "gradient", g, f, out, count_terms(g), check, p.syms,
-                  conv)
+                  conv, style=p.style)
 
 
 def raw_gradient(f, fd, x_full, x_diff):
@@ -290,7 +290,7 @@ def derivative(p: Problem) -> Result:
     conv = derivative_convention(kind, form, f, x_full, layout)
     check = _check_derivative(p, target, x, d, form, conv) if p.verify else None
     return Result(latex, x_full.name, kind, d, f, out, count_terms(shown), check, syms, conv,
-                  form, target, entry)
+                  form, target, entry, style=p.style)
 
 
 def _check_derivative(p: Problem, target, x, d, form, conv):
@@ -365,7 +365,7 @@ def nth_derivative(p: Problem, order: int) -> Result:
                         "the one before it)"))
                 break
     return Result(latex, x_full.name, "derivative", d, f, out, count_terms(d), check, syms,
-                  conv, "scalar", steps[-2], None, (), order)
+                  conv, "scalar", steps[-2], None, (), order, style=p.style)
 
 
 def check_laplacian(fd, g, x, syms, lap, seed, conv):

@@ -144,10 +144,9 @@ def symmetric_quadratic(e, x):
     return S.add(S.matmul(xt, ms, x), *others)
 
 
-def along(latex: str, flow: str, r, style, shapes: dict, assume: dict, verify: bool,
-          seed: int):
-    """The Result for ``--along``: ``r`` is the gradient's Result (unchecked) of the formula,
-    ``style`` the printer's style of its notation."""
+def along(latex: str, flow: str, r, shapes: dict, assume: dict, verify: bool, seed: int):
+    """The Result for ``--along``: ``r`` is the gradient's Result (unchecked) of the
+    formula, printed in its notation (``r.style``)."""
     from .check import check_along
     from .factor import factor
     from .printer import count_terms, latex as to_latex
@@ -168,6 +167,6 @@ def along(latex: str, flow: str, r, style, shapes: dict, assume: dict, verify: b
     conv = f"along the flow {' '.join(flow.split())}"
     check = check_along(r.f, e, r.expr, F, x, syms, seed=seed, convention=conv) \
         if verify else None
-    out = to_latex(e, style)
+    out = to_latex(e, r.style)
     return replace(r, kind="along", expr=e, latex=out, terms=count_terms(e), check=check,
                    symbols=syms, convention=conv, form="gradient", target=F)

@@ -157,8 +157,7 @@ def _run(text: str, params: dict):
     emit, fmt = params.get("emit"), params.get("fmt", "latex")
     if emit:
         from .clidiff import emitted
-        source = emitted(r, emit, text, params.get("wrt"), params.get("shapes", ()),
-                         params.get("assume", ()), params.get("let", ()))
+        source = emitted(r, emit)
         print(source.rstrip("\n"))
         print(stamp_line(r, "%" if emit == "step" else "#"))
         return None

@@ -37,6 +37,8 @@ class Result:
     warnings: tuple = ()         # options that had no effect (a shape for a missing name)
     order: int = 1               # the order of the derivative (kind "derivative" by a scalar)
     readings: tuple = ()         # how the formula was read where it is ambiguous (f(x), N)
+    style: Any = None            # the printer's Style of the formula's notation (\top, --let
+    #                              names): what prints more of this derivative uses it
 
     def __repr__(self):
         return f"<Result {self.kind} by {self.wrt}: {self.latex}  {self.stamp}>"

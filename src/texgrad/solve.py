@@ -138,8 +138,7 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
           time_limit: float | None = None, let=()) -> Solution:
     """The stationary point of ``latex`` by ``wrt`` (see the module docstring); ``let``
     names subexpressions as :func:`texgrad.differentiate` does."""
-    from .api import differentiate, prepare
-    from .derive import style_of
+    from .api import differentiate
     from .factor import factor, resimplify
     from .limits import time_limited
     from .printer import latex as to_latex
@@ -148,7 +147,7 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
         let = tuple(let or ())
         g = differentiate(latex, wrt=wrt, shapes=shapes, assume=assume, kind="gradient",
                           verify=verify, seed=seed, let=let)
-        style = style_of(prepare(latex, shapes, assume, wrt, let)[2])
+        style = g.style
         x = g.symbols[g.wrt]
         if is_complex(g.f) or "complex" in x.assume:
             raise Unsupported("texgrad solve for complex variables is not supported",

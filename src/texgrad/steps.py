@@ -48,12 +48,13 @@ def step_expr(r):
     return factor(S.add(x, S.neg(S.mul(mu, r.expr)))), mu
 
 
-def step_latex(r, style) -> str:
-    """``x \\leftarrow x - \\mu \\nabla f``, simplified, in the formula's notation."""
+def step_latex(r) -> str:
+    """``x \\leftarrow x - \\mu \\nabla f``, simplified, in the formula's notation
+    (``r.style``)."""
     from .printer import latex
     new, _mu = step_expr(r)
     x = r.symbols[r.wrt]
-    return f"{latex(x, style)} \\leftarrow {latex(new, style)}"
+    return f"{latex(x, r.style)} \\leftarrow {latex(new, r.style)}"
 
 
 def step_code(r, target: str) -> str:
