@@ -72,6 +72,14 @@ def emit(result, target: str) -> str:
     return _emit_array(result, LIBS[target])
 
 
+def arguments(result, target: str = "numpy") -> list:
+    """(symbol name, Python name) of each argument of the ``f_and_grad`` that ``emit``
+    writes, in its order (the sums over samples stacked first, as ``emit`` does)."""
+    stacked, _words = _stacked(result)
+    args = Gen(stacked, target).args
+    return [(name, args[name]) for name in sorted(stacked.symbols)]
+
+
 def _what(result) -> str:
     kind = result.kind
     return {"gradient": "gradient", "jacobian": "Jacobian", "hessian": "Hessian",

@@ -60,16 +60,15 @@ def step_latex(r) -> str:
 def step_code(r, target: str) -> str:
     """The generated module of ``f_and_grad`` with a ``step`` function after it."""
     import ast
-    from .codegen import emit
+    from .codegen import arguments, emit
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     _gradient_of(r)
     lib = target[:-len("-step")]
     source = emit(r, lib)
-    fn = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)
-              and n.name == "f_and_grad")
-    args = [a.arg for a in fn.args.args]        # the names emit gave, in sorted order
-    var = args[sorted(r.symbols).index(r.wrt)]
+    named = arguments(r, lib)                   # the names emit gave, in its order
+    args = [py for _name, py in named]
+    var = dict(named)[r.wrt]
     mu = next(n for n, _t in STEP_LETTERS + (("step_size", ""),) if n not in args)
     sig = ", ".join(args + [mu])
     doc = f'One step of gradient descent on f: {var} <- {var} - {mu} * gradient.'
