@@ -221,21 +221,17 @@ def solve(expr, wrt, shapes, assume, fmt, no_verify, seed, time_limit, let):
     \b
     Exit status: 0 answered, 1 a numeric check failed, 2 bad input.
     """
-    from .clidiff import split_selection
+    from .clidiff import run_selection
     from .options import parse_assume_specs, parse_shape_specs
     from .solve import solve as stationary
     text = None
     try:
         text = _read_stdin() if expr in (None, "-") else expr
-        padded = split_selection(text).padded()
-        s = stationary(padded, wrt=wrt, shapes=parse_shape_specs(shapes),
-                       assume=parse_assume_specs(assume), seed=seed, verify=not no_verify,
-                       time_limit=time_limit, let=let)
+        s = run_selection(text, time_limit, lambda formula: stationary(
+            formula, wrt=wrt, shapes=parse_shape_specs(shapes),
+            assume=parse_assume_specs(assume), seed=seed, verify=not no_verify, let=let))
     except TexgradError as err:
         _fail(err, fmt, text)
-        return
-    except RecursionError:
-        _fail(TexgradError("the formula is nested too deeply", hint="simplify it"), fmt, text)
         return
     except Exception as exc:  # a bug in texgrad: said plainly
         _internal(exc, fmt, text)

@@ -233,11 +233,19 @@ def run_diff(text: str, time_limit: float, **options):
     the user's and are set aside) with the diff command's option values, under the time
     limit.  Errors point into ``text``."""
     from .api import differentiate
+    r = run_selection(text, time_limit,
+                      lambda formula: differentiate(formula, **problem_kwargs(**options)))
+    return replace(r, input=text)
+
+
+def run_selection(text: str, time_limit: float, fn):
+    """``fn(formula)`` on the formula of a selection (its delimiters and punctuation blanked,
+    so lines and columns are the user's), under the time limit; errors point into
+    ``text``.  Shared by ``texgrad EXPR`` and ``texgrad solve``."""
     padded = split_selection(text).padded()
     try:
         with time_limited(time_limit):
-            r = differentiate(padded, **problem_kwargs(**options))
-        return replace(r, input=text)
+            return fn(padded)
     except RecursionError:
         raise TexgradError("the formula is nested too deeply",
                            hint="simplify it or split it") from None
