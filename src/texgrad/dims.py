@@ -43,6 +43,14 @@ def spelled(d, sep: str = "*") -> str:
     return str(d.n) if isinstance(d, Fixed) else str(d)
 
 
+def shape_kind(shape) -> str:
+    """A scalar, a vector, a row vector or a matrix: the kind of a shape, said even while
+    its dimensions are still being inferred."""
+    if tuple(shape) == (1, 1):
+        return "a scalar"
+    return "a vector" if shape[1] == 1 else "a row vector" if shape[0] == 1 else "a matrix"
+
+
 class DimVar:
     """An unknown dimension.  ``unit_ok``: may turn out to be 1 (ones, zeros, identity)."""
 

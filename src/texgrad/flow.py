@@ -23,6 +23,7 @@ from dataclasses import replace
 from fractions import Fraction
 
 from . import construct as S
+from .dims import shape_kind
 from .errors import ShapeError, TexgradError, Unsupported
 from .ir import SCALAR, Add, MatMul, is_complex
 
@@ -94,7 +95,7 @@ def velocity(flow: str, start: int, x, syms: dict, shapes: dict, assume: dict):
                 typer.dims.unify(have, want, "")
         except ShapeError:
             from .derive import shape_words
-            raise ShapeError(f"the velocity is {_kind(raw.shape)}, but the "
+            raise ShapeError(f"the velocity is {shape_kind(raw.shape)}, but the "
                              f"variable {x.name} is {shape_words(x.dims)}",
                              hint="the velocity has the variable's shape (declare shapes "
                                   "with --shape if the notation misleads)",
@@ -105,12 +106,6 @@ def velocity(flow: str, start: int, x, syms: dict, shapes: dict, assume: dict):
             e.source = flow
         raise _in_flow(e, flow) from None
     return F, fsyms
-
-
-def _kind(shape) -> str:
-    """A scalar, a vector or a matrix: the kind of a shape still being inferred."""
-    return "a scalar" if shape == SCALAR else "a vector" if shape[1] == 1 else \
-        "a row vector" if shape[0] == 1 else "a matrix"
 
 
 def inner(g, F, x):

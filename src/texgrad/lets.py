@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from .dims import shape_kind
 from .errors import ShapeError, TexgradError
 
 MAX_LETS = 20
@@ -115,8 +116,8 @@ def typed_with_lets(text: str, root, lets: list, shapes, assume):
                     typer.dims.unify(have, want, "")
             except ShapeError:
                 raise ShapeError(f"in --let {let.latex}: the formula uses {let.latex} as "
-                                 f"{_kind(sym.dims)}, but its definition is "
-                                 f"{_kind(d.shape)}", hint="a name has its definition's "
+                                 f"{shape_kind(sym.dims)}, but its definition is "
+                                 f"{shape_kind(d.shape)}", hint="a name has its definition's "
                                  "shape (\\mathbf{e} is a vector, e a scalar)", line=1,
                                  column=len(let.spec) - len(let.text) + 1,
                                  source=let.spec) from None
@@ -128,11 +129,6 @@ def typed_with_lets(text: str, root, lets: list, shapes, assume):
         let.expr = d
     typer.lets = lets
     return typer, raw
-
-
-def _kind(shape) -> str:
-    return "a scalar" if shape == (1, 1) else "a vector" if shape[1] == 1 else \
-        "a row vector" if shape[0] == 1 else "a matrix"
 
 
 def finish_lets(typer) -> None:
