@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from .servework import refusal
+
 WEB = Path(__file__).with_name("web")
 MAX_BODY = 64 * 1024            # bytes of one request
 READ_TIMEOUT = 10.0             # s a client may take to send its request
@@ -69,14 +71,14 @@ class App:
         from . import servework
         from .workers import Overrun
         if not self.active.acquire(blocking=False):
-            return 503, _failure("busy", "too many requests at once", "try again")
+            return 503, refusal("busy", "too many requests at once", "try again")
         try:
             out = self.worker.call(servework.answer, req)
         except Overrun:
-            return 503, _failure("limit", f"no answer in {DEADLINE:g} s (the worker was "
+            return 503, refusal("limit", f"no answer in {DEADLINE:g} s (the worker was "
                                  "restarted)", "differentiate a smaller part")
         except Exception as e:          # noqa: BLE001 - the worker died: a fresh one next
-            return 500, _failure("internal", f"the worker failed ({type(e).__name__})",
+            return 500, refusal("internal", f"the worker failed ({type(e).__name__})",
                                  "try again; please report the formula")
         finally:
             self.active.release()
@@ -86,12 +88,6 @@ class App:
 
     def stop(self):
         self.worker.stop()
-
-
-def _failure(kind: str, message: str, hint: str) -> dict:
-    return {"ok": False, "error": {"kind": kind, "message": message, "hint": hint,
-                                   "line": None, "column": None},
-            "report": f"{kind}: {message}\nhint: {hint}"}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -124,7 +120,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj).encode("utf-8"), "application/json", extra)
 
     def _refused(self, status: int, kind: str, message: str, hint: str, extra=None):
-        self._json(status, _failure(kind, message, hint), extra)
+        self._json(status, refusal(kind, message, hint), extra)
 
     def _host_ok(self) -> bool:
         if not self.app.loopback_only or _host_name(self.headers.get("Host")) in LOOPBACK:

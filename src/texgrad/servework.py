@@ -95,22 +95,33 @@ def _dims(dims) -> str:
     return "scalar" if not dims else f"{dims[0]}-vector" if len(dims) == 1 else "×".join(dims)
 
 
+def failure(e: TexgradError) -> dict:
+    """The answer for an error: its fields, and the report as the CLI prints it (the line
+    and a caret under the spot, the hint)."""
+    return {"ok": False, "error": {"kind": e.kind, "message": e.message, "hint": e.hint,
+                                   "line": e.line, "column": e.column},
+            "report": e.render()}
+
+
+def refusal(kind: str, message: str, hint: str) -> dict:
+    """The answer for a request the server itself refuses (busy, too large, not found)."""
+    e = TexgradError(message, hint=hint)
+    e.kind = kind
+    return failure(e)
+
+
 def answer(req) -> dict:
-    """The page's answer to one request (never raises for bad input)."""
+    """The page's answer to one request (never raises for bad input).  The formula is run
+    as ``texgrad EXPR`` runs a selection: ``$...$`` and the like set aside."""
     import texgrad
-    from .clidiff import replacement
+    from .clidiff import replacement, run_selection
     try:
         kw = _request(req)
         latex = kw.pop("latex")
-        r = texgrad.differentiate(latex, time_limit=TIME_LIMIT, **kw)
+        r = run_selection(latex, TIME_LIMIT,
+                          lambda formula: texgrad.differentiate(formula, **kw))
     except TexgradError as e:
-        return {"ok": False, "error": {"kind": e.kind, "message": e.message, "hint": e.hint,
-                                       "line": e.line, "column": e.column},
-                "report": e.render()}
-    except RecursionError:
-        return {"ok": False, "error": {"kind": "limit", "message": "the formula is nested "
-                                       "too deeply", "hint": "simplify it or split it",
-                                       "line": None, "column": None}, "report": ""}
+        return failure(e)
     code, errors = _code(r)
     conventions = [f"layout: {r.convention}" if r.convention else "",
                    "shapes: " + ", ".join(f"{k} {_dims(v)}" for k, v in r.shapes.items())]
