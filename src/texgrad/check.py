@@ -249,9 +249,10 @@ def check_derivative(f: Expr, x: Sym, syms: dict, apply, derivs: list, *, trials
                      directions: int = 2, seed: int = 0, convention: str = "",
                      real_f: bool = False, symmetric_directions: bool = False,
                      direction=None) -> Check:
-    """Compare the derivative applied to random directions V (``apply(env, sizes, V, values)``, ``values`` a :class:`Values`) with
-    Richardson-extrapolated central differences of f along V, at random points (V random,
-    or ``direction(env, sizes, values)`` where the caller gives it).
+    """Compare the derivative applied to directions V (``apply(env, sizes, V, values)``,
+    ``values`` a :class:`Values`) with Richardson-extrapolated central differences of f
+    along V, at random points; V is random, or ``direction(env, sizes, values)`` where the
+    caller gives it (the velocity of a flow).
 
     A comparison proves something only when the numbers compared are not all 0 or denormal
     and f varies at the float level along V; one that does not, or whose finite differences

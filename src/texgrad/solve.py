@@ -15,8 +15,8 @@ A common numeric factor of both sides is divided out (``2A^TAx = 2A^Tb`` is prin
 so; it is checked numerically: at random draws of the other symbols (the sizes given to
 the dimensions in several orders, so that ``A^TA`` of a tall A and ``BB^T`` of a wide B are
 among them), the gradient evaluated at the solution must vanish, relative to the size of
-its terms.  One two-sided term ``M V N`` is solved as ``M^{-1} r N^{-1}``.  Where G is not affine in x (the logistic loss),
-the condition ``G = 0`` is all there is, and the answer says why.
+its terms.  Where G is not affine in x (the logistic loss), the condition ``G = 0`` is all
+there is, and the answer says why.
 """
 
 from __future__ import annotations
@@ -120,6 +120,24 @@ def _sum(parts, n) -> object:
                    for p in parts])
 
 
+def _one_map(parts, x):
+    """(L, R): the linear map as ``L x R`` (None for a side that is not there): terms
+    ``M V`` summed into L, ``V N`` into R, or one term ``M V N``; None for any other map
+    (a Sylvester equation...)."""
+    if not parts:
+        return None
+    if x.dims == SCALAR:                     # scalars commute: every side is one factor
+        parts = [(S.mul(*[p for p in (L, R) if p is not None])
+                  if L is not None or R is not None else S.ONE, None) for L, R in parts]
+    if all(R is None for _L, R in parts):
+        return (_sum([L for L, _R in parts], x.dims[0]), None)
+    if all(L is None for L, _R in parts):
+        return (None, _sum([R for _L, R in parts], x.dims[1]))
+    if len(parts) == 1:
+        return parts[0]
+    return None
+
+
 def _normalised(m, r):
     """Both sides divided by the numeric factor of m (``2A^TA x = 2A^Tb`` -> ``A^TA x =
     A^Tb``)."""
@@ -170,46 +188,33 @@ def solve(latex: str, wrt: str | None = None, shapes: dict | None = None,
                             f"the gradient does not depend on {xl}: f is linear in it, so "
                             f"a stationary point exists only where the gradient is 0, and "
                             f"then every {xl} is one")
-        if x.dims == SCALAR and parts is not None:
-            parts = [(S.mul(*[p for p in (L, R) if p is not None])
-                      if L is not None or R is not None else S.ONE, None) for L, R in parts]
-        lefts = parts is not None and all(R is None for _L, R in parts)
-        rights = parts is not None and all(L is None for L, _R in parts)
-        if parts and lefts:
-            m, r = _normalised(_sum([L for L, _R in parts], x.dims[0]), r)
-            lhs = S.matmul(m, x) if x.dims != SCALAR else S.mul(m, x)
-            cond = f"{show(lhs)} = {show(r)}"
-            sol = S.mul(r, S.power(m, -1)) if x.dims == SCALAR else S.matmul(S.inverse(m), r)
-        elif parts and rights:
-            m, r = _normalised(_sum([R for _L, R in parts], x.dims[1]), r)
-            cond = f"{show(S.matmul(x, m))} = {show(r)}"
-            sol = S.matmul(r, S.inverse(m))
-        elif parts and len(parts) == 1 and x.dims != SCALAR:     # M X N = R
-            (L, R), = parts
-            k, L = S.split_coef(L)
-            L = L if L is not None else S.ONE
-            r = factor(S.mul(S.const(Fraction(1) / k), r)) if k not in (0, 1) else r
-            cond = f"{show(S.matmul(L, x, R))} = {show(r)}"
-            sol = S.matmul(S.inverse(L), r, S.inverse(R))
-            m = None
-            assumes_two = (f"{show(L)} invertible", f"{show(R)} invertible")
-        else:
+        sides = _one_map(parts, x)
+        if sides is None:
             linear = factor(resimplify(dG, {v: x}))
             why = ("a Sylvester equation (M X + X N = R): solve it numerically, e.g. "
                    "scipy.linalg.solve_sylvester" if parts and all(
                        (L is None) != (R is None) for L, R in parts) else
                    "the linear map is not a one-sided product (M X or X N)")
             return Solution(g, f"{show(linear)} = {show(r)}", None, (), None, "", why)
-        sol = factor(sol)
-        if m is None:                       # two-sided: both factors inverted
-            assumes, conds = assumes_two, (L, R)
+        L, R = sides
+        if L is not None:                    # the numeric factor to the right-hand side
+            L, r = _normalised(L, r)
         else:
-            what = show(m)
-            assumes = () if isinstance(m, Identity) or m == S.ONE else \
-                (f"{what} invertible" if x.dims != SCALAR else f"{what} \\neq 0",)
-            conds = (m,)
+            R, r = _normalised(R, r)
+        if x.dims == SCALAR:
+            lhs, sol = S.mul(L, x), S.mul(r, S.power(L, -1))
+        else:
+            lhs = S.matmul(*[f for f in (L, x, R) if f is not None])
+            sol = S.matmul(*[f for f in (None if L is None else S.inverse(L), r,
+                                         None if R is None else S.inverse(R))
+                             if f is not None])
+        cond, sol = f"{show(lhs)} = {show(r)}", factor(sol)
+        inverted = [m for m in (L, R) if m is not None and not isinstance(m, Identity)
+                    and m != S.ONE]
+        assumes = tuple(f"{show(m)} invertible" if x.dims != SCALAR else
+                        f"{show(m)} \\neq 0" for m in inverted)
         verified, stamp = (None, "") if not verify else \
-            check_solution(G, x, sol, conds, {**g.symbols}, seed)
+            check_solution(G, x, sol, inverted, {**g.symbols}, seed)
         return Solution(g, cond, f"{xl} = {show(sol)}", assumes, verified, stamp, "", sol)
 
 

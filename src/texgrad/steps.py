@@ -1,9 +1,9 @@
 """Update rules (issue 14, item 3): one step of gradient descent, ``x <- x - mu grad f``.
 
-- :func:`step_latex`: the step in LaTeX, simplified by the constructors
-  (``\\mathbf{w} \\leftarrow \\mathbf{w} + 2\\mu\\left(d - \\mathbf{w}^{H}\\mathbf{x}\\right)^{*}\\mathbf{x}``
-  for the complex LMS filter: for a complex variable the descent direction is minus texgrad's
-  complex gradient, 2 df/dconj(w));
+- :func:`step_latex`: the step in LaTeX, simplified by the constructors (for the complex
+  LMS filter ``\\mathbf{w} \\leftarrow \\mathbf{w} + 2\\mu\\left(d -
+  \\mathbf{w}^{H}\\mathbf{x}\\right)^{*}\\mathbf{x}``: for a complex variable the descent
+  direction is minus texgrad's complex gradient, 2 df/dconj(w));
 - :func:`step_code`: ``--emit numpy-step`` / ``jax-step`` / ``torch-step``, the generated
   ``f_and_grad`` and a function ``step(<its arguments>, mu)`` that performs the step: in
   place for NumPy (a float64 or complex128 array) and PyTorch (under ``torch.no_grad``);
