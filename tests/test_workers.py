@@ -10,52 +10,53 @@ import pytest
 from texgrad.workers import Overrun, Worker
 
 
-def test_a_call_runs_in_another_process():
-    w = Worker(60.0)
-    try:
-        assert w.call(os.getpid) != os.getpid()
-        assert w.call(pow, 3, 4) == 81
-    finally:
+@pytest.fixture
+def worker():
+    """Worker(deadline), stopped when the test ends."""
+    made = []
+
+    def make(deadline: float) -> Worker:
+        made.append(Worker(deadline))
+        return made[-1]
+    yield make
+    for w in made:
         w.stop()
 
 
-def test_a_call_past_the_deadline_ends_the_worker_and_the_next_gets_a_new_one():
-    import time
-    w = Worker(1.0)
-    try:
-        first = w.call(os.getpid)
-        with pytest.raises(Overrun):
-            w.call(time.sleep, 30)
-        assert w.pool is None
-        assert w.call(os.getpid) != first
-    finally:
-        w.stop()
+def test_a_call_runs_in_another_process(worker):
+    w = worker(60.0)
+    assert w.call(os.getpid) != os.getpid()
+    assert w.call(pow, 3, 4) == 81
 
 
-def test_acall_from_an_event_loop():
+def test_a_call_past_the_deadline_ends_the_worker_and_the_next_gets_a_new_one(worker):
     import time
-    w = Worker(1.0)
+    w = worker(1.0)
+    first = w.call(os.getpid)
+    with pytest.raises(Overrun):
+        w.call(time.sleep, 30)
+    assert w.pool is None
+    assert w.call(os.getpid) != first
+
+
+def test_acall_from_an_event_loop(worker):
+    import time
+    w = worker(1.0)
 
     async def go():
         assert await w.acall(pow, 2, 10) == 1024
         with pytest.raises(Overrun):
             await w.acall(time.sleep, 30)
         return await w.acall(abs, -5)
-    try:
-        assert asyncio.run(go()) == 5
-    finally:
-        w.stop()
+    assert asyncio.run(go()) == 5
 
 
-def test_an_error_in_the_call_is_raised_and_the_worker_kept():
-    w = Worker(60.0)
-    try:
-        pid = w.call(os.getpid)
-        with pytest.raises(ZeroDivisionError):
-            w.call(divmod, 1, 0)
-        assert w.call(os.getpid) == pid
-    finally:
-        w.stop()
+def test_an_error_in_the_call_is_raised_and_the_worker_kept(worker):
+    w = worker(60.0)
+    pid = w.call(os.getpid)
+    with pytest.raises(ZeroDivisionError):
+        w.call(divmod, 1, 0)
+    assert w.call(os.getpid) == pid
 
 
 def test_stop_without_a_process_is_harmless():
